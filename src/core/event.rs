@@ -1,0 +1,261 @@
+//! Admission of a submitted event: the checks every event passes before it may reach the
+//! sequencer, done in parallel and without touching storage.
+//!
+//! `admit` turns an untrusted JSON value into an [`Admitted`] event — envelope valid against
+//! `schemas/event-envelope.schema.json`, signature valid under `eddsa-jcs-2022` — and computes
+//! the bytes the sequencer needs, so that the single writer does no parsing, no canonicalising and
+//! no signature work.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::di::{self, DiError};
+use super::jcs;
+use super::merkle::Hash;
+
+/// The envelope schema, compiled into the binary so the server validates exactly what it serves.
+pub const ENVELOPE_SCHEMA: &str = include_str!("../../schemas/event-envelope.schema.json");
+
+/// Schemas served at `GET /v1/schemas/{name}`: (name, JSON text).
+pub const SCHEMAS: &[(&str, &str)] = &[("event-envelope", ENVELOPE_SCHEMA)];
+
+/// An event that passed admission.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub event_id: EventId,
+    /// The signer's `did:key`, from the proof's verification method.
+    pub signer: String,
+    /// RFC 8785 bytes of the whole signed event, as it will sit inside the entry.
+    pub event_jcs: Vec<u8>,
+    /// Identifies the event's content independently of its proof: resubmitting the same content
+    /// by the same signer (even re-signed) is a duplicate, anything else under the same eventID is
+    /// a conflict.
+    pub content_digest: Hash,
+}
+
+/// Why an event was refused at admission. The HTTP layer maps each variant to a problem code.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("{message} (at {pointer:?})")]
+    Schema { pointer: String, message: String },
+    #[error("unsupported proof: {0}")]
+    UnsupportedProof(DiError),
+    #[error("invalid signature: {0}")]
+    InvalidSignature(DiError),
+}
+
+/// A client-chosen event identifier, `urn:uuid:<uuid>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventId(Uuid);
+
+impl EventId {
+    pub const PREFIX: &'static str = "urn:uuid:";
+
+    /// Parses `urn:uuid:<uuid>` (hyphenated, either case).
+    pub fn parse(s: &str) -> Option<EventId> {
+        let rest = s.strip_prefix(Self::PREFIX)?;
+        // Uuid::parse_str also takes the braced and simple forms; the URN form is hyphenated only.
+        if rest.len() != 36 {
+            return None;
+        }
+        Uuid::parse_str(rest).ok().map(EventId)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    pub fn from_bytes(b: [u8; 16]) -> EventId {
+        EventId(Uuid::from_bytes(b))
+    }
+
+    /// A fresh time-ordered (v7) identifier, for clients that generate events.
+    pub fn new_v7() -> EventId {
+        EventId(Uuid::now_v7())
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0.hyphenated())
+    }
+}
+
+fn envelope_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value = serde_json::from_str(ENVELOPE_SCHEMA)
+            .expect("schemas/event-envelope.schema.json is valid JSON (checked by a unit test)");
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("schemas/event-envelope.schema.json compiles (checked by a unit test)")
+    })
+}
+
+/// Checks the envelope against the schema and returns the first violation, with its JSON pointer.
+pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
+    if let Some(err) = envelope_validator().iter_errors(event).next() {
+        return Err(Rejection::Schema {
+            pointer: err.instance_path().as_str().to_owned(),
+            message: err.to_string(),
+        });
+    }
+    let id = event.get("eventID").and_then(Value::as_str).unwrap_or("");
+    EventId::parse(id).ok_or_else(|| Rejection::Schema {
+        pointer: "/eventID".into(),
+        message: format!("{id:?} is not urn:uuid:<uuid>"),
+    })
+}
+
+/// Runs every admission check on one event. Pure CPU; safe to call from many threads at once.
+pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
+    let event_id = check_envelope(event)?;
+    let (verified, unsecured_jcs) = di::verify_with_canonical(event).map_err(|e| match e {
+        DiError::Unsupported { .. } => Rejection::UnsupportedProof(e),
+        other => Rejection::InvalidSignature(other),
+    })?;
+    // The cryptosuite lets a proof's @context stand in for the document's, so members appended
+    // to the document's @context after signing would still verify. A ledger must not store
+    // content nobody signed: the two must be equal.
+    if let Some(proof_context) = event.get("proof").and_then(|p| p.get("@context"))
+        && event.get("@context") != Some(proof_context)
+    {
+        return Err(Rejection::InvalidSignature(DiError::ContextMismatch {
+            document: event
+                .get("@context")
+                .map_or_else(|| "(none)".into(), Value::to_string),
+            proof: proof_context.to_string(),
+        }));
+    }
+    let event_jcs = jcs::canonicalize(event);
+    let mut h = Sha256::new();
+    h.update(b"lotline content v1\0");
+    h.update(verified.did.as_bytes());
+    h.update([0]);
+    h.update(&unsecured_jcs);
+    Ok(Admitted {
+        event_id,
+        signer: verified.did,
+        event_jcs,
+        content_digest: h.finalize().into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::didkey;
+    use serde_json::json;
+
+    fn event() -> Value {
+        json!({
+            "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+            "type": "ObjectEvent",
+            "eventID": "urn:uuid:0190b3a4-7f00-7000-8000-000000000001",
+            "eventTime": "2026-11-20T08:00:00+07:00",
+            "eventTimeZoneOffset": "+07:00",
+            "action": "OBSERVE",
+        })
+    }
+
+    fn signed() -> Value {
+        let key = didkey::generate().unwrap();
+        di::sign(&event(), &key, "2026-11-20T01:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn schema_file_compiles() {
+        let _ = envelope_validator();
+    }
+
+    #[test]
+    fn admits_a_signed_event() {
+        let a = admit(&signed()).unwrap();
+        assert_eq!(
+            a.event_id.to_string(),
+            "urn:uuid:0190b3a4-7f00-7000-8000-000000000001"
+        );
+        assert!(a.signer.starts_with("did:key:z6Mk"));
+    }
+
+    #[test]
+    fn content_digest_ignores_the_proof_but_not_the_signer() {
+        let key = didkey::generate().unwrap();
+        let a = admit(&di::sign(&event(), &key, "2026-11-20T01:00:00Z").unwrap()).unwrap();
+        let b = admit(&di::sign(&event(), &key, "2026-11-20T02:00:00Z").unwrap()).unwrap();
+        assert_eq!(a.content_digest, b.content_digest);
+        assert_ne!(a.event_jcs, b.event_jcs);
+        let c = admit(&signed()).unwrap();
+        assert_ne!(a.content_digest, c.content_digest);
+    }
+
+    #[test]
+    fn schema_violations_name_the_pointer() {
+        let check = |mutate: &dyn Fn(&mut Value), pointer: &str| {
+            let mut v = signed();
+            mutate(&mut v);
+            match admit(&v) {
+                Err(Rejection::Schema { pointer: p, .. }) => assert_eq!(p, pointer),
+                other => panic!("expected schema violation at {pointer}, got {other:?}"),
+            }
+        };
+        check(&|v| v["eventID"] = json!("not-a-urn"), "/eventID");
+        check(&|v| v["eventID"] = json!(7), "/eventID");
+        check(&|v| v["eventTime"] = json!("yesterday"), "/eventTime");
+        check(
+            &|v| v["eventTimeZoneOffset"] = json!("+7"),
+            "/eventTimeZoneOffset",
+        );
+        check(&|v| v["type"] = json!("Event"), "/type");
+        check(
+            &|v| v["proof"]["proofValue"] = json!(5),
+            "/proof/proofValue",
+        );
+        check(
+            &|v| {
+                v.as_object_mut().unwrap().remove("proof");
+            },
+            "",
+        );
+    }
+
+    #[test]
+    fn tampering_and_unsupported_proofs_are_told_apart() {
+        let mut v = signed();
+        v["action"] = json!("ADD");
+        assert!(matches!(admit(&v), Err(Rejection::InvalidSignature(_))));
+        let mut v = signed();
+        v["proof"]["cryptosuite"] = json!("ecdsa-rdfc-2019");
+        assert!(matches!(admit(&v), Err(Rejection::UnsupportedProof(_))));
+    }
+
+    #[test]
+    fn context_added_after_signing_is_refused() {
+        let mut v = signed();
+        assert!(di::verify(&v).is_ok());
+        v["@context"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"example": "https://example.org/unsigned#"}));
+        // The cryptosuite alone would accept this; admission must not.
+        assert!(di::verify(&v).is_ok());
+        assert!(matches!(
+            admit(&v),
+            Err(Rejection::InvalidSignature(DiError::ContextMismatch { .. }))
+        ));
+    }
+
+    #[test]
+    fn event_id_forms() {
+        assert!(EventId::parse("urn:uuid:0190B3A4-7F00-7000-8000-000000000001").is_some());
+        assert!(EventId::parse("urn:uuid:0190b3a47f0070008000000000000001").is_none());
+        assert!(EventId::parse("0190b3a4-7f00-7000-8000-000000000001").is_none());
+        let id = EventId::new_v7();
+        assert_eq!(EventId::parse(&id.to_string()), Some(id));
+    }
+}

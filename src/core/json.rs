@@ -1,0 +1,609 @@
+//! Strict JSON parsing for untrusted input at the edge of the system.
+//!
+//! Everything that will later be signed or hashed through `super::jcs` must be
+//! I-JSON (RFC 7493), or two honest parties could disagree about what a
+//! document means: a duplicate member name may be read as either value, and an
+//! integer beyond ±(2^53 − 1) silently changes when it becomes an IEEE-754
+//! double. [`parse`] therefore returns a [`Value`] only when none of that can
+//! happen, so code past the edge never re-checks ("parse, don't validate").
+//! It also bounds nesting depth, which keeps every later recursive walk over
+//! the value (canonicalization, schema checks, drop) from exhausting the stack.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+/// Nesting allowed by [`Limits::default`]: far more than any EPCIS event
+/// needs, and small enough that recursive code over the value stays cheap.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// serde_json refuses a document with 128 nested arrays/objects before our
+/// visitor sees it (its fixed recursion limit, unless the `unbounded_depth`
+/// feature is on), so no configured limit can be higher than this.
+const SERDE_JSON_MAX_DEPTH: usize = 127;
+
+/// The largest integer magnitude a double holds exactly (`Number.MAX_SAFE_INTEGER`).
+pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Bounds applied by [`parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most arrays/objects that may enclose one another. The top-level
+    /// array or object is at depth 1 and each array or object nested inside
+    /// adds one; scalars add nothing, so `"x"` has depth 0, `[]` depth 1 and
+    /// `{"a":[1]}` depth 2. Values above 127 act as 127, serde_json's own limit.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+}
+
+/// Why a document was refused. Pointers are RFC 6901 JSON pointers into the
+/// document; the root is `""`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonError {
+    /// Not JSON at all: bad syntax, invalid UTF-8, a lone surrogate escape,
+    /// trailing data, empty input. `line` and `column` are 1-based as reported
+    /// by serde_json (column 0 when the input ended before the first byte of a line).
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// More arrays/objects nested than `max` (see [`Limits::max_depth`]).
+    TooDeep { max: usize },
+    /// The object at `pointer` has the member name `key` more than once.
+    DuplicateKey { pointer: String, key: String },
+    /// The integer at `pointer` is outside ±(2^53 − 1).
+    NumberOutOfRange { pointer: String },
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax {
+                line,
+                column,
+                message,
+            } => write!(f, "invalid JSON at line {line}, column {column}: {message}"),
+            Self::TooDeep { max } => write!(f, "JSON nesting deeper than {max} levels"),
+            Self::DuplicateKey { pointer, key } => write!(
+                f,
+                "duplicate member name {key:?} at {}",
+                shown_pointer(pointer)
+            ),
+            Self::NumberOutOfRange { pointer } => write!(
+                f,
+                "integer at {} is outside ±2^53 and cannot be signed exactly",
+                shown_pointer(pointer)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// An empty pointer reads as nothing in a sentence, so messages show the
+/// root as `/`; the error fields keep the exact RFC 6901 form.
+fn shown_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() { "/" } else { pointer }
+}
+
+/// Returns `base` extended by one RFC 6901 reference token, escaping `~` as
+/// `~0` and `/` as `~1`. `pointer_push("", "a/b")` is `"/a~1b"`.
+pub fn pointer_push(base: &str, token: &str) -> String {
+    let mut out = String::with_capacity(base.len() + token.len() + 1);
+    out.push_str(base);
+    append_token(&mut out, token);
+    out
+}
+
+fn append_token(out: &mut String, token: &str) {
+    out.push('/');
+    for c in token.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Parses one JSON document from `bytes`, refusing anything that is not
+/// strict I-JSON within `limits`. Whitespace around the value is allowed;
+/// anything else after it is a syntax error.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value, JsonError> {
+    let max_depth = limits.max_depth.min(SERDE_JSON_MAX_DEPTH);
+    let mut state = State {
+        max_depth,
+        depth: 0,
+        path: Vec::new(),
+        failure: None,
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let result = ValueSeed { state: &mut state }
+        .deserialize(&mut de)
+        .and_then(|value| de.end().map(|()| value));
+    result.map_err(|err| {
+        // Our own refusals travel through serde_json as opaque custom errors;
+        // the structured version was stashed when it was raised.
+        state
+            .failure
+            .take()
+            .unwrap_or_else(|| from_serde_json(&err, max_depth))
+    })
+}
+
+fn from_serde_json(err: &serde_json::Error, max_depth: usize) -> JsonError {
+    let text = err.to_string();
+    // serde_json has no public error code for this, only the message.
+    if text.starts_with("recursion limit exceeded") {
+        return JsonError::TooDeep { max: max_depth };
+    }
+    let (line, column) = (err.line(), err.column());
+    let suffix = format!(" at line {line} column {column}");
+    let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
+    JsonError::Syntax {
+        line,
+        column,
+        message,
+    }
+}
+
+/// One step from a container to a child, kept so that an error deep inside the
+/// document can name where it is without building a pointer for every value.
+enum Segment {
+    Index(usize),
+    Key(String),
+}
+
+/// Shared by every level of the recursive visitor.
+struct State {
+    max_depth: usize,
+    depth: usize,
+    path: Vec<Segment>,
+    failure: Option<JsonError>,
+}
+
+impl State {
+    fn pointer(&self) -> String {
+        let mut out = String::new();
+        for segment in &self.path {
+            match segment {
+                Segment::Index(i) => append_token(&mut out, &i.to_string()),
+                Segment::Key(k) => append_token(&mut out, k),
+            }
+        }
+        out
+    }
+
+    /// Records the structured error and returns the stand-in that unwinds
+    /// serde_json's stack.
+    fn fail<E: de::Error>(&mut self, err: JsonError) -> E {
+        let stand_in = E::custom(&err);
+        self.failure = Some(err);
+        stand_in
+    }
+
+    fn enter<E: de::Error>(&mut self) -> Result<(), E> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            let max = self.max_depth;
+            return Err(self.fail(JsonError::TooDeep { max }));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn check_integer<E: de::Error>(&mut self, magnitude: u64) -> Result<(), E> {
+        if magnitude > MAX_SAFE_INTEGER {
+            let pointer = self.pointer();
+            return Err(self.fail(JsonError::NumberOutOfRange { pointer }));
+        }
+        Ok(())
+    }
+}
+
+struct ValueSeed<'s> {
+    state: &'s mut State,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        self.state.check_integer(v.unsigned_abs())?;
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        self.state.check_integer(v)?;
+        Ok(Value::from(v))
+    }
+
+    // Non-integer literals and integers too long for 64 bits arrive here.
+    // They are doubles already on the wire side too, so both ends agree on
+    // their value and JCS can write them exactly.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| E::custom("number is not finite"))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.state.enter()?;
+        let mut items = Vec::new();
+        loop {
+            self.state.path.push(Segment::Index(items.len()));
+            let item = seq.next_element_seed(ValueSeed {
+                state: &mut *self.state,
+            })?;
+            self.state.path.pop();
+            match item {
+                Some(item) => items.push(item),
+                None => break,
+            }
+        }
+        self.state.leave();
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        self.state.enter()?;
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            // Names are compared after unescaping, so "a" and "\u0061" clash,
+            // as RFC 8259 §4 and RFC 7493 §2.3 intend.
+            if map.contains_key(&key) {
+                let pointer = self.state.pointer();
+                return Err(self.state.fail(JsonError::DuplicateKey { pointer, key }));
+            }
+            self.state.path.push(Segment::Key(key));
+            let value = access.next_value_seed(ValueSeed {
+                state: &mut *self.state,
+            })?;
+            // The key is moved through the path and back rather than cloned,
+            // saving an allocation per member.
+            match self.state.path.pop() {
+                Some(Segment::Key(key)) => {
+                    map.insert(key, value);
+                }
+                _ => return Err(de::Error::custom("internal error: JSON path out of step")),
+            }
+        }
+        self.state.leave();
+        Ok(Value::Object(map))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn strict(text: &str) -> Result<Value, JsonError> {
+        parse(text.as_bytes(), &Limits::default())
+    }
+
+    fn with_depth(text: &str, max_depth: usize) -> Result<Value, JsonError> {
+        parse(text.as_bytes(), &Limits { max_depth })
+    }
+
+    fn nested_arrays(depth: usize) -> String {
+        format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+    }
+
+    #[test]
+    fn parses_ordinary_documents() {
+        let v = strict(r#" {"a": [1, -2.5, "x", true, false, null], "b": {}} "#).unwrap();
+        assert_eq!(v, json!({"a": [1, -2.5, "x", true, false, null], "b": {}}));
+        assert_eq!(strict("\"\\u00e9\\ud83d\\ude02\"").unwrap(), json!("é😂"));
+    }
+
+    #[test]
+    fn depth_at_limit_is_accepted_and_over_it_refused() {
+        assert!(strict(&nested_arrays(DEFAULT_MAX_DEPTH)).is_ok());
+        assert_eq!(
+            strict(&nested_arrays(DEFAULT_MAX_DEPTH + 1)),
+            Err(JsonError::TooDeep { max: 64 })
+        );
+        assert!(with_depth(r#"{"a":[{"b":1}]}"#, 3).is_ok());
+        assert_eq!(
+            with_depth(r#"{"a":[{"b":[]}]}"#, 3),
+            Err(JsonError::TooDeep { max: 3 })
+        );
+        assert!(with_depth("\"scalar\"", 0).is_ok());
+        assert_eq!(with_depth("[]", 0), Err(JsonError::TooDeep { max: 0 }));
+    }
+
+    #[test]
+    fn limits_above_serde_json_recursion_limit_are_capped() {
+        assert!(with_depth(&nested_arrays(127), 1000).is_ok());
+        assert_eq!(
+            with_depth(&nested_arrays(128), 1000),
+            Err(JsonError::TooDeep { max: 127 })
+        );
+        // Far past any limit, and unterminated: still a clean error.
+        assert_eq!(
+            with_depth(&"[{\"a\":".repeat(100_000), 1000),
+            Err(JsonError::TooDeep { max: 127 })
+        );
+    }
+
+    #[test]
+    fn duplicate_member_at_root() {
+        let err = strict(r#"{"eventID": 1, "eventID": 2}"#).unwrap_err();
+        assert_eq!(
+            err,
+            JsonError::DuplicateKey {
+                pointer: String::new(),
+                key: "eventID".into()
+            }
+        );
+        assert_eq!(err.to_string(), "duplicate member name \"eventID\" at /");
+    }
+
+    #[test]
+    fn duplicate_member_nested_names_the_object() {
+        let err = strict(r#"{"a": [{"x": 1}, {"x~/": 1, "y": 0, "x~/": 2}]}"#).unwrap_err();
+        assert_eq!(
+            err,
+            JsonError::DuplicateKey {
+                pointer: "/a/1".into(),
+                key: "x~/".into()
+            }
+        );
+        let err = strict(r#"{"o~/": {"k": 1, "k": 1}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            JsonError::DuplicateKey {
+                pointer: "/o~0~1".into(),
+                key: "k".into()
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_detection_sees_through_escapes() {
+        assert_eq!(
+            strict(r#"{"a": 1, "\u0061": 2}"#),
+            Err(JsonError::DuplicateKey {
+                pointer: String::new(),
+                key: "a".into()
+            })
+        );
+    }
+
+    #[test]
+    fn integers_beyond_safe_range_are_refused() {
+        assert_eq!(
+            strict("9007199254740991").unwrap(),
+            json!(9_007_199_254_740_991_u64)
+        );
+        assert_eq!(
+            strict("-9007199254740991").unwrap(),
+            json!(-9_007_199_254_740_991_i64)
+        );
+        for text in [
+            "9007199254740992",
+            "-9007199254740992",
+            "18446744073709551615",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(
+                strict(text),
+                Err(JsonError::NumberOutOfRange {
+                    pointer: String::new()
+                }),
+                "{text}"
+            );
+        }
+        let err = strict(r#"{"quantity": 9007199254740993}"#).unwrap_err();
+        assert_eq!(
+            err,
+            JsonError::NumberOutOfRange {
+                pointer: "/quantity".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "integer at /quantity is outside ±2^53 and cannot be signed exactly"
+        );
+        assert_eq!(
+            strict(r#"[0, [1, 9007199254740992]]"#),
+            Err(JsonError::NumberOutOfRange {
+                pointer: "/1/1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn large_non_integer_literals_are_kept_as_doubles() {
+        assert_eq!(strict("1e300").unwrap(), json!(1e300));
+        assert_eq!(
+            strict("9007199254740993.0").unwrap(),
+            json!(9_007_199_254_740_992.0)
+        );
+        // Too long for u64, so serde_json reads it as a double already.
+        assert_eq!(strict("100000000000000000000").unwrap(), json!(1e20));
+        assert!(matches!(strict("1e400"), Err(JsonError::Syntax { .. })));
+    }
+
+    #[test]
+    fn trailing_data_is_refused() {
+        assert!(strict("{}  \n\t").is_ok());
+        for text in ["{} x", "1 2", "[]]", "{}{}", "nullx"] {
+            assert!(
+                matches!(strict(text), Err(JsonError::Syntax { .. })),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_are_refused() {
+        for text in [
+            r#""\ud800""#,
+            r#""\udc00""#,
+            r#""\ud800x""#,
+            r#"{"\ud83d": 1}"#,
+        ] {
+            assert!(
+                matches!(strict(text), Err(JsonError::Syntax { .. })),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_refused() {
+        assert!(matches!(
+            parse(b"\"\xff\"", &Limits::default()),
+            Err(JsonError::Syntax { .. })
+        ));
+    }
+
+    #[test]
+    fn empty_input_is_a_syntax_error() {
+        for text in ["", "   "] {
+            match strict(text) {
+                Err(JsonError::Syntax { message, .. }) => {
+                    assert!(message.contains("EOF"), "{message}")
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_errors_carry_position_and_a_bare_message() {
+        let err = strict("{\n  \"a\": 1,,\n}").unwrap_err();
+        let JsonError::Syntax {
+            line,
+            column,
+            message,
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*line, 2);
+        assert!(*column > 0);
+        assert!(!message.contains(" at line "), "{message}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid JSON at line 2, column ")
+        );
+    }
+
+    #[test]
+    fn too_deep_message() {
+        assert_eq!(
+            JsonError::TooDeep { max: 64 }.to_string(),
+            "JSON nesting deeper than 64 levels"
+        );
+    }
+
+    #[test]
+    fn pointer_push_escapes_per_rfc6901() {
+        assert_eq!(pointer_push("", "a"), "/a");
+        assert_eq!(pointer_push("", ""), "/");
+        assert_eq!(pointer_push("/a", "b/c~d"), "/a/b~1c~0d");
+        assert_eq!(pointer_push("/a", "~1"), "/a/~01");
+        assert_eq!(pointer_push("/x", "0"), "/x/0");
+    }
+
+    fn safe_number() -> impl Strategy<Value = Value> {
+        let max = MAX_SAFE_INTEGER as i64;
+        prop_oneof![
+            (-max..=max).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let string = prop::collection::vec(any::<char>(), 0..6).prop_map(String::from_iter);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            safe_number(),
+            string.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                // Collecting into a Map drops repeated names, as the generator must.
+                prop::collection::vec((string.clone(), inner), 0..6)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn serialized_values_parse_back_unchanged(v in json_value()) {
+            let text = serde_json::to_vec(&v).expect("serialize");
+            prop_assert_eq!(parse(&text, &Limits::default()), Ok(v.clone()));
+            let pretty = serde_json::to_vec_pretty(&v).expect("serialize");
+            prop_assert_eq!(parse(&pretty, &Limits::default()), Ok(v));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse(&bytes, &Limits::default());
+        }
+
+        #[test]
+        fn mangled_json_never_panics(
+            v in json_value(),
+            cut in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+        ) {
+            let mut text = serde_json::to_vec(&v).expect("serialize");
+            let at = cut.index(text.len());
+            text[at] = byte;
+            let _ = parse(&text, &Limits::default());
+            text.truncate(at);
+            let _ = parse(&text, &Limits::default());
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! lotline: a farm-to-export traceability ledger. Signed GS1 EPCIS 2.0 events go into an
+//! append-only log that is a hash chain and an RFC 9162 Merkle tree at once, published through
+//! C2SP signed checkpoints, so that anyone holding the log's public key can verify it.
+
+pub mod core;
