@@ -3,3 +3,5 @@
 //! C2SP signed checkpoints, so that anyone holding the log's public key can verify it.
 
 pub mod core;
+pub mod ledger;
+pub mod store;

@@ -1,0 +1,499 @@
+//! The ledger: one log on one store, its single writer (the sequencer) and every read the API
+//! and the CLI need.
+//!
+//! Writes flow `admit` (parallel, in the caller's thread; see `core::event`) → [`Ledger::append`]
+//! → the sequencer thread, which takes everything pending, chains and hashes it, writes it as one
+//! RocksDB batch with one synced WAL write (group commit), publishes the new head, and only then
+//! answers. Throughput comes from the size of the groups, never from weakening durability.
+//!
+//! Reads go straight to the store: every key is written once and proofs only ask for tree sizes
+//! the sequencer has already published, so readers need no lock.
+
+mod fsck;
+mod sequencer;
+
+pub use fsck::{FsckReport, fsck};
+
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::core::didkey::{self, KeyFile};
+use crate::core::entry::{self, Receipt};
+use crate::core::event::{Admitted, EventId};
+use crate::core::merkle::{self, Frontier, Hash, ProofError};
+use crate::core::note::{Checkpoint, NoteSigner, TlogProof, VerifierKey};
+use crate::store::{META_CHECKPOINT, META_ORIGIN, Store, StoreError};
+
+use sequencer::{Job, Sequencer};
+
+/// Tuning of the write path. Defaults suit a small server; see `config.rs` for the knobs.
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// A fresh checkpoint is signed at least this often while entries arrive.
+    pub checkpoint_interval: Duration,
+    /// Submissions (single events or batches) waiting for the sequencer before new ones are
+    /// refused with `overloaded`. Bounded so that a flood turns into back-pressure, not memory.
+    pub queue_depth: usize,
+    /// Most events one group commit takes; bounds the latency of a single write.
+    pub max_group_events: usize,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        LedgerOptions {
+            checkpoint_interval: Duration::from_secs(1),
+            queue_depth: 256,
+            max_group_events: 8192,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Config(String),
+    /// The sequencer's queue is full; the client should retry shortly.
+    #[error("the ledger is busy; retry shortly")]
+    Overloaded,
+    /// The ledger is shutting down or its writer stopped.
+    #[error("the ledger is not accepting writes")]
+    Closed,
+    #[error("tree size {size} is out of range: {reason}")]
+    TreeSizeOutOfRange { size: u64, reason: String },
+    #[error("no checkpoint covers entry {index} yet; retry in a second")]
+    NotYetCheckpointed { index: u64 },
+}
+
+/// Outcome of one event handed to the sequencer.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    /// Newly written; durable.
+    Created(Receipt),
+    /// The same eventID with the same content was logged before: its original receipt.
+    Duplicate(Receipt),
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AppendError {
+    #[error("eventID {event_id} is already logged at index {index} with different content")]
+    Conflict { event_id: String, index: u64 },
+    #[error("the write failed: {0}")]
+    Storage(String),
+}
+
+/// A checkpoint as signed and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The full C2SP signed note.
+    pub note: String,
+}
+
+/// What the sequencer publishes after each commit. Readers never look past `size`.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub size: u64,
+    pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+/// File names inside the data directory.
+pub const LOG_KEY_FILE: &str = "log.key";
+pub const DB_DIR: &str = "db";
+
+pub struct Ledger {
+    store: Arc<Store>,
+    origin: String,
+    verifier_key: VerifierKey,
+    /// `None` once shutdown began; cloned per submission.
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    head: watch::Receiver<Head>,
+    checkpoint_interval: Duration,
+    sequencer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Ledger {
+    /// Opens the ledger in `data`, creating the directory, the log's signing key (mode 0600) and
+    /// the store on first use. `origin` names the log in its checkpoints; it is fixed at creation
+    /// and a different one later is refused, since it is part of the log's identity.
+    pub fn open(
+        data: &Path,
+        origin: Option<&str>,
+        opts: LedgerOptions,
+    ) -> Result<Ledger, LedgerError> {
+        fs::create_dir_all(data)
+            .map_err(|e| LedgerError::Io(format!("cannot create {}: {e}", data.display())))?;
+        let signing_key = load_or_create_log_key(&data.join(LOG_KEY_FILE))?;
+        let store = Arc::new(Store::open(&data.join(DB_DIR))?);
+
+        let origin = match (store.meta(META_ORIGIN)?, origin) {
+            (Some(stored), wanted) => {
+                let stored = String::from_utf8(stored)
+                    .map_err(|_| StoreError::Corrupt("origin is not UTF-8".into()))?;
+                if let Some(w) = wanted.filter(|w| *w != stored) {
+                    return Err(LedgerError::Config(format!(
+                        "this ledger's origin is {stored:?}; it cannot be changed to {w:?} (start a new data directory for a new log)"
+                    )));
+                }
+                stored
+            }
+            (None, wanted) => {
+                let o = wanted.map(str::to_owned).unwrap_or_else(default_origin);
+                let mut b = store.batch();
+                b.put_meta(META_ORIGIN, o.as_bytes());
+                b.commit()?;
+                o
+            }
+        };
+        let signer = NoteSigner::new(&origin, signing_key)
+            .map_err(|e| LedgerError::Config(format!("origin {origin:?}: {e}")))?;
+        let verifier_key = signer.verifier_key();
+
+        // Reopening reads O(log n) nodes and the last entry, never the whole log.
+        let size = store.size()?;
+        let frontier = Frontier::load(&mut &*store, size)?;
+        let (prev_hash, last_record_time) = match size {
+            0 => (entry::GENESIS_PREV_HASH, String::new()),
+            n => {
+                let bytes = store
+                    .entry(n - 1)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("entry {} missing", n - 1)))?;
+                let e = entry::Entry::parse(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {}: {e}", n - 1)))?;
+                (entry::entry_hash(&bytes), e.record_time)
+            }
+        };
+
+        let checkpoint = match store.meta(META_CHECKPOINT)? {
+            Some(note) => Some(parse_own_checkpoint(&note, &verifier_key)?),
+            None => None,
+        };
+        // The checkpoint may lag the log by up to one interval when the process stopped; sign a
+        // fresh one before serving so the published head always covers every stored entry.
+        let checkpoint = match checkpoint {
+            Some(cp) if cp.size == size => {
+                if cp.root != frontier.root() {
+                    return Err(StoreError::Corrupt(format!(
+                        "the stored checkpoint's root for size {size} does not match the stored tree"
+                    ))
+                    .into());
+                }
+                cp
+            }
+            Some(cp) if cp.size > size => {
+                return Err(StoreError::Corrupt(format!(
+                    "the stored checkpoint covers {} entries but only {size} are stored",
+                    cp.size
+                ))
+                .into());
+            }
+            _ => {
+                let cp = sign_checkpoint(&signer, size, frontier.root())?;
+                let mut b = store.batch();
+                b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+                b.commit()?;
+                cp
+            }
+        };
+
+        let (head_tx, head_rx) = watch::channel(Head {
+            size,
+            checkpoint: Arc::new(checkpoint),
+        });
+        let (jobs_tx, jobs_rx) = sync_channel(opts.queue_depth.max(1));
+        let seq = Sequencer::new(
+            store.clone(),
+            signer,
+            frontier,
+            prev_hash,
+            last_record_time,
+            opts.clone(),
+            jobs_rx,
+            head_tx,
+        );
+        let handle = std::thread::Builder::new()
+            .name("lotline-sequencer".into())
+            .spawn(move || seq.run())
+            .map_err(|e| LedgerError::Io(format!("cannot start the sequencer thread: {e}")))?;
+
+        tracing::info!(%origin, size, "ledger open");
+        Ok(Ledger {
+            store,
+            origin,
+            verifier_key,
+            jobs: Mutex::new(Some(jobs_tx)),
+            head: head_rx,
+            checkpoint_interval: opts.checkpoint_interval,
+            sequencer: Mutex::new(Some(handle)),
+        })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's public key in C2SP signed-note verifier key form.
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.verifier_key
+    }
+
+    pub fn head(&self) -> Head {
+        self.head.borrow().clone()
+    }
+
+    /// Hands admitted events to the sequencer and waits until they are durable. The result has
+    /// one outcome per event, in order. Never blocks the caller's thread: a full queue is
+    /// [`LedgerError::Overloaded`].
+    pub async fn append(
+        &self,
+        items: Vec<Admitted>,
+    ) -> Result<Vec<Result<Appended, AppendError>>, LedgerError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sender = self
+            .jobs
+            .lock()
+            .map_err(|_| LedgerError::Closed)?
+            .clone()
+            .ok_or(LedgerError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        match sender.try_send(Job { items, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(LedgerError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(LedgerError::Closed),
+        }
+        answer.await.map_err(|_| LedgerError::Closed)
+    }
+
+    /// Stops accepting writes, lets the sequencer commit everything already queued, signs a final
+    /// checkpoint and waits for the writer to exit. Idempotent.
+    pub fn shutdown(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.sequencer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle
+            && h.join().is_err()
+        {
+            tracing::error!("the sequencer thread panicked");
+        }
+    }
+
+    /// True while the writer is running.
+    pub fn is_ready(&self) -> bool {
+        self.sequencer
+            .lock()
+            .map(|h| h.as_ref().is_some_and(|h| !h.is_finished()))
+            .unwrap_or(false)
+    }
+
+    /// Canonical bytes of the entry at `index`, if it exists.
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        Ok(self.store.entry(index)?)
+    }
+
+    /// The entry logged for `id`, as `(index, canonical bytes)`.
+    pub fn entry_for_event(&self, id: &EventId) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+        let Some((index, _)) = self.store.event_id(id)? else {
+            return Ok(None);
+        };
+        let bytes = self.store.entry(index)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("eventID {id} points at missing entry {index}"))
+        })?;
+        Ok(Some((index, bytes)))
+    }
+
+    fn check_tree_size(&self, size: u64) -> Result<(), LedgerError> {
+        let current = self.head().size;
+        if size > current {
+            return Err(LedgerError::TreeSizeOutOfRange {
+                size,
+                reason: format!("the log has {current} entries"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Root hash of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        self.check_tree_size(size)?;
+        Ok(merkle::root(&mut &*self.store, size)?)
+    }
+
+    /// RFC 9162 inclusion proof of entry `index` in the tree of size `tree_size`.
+    pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.check_tree_size(tree_size)?;
+        merkle::inclusion_proof(&mut &*self.store, index, tree_size).map_err(proof_error)
+    }
+
+    /// RFC 9162 consistency proof between tree sizes `old` and `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
+        self.check_tree_size(new)?;
+        merkle::consistency_proof(&mut &*self.store, old, new).map_err(proof_error)
+    }
+
+    /// A self-contained C2SP tlog-proof for entry `index`: the entry's bytes as `extra`, its
+    /// inclusion proof and the signed checkpoint it is proved against. Waits up to two checkpoint
+    /// intervals for a checkpoint that covers the entry, so a client may ask right after its
+    /// receipt arrives.
+    pub async fn tlog_proof(&self, index: u64) -> Result<Option<TlogProof>, LedgerError> {
+        let Some(bytes) = self.entry(index)? else {
+            return Ok(None);
+        };
+        let mut head = self.head.clone();
+        let wait = head.wait_for(|h| h.checkpoint.size > index);
+        let checkpoint = match tokio::time::timeout(self.checkpoint_interval * 2, wait).await {
+            Ok(Ok(h)) => h.checkpoint.clone(),
+            _ => return Err(LedgerError::NotYetCheckpointed { index }),
+        };
+        let hashes = self.inclusion_proof(index, checkpoint.size)?;
+        Ok(Some(TlogProof {
+            extra: Some(bytes),
+            index,
+            hashes,
+            checkpoint: checkpoint.note.clone(),
+        }))
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn proof_error(e: ProofError<StoreError>) -> LedgerError {
+    match e {
+        ProofError::Source(s) => LedgerError::Store(s),
+        other => LedgerError::TreeSizeOutOfRange {
+            size: 0,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Signs the checkpoint for a tree of `size` entries with root `root`.
+fn sign_checkpoint(
+    signer: &NoteSigner,
+    size: u64,
+    root: Hash,
+) -> Result<SignedCheckpoint, LedgerError> {
+    let checkpoint = Checkpoint {
+        origin: signer.name().to_owned(),
+        size,
+        root,
+    };
+    let note = signer
+        .sign_checkpoint(&checkpoint)
+        .map_err(|e| LedgerError::Config(format!("cannot sign checkpoint: {e}")))?;
+    Ok(SignedCheckpoint { size, root, note })
+}
+
+fn parse_own_checkpoint(note: &[u8], key: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
+    let note = String::from_utf8(note.to_vec())
+        .map_err(|_| StoreError::Corrupt("stored checkpoint is not UTF-8".into()))?;
+    let text = crate::core::note::open(&note, key).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "stored checkpoint does not verify under the log key: {e}"
+        ))
+    })?;
+    let cp = Checkpoint::parse(&text)
+        .map_err(|e| StoreError::Corrupt(format!("stored checkpoint: {e}")))?;
+    Ok(SignedCheckpoint {
+        size: cp.size,
+        root: cp.root,
+        note,
+    })
+}
+
+/// Loads the log's signing key, creating it (readable by the owner only) on first start.
+pub fn load_or_create_log_key(path: &Path) -> Result<ed25519_dalek::SigningKey, LedgerError> {
+    match fs::read(path) {
+        Ok(bytes) => read_key_file(path, &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = didkey::generate().map_err(|e| LedgerError::Io(e.to_string()))?;
+            write_key_file(path, &key, false)?;
+            tracing::info!(path = %path.display(), "created the log signing key");
+            Ok(key)
+        }
+        Err(e) => Err(LedgerError::Io(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// Parses a Multikey key file.
+pub fn read_key_file(path: &Path, bytes: &[u8]) -> Result<ed25519_dalek::SigningKey, LedgerError> {
+    let file: KeyFile = serde_json::from_slice(bytes).map_err(|e| {
+        LedgerError::Config(format!("{} is not a lotline key file: {e}", path.display()))
+    })?;
+    file.to_signing_key()
+        .map_err(|e| LedgerError::Config(format!("{}: {e}", path.display())))
+}
+
+/// Writes a Multikey key file with mode 0600, refusing to replace an existing file unless asked.
+pub fn write_key_file(
+    path: &Path,
+    key: &ed25519_dalek::SigningKey,
+    overwrite: bool,
+) -> Result<(), LedgerError> {
+    let json = serde_json::to_vec_pretty(&KeyFile::from_signing_key(key))
+        .map_err(|e| LedgerError::Io(e.to_string()))?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true);
+    if overwrite {
+        opts.create(true).truncate(true);
+    } else {
+        opts.create_new(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let io = |e: std::io::Error| LedgerError::Io(format!("cannot write {}: {e}", path.display()));
+    let mut f = opts.open(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        // `mode` applies only when the file is created; an overwritten file is tightened too.
+        use std::os::unix::fs::PermissionsExt as _;
+        f.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io)?;
+    }
+    f.write_all(&json).map_err(io)?;
+    f.write_all(b"\n").map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// `<hostname>/lotline`: a schema-less URL-like name, as C2SP recommends for log origins.
+pub fn default_origin() -> String {
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        })
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/lotline")
+}
+
+/// The data directory's paths, for tools that only need to find things.
+pub fn db_path(data: &Path) -> PathBuf {
+    data.join(DB_DIR)
+}

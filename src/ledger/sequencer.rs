@@ -1,0 +1,296 @@
+//! The sequencer: the only code that writes the log.
+//!
+//! It runs on its own thread and owns the head of the log — size, Merkle frontier, hash of the
+//! last entry, last record time and last checkpoint. Nothing else holds or mutates those; other
+//! threads see the head only through the [`Head`] it publishes after each durable commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+use tokio::sync::{oneshot, watch};
+
+use super::{AppendError, Appended, Head, LedgerOptions, SignedCheckpoint, sign_checkpoint};
+use crate::core::entry::{self, Receipt};
+use crate::core::event::{Admitted, EventId};
+use crate::core::merkle::{Frontier, Hash};
+use crate::core::note::NoteSigner;
+use crate::store::{META_CHECKPOINT, Store};
+
+/// One submission: a single event or a batch, answered together once durable.
+pub(super) struct Job {
+    pub items: Vec<Admitted>,
+    pub reply: oneshot::Sender<Vec<Result<Appended, AppendError>>>,
+}
+
+/// RFC 3339, UTC, millisecond precision: fixed width, so string order is time order.
+const RECORD_TIME: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+pub(super) struct Sequencer {
+    store: Arc<Store>,
+    signer: NoteSigner,
+    opts: LedgerOptions,
+    jobs: Receiver<Job>,
+    published: watch::Sender<Head>,
+    // The head of the log, owned by this thread alone.
+    frontier: Frontier,
+    prev_hash: Hash,
+    last_record_time: String,
+    checkpoint: Arc<SignedCheckpoint>,
+    checkpoint_at: Instant,
+}
+
+/// What a group changed, kept so a failed commit can be undone in memory.
+struct Saved {
+    frontier: Frontier,
+    prev_hash: Hash,
+    last_record_time: String,
+}
+
+impl Sequencer {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        store: Arc<Store>,
+        signer: NoteSigner,
+        frontier: Frontier,
+        prev_hash: Hash,
+        last_record_time: String,
+        opts: LedgerOptions,
+        jobs: Receiver<Job>,
+        published: watch::Sender<Head>,
+    ) -> Sequencer {
+        let checkpoint = published.borrow().checkpoint.clone();
+        Sequencer {
+            store,
+            signer,
+            opts,
+            jobs,
+            published,
+            frontier,
+            prev_hash,
+            last_record_time,
+            checkpoint,
+            checkpoint_at: Instant::now(),
+        }
+    }
+
+    pub(super) fn run(mut self) {
+        loop {
+            let wait = self
+                .opts
+                .checkpoint_interval
+                .saturating_sub(self.checkpoint_at.elapsed());
+            match self.jobs.recv_timeout(wait) {
+                Ok(first) => {
+                    let mut group = vec![first];
+                    let mut events = group[0].items.len();
+                    while events < self.opts.max_group_events {
+                        match self.jobs.try_recv() {
+                            Ok(job) => {
+                                events += job.items.len();
+                                group.push(job);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit_group(group);
+                }
+                Err(RecvTimeoutError::Timeout) => self.checkpoint_if_behind(),
+                // Shutdown: the senders are gone and the queue is drained.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.checkpoint_if_behind();
+        tracing::info!(size = self.frontier.size(), "sequencer stopped");
+    }
+
+    /// Record times never go backwards, even if the wall clock does.
+    fn next_record_time(&self) -> String {
+        let now = OffsetDateTime::now_utc()
+            .format(RECORD_TIME)
+            .unwrap_or_else(|_| self.last_record_time.clone());
+        if now > self.last_record_time {
+            now
+        } else {
+            self.last_record_time.clone()
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Job>) {
+        let ids: Vec<EventId> = group
+            .iter()
+            .flat_map(|j| j.items.iter().map(|a| a.event_id))
+            .collect();
+        let logged = match self.store.event_ids(&ids) {
+            Ok(v) => v,
+            Err(e) => return fail_all(group, &e.to_string()),
+        };
+        let saved = Saved {
+            frontier: self.frontier.clone(),
+            prev_hash: self.prev_hash,
+            last_record_time: self.last_record_time.clone(),
+        };
+        let record_time = self.next_record_time();
+        let mut batch = self.store.batch();
+        // Events of this group that are new: eventID → (content digest, receipt).
+        let mut fresh: HashMap<EventId, (Hash, Receipt)> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(group.len());
+        let mut logged = logged.into_iter();
+
+        for job in &group {
+            let mut answers = Vec::with_capacity(job.items.len());
+            for item in &job.items {
+                let earlier = logged.next().flatten();
+                let answer = if let Some((index, digest)) = earlier {
+                    self.replay(item, index, &digest)
+                } else if let Some((digest, receipt)) = fresh.get(&item.event_id) {
+                    if *digest == item.content_digest {
+                        Ok(Appended::Duplicate(receipt.clone()))
+                    } else {
+                        Err(conflict(item, receipt.index))
+                    }
+                } else {
+                    let index = self.frontier.size();
+                    if index > entry::MAX_INDEX {
+                        Err(AppendError::Storage("the log is full".into()))
+                    } else {
+                        let bytes = entry::canonical_entry(
+                            index,
+                            &self.prev_hash,
+                            &record_time,
+                            &item.signer,
+                            &item.event_jcs,
+                        );
+                        let (entry_hash, leaf_hash) = entry::hashes(&bytes);
+                        batch.put_entry(index, &bytes);
+                        for (level, i, h) in self.frontier.push(leaf_hash) {
+                            batch.put_node(level, i, &h);
+                        }
+                        batch.put_event_id(&item.event_id, index, &item.content_digest);
+                        self.prev_hash = entry_hash;
+                        let receipt = Receipt {
+                            index,
+                            entry_hash,
+                            leaf_hash,
+                            event_id: item.event_id.to_string(),
+                            record_time: record_time.clone(),
+                        };
+                        fresh.insert(item.event_id, (item.content_digest, receipt.clone()));
+                        Ok(Appended::Created(receipt))
+                    }
+                };
+                answers.push(answer);
+            }
+            outcomes.push(answers);
+        }
+
+        let grew = !fresh.is_empty();
+        let mut new_checkpoint = None;
+        if grew {
+            self.last_record_time = record_time;
+            if self.checkpoint_at.elapsed() >= self.opts.checkpoint_interval {
+                match sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root()) {
+                    Ok(cp) => {
+                        batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+                        new_checkpoint = Some(cp);
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot sign checkpoint"),
+                }
+            }
+        }
+
+        if !batch.is_empty()
+            && let Err(e) = batch.commit()
+        {
+            tracing::error!(error = %e, "group commit failed; nothing of it was acknowledged");
+            self.frontier = saved.frontier;
+            self.prev_hash = saved.prev_hash;
+            self.last_record_time = saved.last_record_time;
+            return fail_all(group, &e.to_string());
+        }
+
+        if let Some(cp) = new_checkpoint {
+            self.checkpoint = Arc::new(cp);
+            self.checkpoint_at = Instant::now();
+        }
+        if grew {
+            self.publish();
+            tracing::debug!(
+                size = self.frontier.size(),
+                added = fresh.len(),
+                "group committed"
+            );
+        }
+        for (job, answers) in group.into_iter().zip(outcomes) {
+            // A client that went away no longer needs its answer; its entries are durable anyway.
+            let _ = job.reply.send(answers);
+        }
+    }
+
+    /// The answer for an event whose eventID is already in the store.
+    fn replay(&self, item: &Admitted, index: u64, digest: &Hash) -> Result<Appended, AppendError> {
+        if *digest != item.content_digest {
+            return Err(conflict(item, index));
+        }
+        let bytes = self
+            .store
+            .entry(index)
+            .map_err(|e| AppendError::Storage(e.to_string()))?
+            .ok_or_else(|| AppendError::Storage(format!("entry {index} is missing")))?;
+        Receipt::for_stored(&bytes)
+            .map(Appended::Duplicate)
+            .map_err(|e| AppendError::Storage(format!("entry {index}: {e}")))
+    }
+
+    fn checkpoint_if_behind(&mut self) {
+        let size = self.frontier.size();
+        if self.checkpoint.size == size {
+            self.checkpoint_at = Instant::now();
+            return;
+        }
+        let result = sign_checkpoint(&self.signer, size, self.frontier.root()).and_then(|cp| {
+            let mut b = self.store.batch();
+            b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+            b.commit()?;
+            Ok(cp)
+        });
+        match result {
+            Ok(cp) => {
+                self.checkpoint = Arc::new(cp);
+                self.checkpoint_at = Instant::now();
+                self.publish();
+            }
+            Err(e) => tracing::error!(error = %e, "cannot write checkpoint"),
+        }
+    }
+
+    fn publish(&self) {
+        self.published.send_replace(Head {
+            size: self.frontier.size(),
+            checkpoint: self.checkpoint.clone(),
+        });
+    }
+}
+
+fn conflict(item: &Admitted, index: u64) -> AppendError {
+    AppendError::Conflict {
+        event_id: item.event_id.to_string(),
+        index,
+    }
+}
+
+fn fail_all(group: Vec<Job>, reason: &str) {
+    for job in group {
+        let answers = job
+            .items
+            .iter()
+            .map(|_| Err(AppendError::Storage(reason.to_owned())))
+            .collect();
+        let _ = job.reply.send(answers);
+    }
+}

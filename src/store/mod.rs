@@ -1,0 +1,334 @@
+//! Storage: the RocksDB database under `<data>/db` and the contract the ledger relies on.
+//!
+//! # Contract
+//! - [`Store::commit`] is atomic and durable: when it returns `Ok`, every put in the batch is in the
+//!   write-ahead log and synced to disk; when it returns `Err`, the caller must assume nothing of
+//!   the batch was written (RocksDB write batches are all-or-nothing).
+//! - Reads see every committed batch (read-after-write consistency); readers never block the
+//!   writer.
+//! - Nothing in the store is ever overwritten or deleted by lotline: keys are written once.
+//!
+//! # Key layout (column families)
+//! | CF          | key                                  | value                                           |
+//! |-------------|--------------------------------------|-------------------------------------------------|
+//! | `entries`   | index, u64 big-endian                | canonical entry bytes (RFC 8785 JSON)           |
+//! | `merkle`    | level u8 ‖ index u64 big-endian      | 32-byte hash of the complete subtree of leaves `[index·2^level, (index+1)·2^level)`; level 0 holds leaf hashes |
+//! | `event_ids` | 16-byte UUID of the `eventID`        | entry index u64 big-endian ‖ 32-byte content digest |
+//! | `meta`      | `origin`, `checkpoint`               | the log's origin line; the latest signed checkpoint note |
+//!
+//! Big-endian keys make RocksDB's byte order the numeric order, so the last key of `entries` is
+//! the log's size minus one and a tree of any size needs one read per stored node it touches:
+//! proofs cost O(log n) reads and reopening costs O(log n), whatever the size of the log.
+
+use std::path::Path;
+
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions,
+};
+
+use crate::core::event::EventId;
+use crate::core::merkle::{Hash, NodeSource};
+
+const CF_ENTRIES: &str = "entries";
+const CF_MERKLE: &str = "merkle";
+const CF_EVENT_IDS: &str = "event_ids";
+const CF_META: &str = "meta";
+
+pub const META_ORIGIN: &[u8] = b"origin";
+pub const META_CHECKPOINT: &[u8] = b"checkpoint";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// Stored data is not what the sequencer writes: the store was damaged or tampered with.
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+}
+
+/// The RocksDB-backed store. Cheap to share behind an `Arc`; all methods take `&self`.
+pub struct Store {
+    db: DB,
+}
+
+/// Puts collected by the sequencer and committed as one synced write.
+#[derive(Default)]
+pub struct Batch {
+    inner: WriteBatch,
+}
+
+fn node_key(level: u8, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn u64_at(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
+    bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!("{what}: expected 8 bytes, got {}", bytes.len()))
+        })
+}
+
+fn hash_from(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("{what}: expected 32 bytes, got {}", bytes.len())))
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir`. RocksDB takes a lock file, so a second
+    /// process — a second server, or `fsck` while a server runs — fails here instead of racing.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        // A torn tail of the WAL is dropped; everything acknowledged was synced before it.
+        db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        db_opts.set_paranoid_checks(true);
+
+        let mut entries = Options::default();
+        entries.set_compression_type(DBCompressionType::Lz4);
+
+        // Every submission looks its eventID up; most are new, so a bloom filter turns the miss
+        // into a memory check.
+        let mut ids = Options::default();
+        let mut block = BlockBasedOptions::default();
+        block.set_bloom_filter(10.0, false);
+        ids.set_block_based_table_factory(&block);
+
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_ENTRIES, entries),
+            ColumnFamilyDescriptor::new(CF_MERKLE, Options::default()),
+            ColumnFamilyDescriptor::new(CF_EVENT_IDS, ids),
+            ColumnFamilyDescriptor::new(CF_META, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
+        Ok(Store { db })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // The four families are created by `open`; a missing one is a programming error.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} exists after open"))
+    }
+
+    /// Number of entries: one past the last index in `entries`.
+    pub fn size(&self) -> Result<u64, StoreError> {
+        let mut it = self.db.iterator_cf(self.cf(CF_ENTRIES), IteratorMode::End);
+        match it.next() {
+            None => Ok(0),
+            Some(item) => Ok(u64_at(&item?.0, "entry key")? + 1),
+        }
+    }
+
+    pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_ENTRIES), index.to_be_bytes())?)
+    }
+
+    /// Entries from `start` on, in index order, as `(index, canonical bytes)`.
+    pub fn entries_from(
+        &self,
+        start: u64,
+    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
+        let key = start.to_be_bytes();
+        self.db
+            .iterator_cf(
+                self.cf(CF_ENTRIES),
+                IteratorMode::From(&key, Direction::Forward),
+            )
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((u64_at(&k, "entry key")?, v.into_vec()))
+            })
+    }
+
+    pub fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_MERKLE), node_key(level, index))?
+            .map(|v| hash_from(&v, "merkle node"))
+            .transpose()
+    }
+
+    /// Looks up many eventIDs in one call: `(index, content digest)` for those already logged.
+    pub fn event_ids(&self, ids: &[EventId]) -> Result<Vec<Option<(u64, Hash)>>, StoreError> {
+        let cf = self.cf(CF_EVENT_IDS);
+        self.db
+            .multi_get_cf(ids.iter().map(|id| (cf, id.as_bytes())))
+            .into_iter()
+            .map(|r| r?.map(|v| decode_event_id_value(&v)).transpose())
+            .collect()
+    }
+
+    pub fn event_id(&self, id: &EventId) -> Result<Option<(u64, Hash)>, StoreError> {
+        Ok(self.event_ids(std::slice::from_ref(id))?.pop().flatten())
+    }
+
+    pub fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_META), key)?)
+    }
+
+    /// Writes the batch atomically with one synced WAL write. See the module contract.
+    pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch.inner, &opts)?;
+        Ok(())
+    }
+
+    pub fn batch(&self) -> BatchWriter<'_> {
+        BatchWriter {
+            store: self,
+            batch: Batch::default(),
+        }
+    }
+
+    /// Every `(level, index, hash)` in `merkle`, in key order; for `fsck`.
+    pub fn nodes(&self) -> impl Iterator<Item = Result<(u8, u64, Hash), StoreError>> + '_ {
+        self.db
+            .iterator_cf(self.cf(CF_MERKLE), IteratorMode::Start)
+            .map(|item| {
+                let (k, v) = item?;
+                if k.len() != 9 {
+                    return Err(StoreError::Corrupt(format!(
+                        "merkle key of {} bytes",
+                        k.len()
+                    )));
+                }
+                Ok((
+                    k[0],
+                    u64_at(&k[1..], "merkle key")?,
+                    hash_from(&v, "merkle node")?,
+                ))
+            })
+    }
+
+    /// Every `(eventID, index, digest)` in `event_ids`; for `fsck`.
+    pub fn all_event_ids(
+        &self,
+    ) -> impl Iterator<Item = Result<(EventId, u64, Hash), StoreError>> + '_ {
+        self.db
+            .iterator_cf(self.cf(CF_EVENT_IDS), IteratorMode::Start)
+            .map(|item| {
+                let (k, v) = item?;
+                let id: [u8; 16] = (*k).try_into().map_err(|_| {
+                    StoreError::Corrupt(format!("event_ids key of {} bytes", k.len()))
+                })?;
+                let (index, digest) = decode_event_id_value(&v)?;
+                Ok((EventId::from_bytes(id), index, digest))
+            })
+    }
+}
+
+fn decode_event_id_value(v: &[u8]) -> Result<(u64, Hash), StoreError> {
+    if v.len() != 40 {
+        return Err(StoreError::Corrupt(format!(
+            "event_ids value of {} bytes",
+            v.len()
+        )));
+    }
+    Ok((
+        u64_at(&v[..8], "event_ids value")?,
+        hash_from(&v[8..], "event_ids value")?,
+    ))
+}
+
+/// Builds a [`Batch`] in the key layout above.
+pub struct BatchWriter<'a> {
+    store: &'a Store,
+    batch: Batch,
+}
+
+impl BatchWriter<'_> {
+    pub fn put_entry(&mut self, index: u64, canonical: &[u8]) {
+        let cf = self.store.cf(CF_ENTRIES);
+        self.batch.inner.put_cf(cf, index.to_be_bytes(), canonical);
+    }
+
+    pub fn put_node(&mut self, level: u8, index: u64, hash: &Hash) {
+        let cf = self.store.cf(CF_MERKLE);
+        self.batch.inner.put_cf(cf, node_key(level, index), hash);
+    }
+
+    pub fn put_event_id(&mut self, id: &EventId, index: u64, digest: &Hash) {
+        let mut v = [0u8; 40];
+        v[..8].copy_from_slice(&index.to_be_bytes());
+        v[8..].copy_from_slice(digest);
+        let cf = self.store.cf(CF_EVENT_IDS);
+        self.batch.inner.put_cf(cf, id.as_bytes(), v);
+    }
+
+    pub fn put_meta(&mut self, key: &[u8], value: &[u8]) {
+        let cf = self.store.cf(CF_META);
+        self.batch.inner.put_cf(cf, key, value);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batch.inner.is_empty()
+    }
+
+    /// Commits with one synced write; see [`Store::commit`].
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.store.commit(self.batch)
+    }
+}
+
+/// Proof generation reads stored nodes; a node that should exist but does not means the store
+/// is damaged.
+impl NodeSource for &Store {
+    type Error = StoreError;
+
+    fn node(&mut self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        Store::node(self, level, index)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("missing merkle node level {level} index {index}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_batches_read_back_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = EventId::new_v7();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.size().unwrap(), 0);
+            let mut b = store.batch();
+            b.put_entry(0, b"{}");
+            b.put_entry(1, b"{\"a\":1}");
+            b.put_node(0, 1, &[9; 32]);
+            b.put_event_id(&id, 1, &[3; 32]);
+            b.put_meta(META_ORIGIN, b"example.org/log");
+            b.commit().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.size().unwrap(), 2);
+        assert_eq!(store.entry(1).unwrap().unwrap(), b"{\"a\":1}");
+        assert_eq!(store.node(0, 1).unwrap(), Some([9; 32]));
+        assert_eq!(store.node(1, 0).unwrap(), None);
+        assert_eq!(store.event_id(&id).unwrap(), Some((1, [3; 32])));
+        assert_eq!(store.event_id(&EventId::new_v7()).unwrap(), None);
+        assert_eq!(
+            store.meta(META_ORIGIN).unwrap().unwrap(),
+            b"example.org/log"
+        );
+        let listed: Vec<u64> = store.entries_from(1).map(|r| r.unwrap().0).collect();
+        assert_eq!(listed, vec![1]);
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_directory_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        assert!(Store::open(dir.path()).is_err());
+    }
+}
