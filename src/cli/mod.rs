@@ -1,0 +1,422 @@
+//! The command-line front end. Exit codes mean the same in every command: 0 success (or
+//! "verified"), 1 a definite negative answer (invalid proof, damaged ledger, rejected events),
+//! 2 usage, I/O or network errors — so scripts can tell "false" from "could not tell".
+
+mod bench;
+mod input;
+mod verify;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+use crate::config::{Config, LogFormat};
+use crate::core::{di, didkey};
+use crate::ledger::{self, Ledger, LedgerOptions};
+
+pub use input::{Input, Shape};
+
+#[derive(Parser)]
+#[command(
+    name = "lotline",
+    version,
+    about = "Farm-to-export traceability ledger: signed EPCIS events in a verifiable log"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create an Ed25519 key (W3C Multikey JSON, mode 0600) and print its did:key.
+    Keygen {
+        /// Where to write the key file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Add an eddsa-jcs-2022 Data Integrity proof to EPCIS events (a JSON object, a JSON array or
+    /// NDJSON); prints the signed events in the same shape.
+    Sign {
+        #[arg(long)]
+        key: PathBuf,
+        /// Proof creation time (RFC 3339); default now.
+        #[arg(long)]
+        created: Option<String>,
+        /// Give events without an eventID a fresh urn:uuid (v7) before signing.
+        #[arg(long)]
+        add_event_id: bool,
+        /// Input file, or - for standard input.
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Submit signed events to a server and print one receipt per line.
+    Submit {
+        /// Base URL of the server, e.g. http://127.0.0.1:8080
+        #[arg(long, env = "LOTLINE_SERVER")]
+        server: String,
+        /// Events per batch request.
+        #[arg(long, default_value_t = 500)]
+        batch_size: usize,
+        /// Retries after network errors or 503 answers, with exponential back-off. Safe: a
+        /// resubmitted event is recognised by its eventID and answered with its first receipt.
+        #[arg(long, default_value_t = 6)]
+        retries: u32,
+        #[arg(default_value = "-")]
+        file: PathBuf,
+    },
+    /// Run the ledger server.
+    Serve(ServeArgs),
+    /// Check a C2SP tlog-proof file offline against the log's verifier key.
+    VerifyProof {
+        /// The log's verifier key, `<origin>+<key id>+<base64>` (see GET /v1/log).
+        #[arg(long)]
+        log_key: String,
+        file: PathBuf,
+    },
+    /// Re-check a stopped ledger from its stored bytes: entries, chain, signatures, tree and
+    /// checkpoint. Names the first bad entry.
+    Fsck {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file (keys as in README.md).
+    #[arg(long, env = "LOTLINE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (default ./data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one).
+    #[arg(long)]
+    listen: Option<String>,
+    /// The log's name in its checkpoints; default <hostname>/lotline. Fixed at creation.
+    #[arg(long)]
+    origin: Option<String>,
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+/// Runs the command line; the binary's `main` is just this.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `serve` sets up logging itself, once its configuration says which format.
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_tracing(LogFormat::Text);
+    }
+    let result = match cli.command {
+        Command::Keygen { out, force } => keygen(&out, force).map(|_| ExitCode::SUCCESS),
+        Command::Sign {
+            key,
+            created,
+            add_event_id,
+            file,
+        } => sign(&key, created, add_event_id, &file).map(|_| ExitCode::SUCCESS),
+        Command::Submit {
+            server,
+            batch_size,
+            retries,
+            file,
+        } => submit(&server, batch_size, retries, &file),
+        Command::Serve(args) => serve(args).map(|_| ExitCode::SUCCESS),
+        Command::VerifyProof { log_key, file } => verify::verify_proof(&log_key, &file),
+        Command::Fsck { data } => fsck(&data),
+        Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("lotline: error: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+/// Logs go to standard error so standard output stays machine-readable.
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LOTLINE_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn keygen(out: &Path, force: bool) -> Result<()> {
+    let key = didkey::generate()?;
+    ledger::write_key_file(out, &key, force)?;
+    println!("{}", didkey::did_key(&key.verifying_key()));
+    Ok(())
+}
+
+fn load_key(path: &Path) -> Result<ed25519_dalek::SigningKey> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))?;
+    Ok(ledger::read_key_file(path, &bytes)?)
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn sign(key: &Path, created: Option<String>, add_event_id: bool, file: &Path) -> Result<()> {
+    let key = load_key(key)?;
+    let created = match created {
+        Some(c) => {
+            time::OffsetDateTime::parse(&c, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("--created {c:?} is not an RFC 3339 date-time"))?;
+            c
+        }
+        None => now_rfc3339(),
+    };
+    let input = Input::read(file)?;
+    let mut signed = Vec::with_capacity(input.events.len());
+    for (n, mut event) in input.events.into_iter().enumerate() {
+        let Some(obj) = event.as_object_mut() else {
+            bail!("event {} is not a JSON object", n + 1);
+        };
+        if !obj.contains_key("eventID") {
+            if !add_event_id {
+                bail!(
+                    "event {} has no eventID; add a urn:uuid one or pass --add-event-id",
+                    n + 1
+                );
+            }
+            obj.insert(
+                "eventID".into(),
+                Value::String(crate::core::event::EventId::new_v7().to_string()),
+            );
+        }
+        obj.remove("proof");
+        signed.push(di::sign(&event, &key, &created).with_context(|| format!("event {}", n + 1))?);
+    }
+    let mut out = std::io::stdout().lock();
+    input::write(&mut out, input.shape, &signed)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<ExitCode> {
+    if batch_size == 0 {
+        bail!("--batch-size must be at least 1");
+    }
+    let input = Input::read(file)?;
+    let client = Client::new(server, retries)?;
+    let mut out = std::io::stdout().lock();
+    let mut rejected = 0usize;
+    if input.shape == Shape::Object {
+        let (status, body) = client.post("/v1/events", &serde_json::to_vec(&input.events[0])?)?;
+        if status < 300 {
+            writeln!(out, "{body}")?;
+        } else {
+            rejected += 1;
+            eprintln!("rejected: {}", describe_problem(&body));
+        }
+    } else {
+        for (b, chunk) in input.events.chunks(batch_size).enumerate() {
+            let (status, body) = client.post("/v1/events/batch", &serde_json::to_vec(chunk)?)?;
+            if status >= 300 {
+                bail!("batch {} refused: {}", b + 1, describe_problem(&body));
+            }
+            let results = body["results"].as_array().cloned().unwrap_or_default();
+            if results.len() != chunk.len() {
+                bail!(
+                    "the server answered {} results for {} events",
+                    results.len(),
+                    chunk.len()
+                );
+            }
+            for (i, r) in results.iter().enumerate() {
+                let n = b * batch_size + i + 1;
+                if let Some(receipt) = r.get("receipt") {
+                    writeln!(out, "{receipt}")?;
+                } else {
+                    rejected += 1;
+                    let id = chunk[i]
+                        .get("eventID")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?");
+                    eprintln!(
+                        "event {n} ({id}) rejected: {}",
+                        describe_problem(&r["problem"])
+                    );
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn describe_problem(p: &Value) -> String {
+    let code = p["code"].as_str().unwrap_or("error");
+    let detail = p["detail"].as_str().unwrap_or("");
+    match p["pointer"].as_str() {
+        Some(ptr) => format!("{code}: {detail} (at {ptr:?})"),
+        None => format!("{code}: {detail}"),
+    }
+}
+
+/// A small blocking HTTP client with retries for flaky links.
+pub(crate) struct Client {
+    base: String,
+    agent: ureq::Agent,
+    retries: u32,
+}
+
+impl Client {
+    pub(crate) fn new(base: &str, retries: u32) -> Result<Client> {
+        let base = base.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--server {base:?} must start with http:// or https://");
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build();
+        Ok(Client {
+            base,
+            agent,
+            retries,
+        })
+    }
+
+    /// POSTs JSON; returns the status and the parsed body. Retries transport errors and 503s.
+    pub(crate) fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Value)> {
+        let url = format!("{}{}", self.base, path);
+        let mut delay = Duration::from_millis(500);
+        for attempt in 0..=self.retries {
+            let last = attempt == self.retries;
+            let res = self
+                .agent
+                .post(&url)
+                .set("Content-Type", "application/json")
+                .send_bytes(body);
+            let (status, resp) = match res {
+                Ok(r) => (r.status(), r),
+                Err(ureq::Error::Status(503, _)) if !last => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+                Err(ureq::Error::Status(code, r)) => (code, r),
+                Err(e @ ureq::Error::Transport(_)) => {
+                    if last {
+                        return Err(anyhow::Error::new(e).context(format!("POST {url}")));
+                    }
+                    eprintln!("lotline: {url}: {e}; retrying in {delay:?}");
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            let text = resp
+                .into_string()
+                .with_context(|| format!("reading the answer of {url}"))?;
+            let value = serde_json::from_str(&text)
+                .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+            return Ok((status, value));
+        }
+        bail!("POST {url}: no answer after {} attempts", self.retries + 1)
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let mut cfg = Config::from_file(args.config.as_deref())?;
+    cfg.apply_env(std::env::vars())?;
+    if let Some(d) = args.data {
+        cfg.data = d;
+    }
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    if let Some(o) = args.origin {
+        cfg.origin = Some(o);
+    }
+    if let Some(f) = args.log_format {
+        cfg.log_format = f;
+    }
+    init_tracing(cfg.log_format);
+    cfg.validate()?;
+    run_server(&cfg, |_| {})
+}
+
+/// Opens the ledger, starts the HTTP server and blocks until it is stopped by a signal; then
+/// commits what was accepted and signs a final checkpoint. `on_start` gets the bound address.
+pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound)) -> Result<()> {
+    let opts = LedgerOptions {
+        checkpoint_interval: cfg.checkpoint_interval(),
+        queue_depth: cfg.queue_depth,
+        ..LedgerOptions::default()
+    };
+    let ledger = Arc::new(
+        Ledger::open(&cfg.data, cfg.origin.as_deref(), opts)
+            .with_context(|| format!("opening the ledger in {}", cfg.data.display()))?,
+    );
+    let vkey = ledger.verifier_key().to_string();
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(async {
+        let bound = crate::http::start(cfg, ledger.clone())
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        // Tests and scripts read these two lines; keep their form.
+        println!("lotline listening on http://{}", bound.addr);
+        println!("log verifier key: {vkey}");
+        let _ = std::io::stdout().flush();
+        tracing::info!(addr = %bound.addr, origin = ledger.origin(), "serving");
+        on_start(&bound);
+        bound.server.await.context("server")
+    });
+    ledger.shutdown();
+    tracing::info!("stopped");
+    result
+}
+
+fn fsck(data: &Path) -> Result<ExitCode> {
+    let report = ledger::fsck(data)?;
+    match &report.problem {
+        None => {
+            println!(
+                "ok: {} entries, chain and signatures valid, root {}, checkpoint at size {} verified",
+                report.size,
+                crate::core::entry::b64_hash::encode(&report.root),
+                report.checkpoint_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((index, what)) => {
+            match index {
+                Some(i) => println!("BAD: first bad entry is {i}: {what}"),
+                None => println!("BAD: {what}"),
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Server configuration: defaults, then a TOML file (`--config FILE` or `LOTLINE_CONFIG`), then
+//! environment variables, then command-line flags; each later source overrides the earlier.
+//!
+//! Every key of the file has an environment variable `LOTLINE_<KEY in upper case>`; the README
+//! lists them. Unknown keys in the file are an error, so a typo never silently does nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Data directory: the RocksDB store, the log's signing key.
+    pub data: PathBuf,
+    /// Address to listen on, `HOST:PORT`; port 0 picks a free port.
+    pub listen: String,
+    /// The log's origin (its name in checkpoints); default `<hostname>/lotline`. Fixed at creation.
+    pub origin: Option<String>,
+    /// Largest request body accepted, in bytes (single events and batches).
+    pub max_body_bytes: usize,
+    /// Deepest JSON nesting accepted: arrays and objects count, `[]` is depth 1.
+    pub max_json_depth: usize,
+    /// Most events in one batch request.
+    pub max_batch: usize,
+    /// A fresh checkpoint is signed at least this often while entries arrive, in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// Submissions waiting for the sequencer before new ones get `503 overloaded`.
+    pub queue_depth: usize,
+    /// HTTP worker threads; default one per core.
+    pub workers: Option<usize>,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("data"),
+            listen: "127.0.0.1:8080".into(),
+            origin: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_json_depth: 64,
+            max_batch: 1000,
+            checkpoint_interval_ms: 1000,
+            queue_depth: 256,
+            workers: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("environment variable {name}={value:?}: {why}")]
+    Env {
+        name: String,
+        value: String,
+        why: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults overridden by the file at `path`, if given.
+    pub fn from_file(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// Applies `LOTLINE_*` variables from `env` (pass `std::env::vars()`).
+    pub fn apply_env(
+        &mut self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(), ConfigError> {
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("LOTLINE_") else {
+                continue;
+            };
+            let bad = |why: &str| ConfigError::Env {
+                name: name.clone(),
+                value: value.clone(),
+                why: why.into(),
+            };
+            let num = |v: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| bad("expected a non-negative integer"))
+            };
+            match key {
+                "DATA" => self.data = PathBuf::from(&value),
+                "LISTEN" => self.listen = value.clone(),
+                "ORIGIN" => self.origin = Some(value.clone()),
+                "MAX_BODY_BYTES" => self.max_body_bytes = num(&value)? as usize,
+                "MAX_JSON_DEPTH" => self.max_json_depth = num(&value)? as usize,
+                "MAX_BATCH" => self.max_batch = num(&value)? as usize,
+                "CHECKPOINT_INTERVAL_MS" => self.checkpoint_interval_ms = num(&value)?,
+                "QUEUE_DEPTH" => self.queue_depth = num(&value)? as usize,
+                "WORKERS" => self.workers = Some(num(&value)? as usize),
+                "LOG_FORMAT" => {
+                    self.log_format = match value.as_str() {
+                        "text" => LogFormat::Text,
+                        "json" => LogFormat::Json,
+                        _ => return Err(bad("expected text or json")),
+                    }
+                }
+                // LOTLINE_CONFIG names the file itself; LOTLINE_LOG is the log filter.
+                "CONFIG" | "LOG" => {}
+                _ => tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks values that would otherwise fail later and less clearly.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |s: String| Err(ConfigError::Invalid(s));
+        if self.max_body_bytes < 1024 {
+            return invalid(format!(
+                "max_body_bytes = {} is too small (at least 1024)",
+                self.max_body_bytes
+            ));
+        }
+        // serde_json stops at 128 levels whatever we say; a larger limit would be a lie.
+        if !(2..=127).contains(&self.max_json_depth) {
+            return invalid(format!(
+                "max_json_depth = {} must be between 2 and 127",
+                self.max_json_depth
+            ));
+        }
+        if self.max_batch == 0 {
+            return invalid("max_batch must be at least 1".into());
+        }
+        if self.checkpoint_interval_ms == 0 || self.checkpoint_interval_ms > 3_600_000 {
+            return invalid("checkpoint_interval_ms must be between 1 and 3600000".into());
+        }
+        if self.queue_depth == 0 {
+            return invalid("queue_depth must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_millis(self.checkpoint_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lotline.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nmax_batch = 50\n").unwrap();
+        let mut c = Config::from_file(Some(&path)).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.max_batch, 50);
+        assert_eq!(c.max_json_depth, 64);
+        c.apply_env([
+            ("LOTLINE_MAX_BATCH".to_string(), "7".to_string()),
+            ("HOME".into(), "/x".into()),
+        ])
+        .unwrap();
+        assert_eq!(c.max_batch, 7);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "max_bach = 5\n").unwrap();
+        let err = Config::from_file(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("max_bach"), "{err}");
+        let mut c = Config::default();
+        let err = c
+            .apply_env([("LOTLINE_MAX_BATCH".to_string(), "many".to_string())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("LOTLINE_MAX_BATCH"), "{err}");
+        c.max_json_depth = 500;
+        assert!(c.validate().is_err());
+    }
+}

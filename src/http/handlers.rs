@@ -1,0 +1,369 @@
+//! Request handlers. Each parses its input, calls the ledger and shapes the answer.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
+use rayon::prelude::*;
+use serde_json::{Value, json};
+
+use super::{AppState, Problem};
+use crate::core::entry::{Receipt, b64_hash};
+use crate::core::event::{self, Admitted, EventId, Rejection};
+use crate::core::json;
+use crate::ledger::{AppendError, Appended};
+
+type Data = web::Data<AppState>;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/").route(web::get().to(index)))
+        .service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(resource("/v1/log").route(web::get().to(log_info)))
+        .service(resource("/v1/checkpoint").route(web::get().to(checkpoint)))
+        .service(resource("/v1/events").route(web::post().to(post_event)))
+        .service(resource("/v1/events/batch").route(web::post().to(post_batch)))
+        .service(resource("/v1/events/{event_id}").route(web::get().to(get_event)))
+        .service(resource("/v1/entries/{index}").route(web::get().to(get_entry)))
+        .service(resource("/v1/entries/{index}/proof").route(web::get().to(get_tlog_proof)))
+        .service(resource("/v1/proofs/inclusion/{index}").route(web::get().to(inclusion_proof)))
+        .service(resource("/v1/proofs/consistency").route(web::get().to(consistency_proof)))
+        .service(resource("/v1/schemas/{name}").route(web::get().to(get_schema)));
+}
+
+/// A resource whose wrong-method answer is a problem like every other error.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(Problem::new(
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.path()),
+    ))
+}
+
+pub(super) async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(Problem::not_found(format!(
+        "no resource at {}; GET / lists the API",
+        req.path()
+    )))
+}
+
+async fn index(data: Data) -> HttpResponse {
+    let head = data.ledger.head();
+    HttpResponse::Ok().json(json!({
+        "service": "lotline",
+        "origin": data.ledger.origin(),
+        "size": head.size,
+        "links": {
+            "log": "/v1/log",
+            "checkpoint": "/v1/checkpoint",
+            "latestEntry": head.size.checked_sub(1).map(|i| format!("/v1/entries/{i}")),
+            "firstEntry": (head.size > 0).then_some("/v1/entries/0"),
+            "submitEvent": "POST /v1/events",
+            "submitBatch": "POST /v1/events/batch",
+            "eventById": "/v1/events/{eventID}",
+            "entryProof": "/v1/entries/{index}/proof",
+            "inclusionProof": "/v1/proofs/inclusion/{index}?treeSize=N",
+            "consistencyProof": "/v1/proofs/consistency?from=M&to=N",
+            "schemas": event::SCHEMAS.iter().map(|(n, _)| format!("/v1/schemas/{n}")).collect::<Vec<_>>(),
+            "health": "/healthz",
+            "ready": "/readyz",
+        }
+    }))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(data: Data) -> Result<HttpResponse, Problem> {
+    if data.ledger.is_ready() {
+        Ok(HttpResponse::Ok().json(json!({"status": "ready", "size": data.ledger.head().size})))
+    } else {
+        Err(Problem::new("unavailable", "the sequencer is not running").retry_after(5))
+    }
+}
+
+async fn log_info(data: Data) -> HttpResponse {
+    let head = data.ledger.head();
+    HttpResponse::Ok().json(json!({
+        "origin": data.ledger.origin(),
+        "verifierKey": data.ledger.verifier_key().to_string(),
+        "size": head.size,
+        "checkpoint": {
+            "size": head.checkpoint.size,
+            "rootHash": b64_hash::encode(&head.checkpoint.root),
+        },
+        "hashAlgorithm": "SHA-256 (RFC 9162)",
+        "signatureAlgorithm": "Ed25519 (C2SP signed-note)",
+    }))
+}
+
+async fn checkpoint(data: Data) -> HttpResponse {
+    text(data.ledger.head().checkpoint.note.clone())
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// Reads the body, refusing more than `limit` bytes without buffering them.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, Problem> {
+    let too_large = |n: String| {
+        Problem::new(
+            "payload_too_large",
+            format!(
+                "the body is {n} bytes; at most {limit} are accepted (split it into smaller batches)"
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(n) = declared.filter(|n| *n > limit) {
+        return Err(too_large(n.to_string()));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| Problem::new("malformed_json", format!("reading the body failed: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large("more than that".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn receipt_response(outcome: Result<Appended, AppendError>) -> Result<HttpResponse, Problem> {
+    match outcome? {
+        Appended::Created(r) => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/v1/entries/{}", r.index)))
+            .json(r)),
+        Appended::Duplicate(r) => Ok(HttpResponse::Ok()
+            .insert_header((header::LOCATION, format!("/v1/entries/{}", r.index)))
+            .json(r)),
+    }
+}
+
+async fn post_event(
+    data: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let body = read_body(&req, payload, data.limits.max_body_bytes).await?;
+    let value = json::parse(&body, &data.limits.json)?;
+    // One verification (~50 µs) is cheaper than a hop to the blocking pool; actix runs one worker
+    // per core, so single submissions are already verified in parallel.
+    let admitted = event::admit(&value)?;
+    let mut outcomes = data.ledger.append(vec![admitted]).await?;
+    let outcome = outcomes
+        .pop()
+        .ok_or_else(|| Problem::internal("the sequencer answered nothing"))?;
+    receipt_response(outcome)
+}
+
+async fn post_batch(
+    data: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let body = read_body(&req, payload, data.limits.max_body_bytes).await?;
+    let value = json::parse(&body, &data.limits.json)?;
+    let Value::Array(events) = value else {
+        return Err(Problem::new(
+            "schema_violation",
+            "a batch is a JSON array of signed events",
+        )
+        .with_pointer(""));
+    };
+    let max = data.limits.max_batch;
+    if events.len() > max {
+        return Err(Problem::new(
+            "batch_too_large",
+            format!(
+                "the batch has {} events; at most {max} are accepted per request",
+                events.len()
+            ),
+        ));
+    }
+    // Verify on every core, off the actix worker threads.
+    let admitted: Vec<Result<Admitted, Rejection>> =
+        web::block(move || events.par_iter().map(event::admit).collect())
+            .await
+            .map_err(Problem::internal)?;
+
+    let mut results: Vec<Option<Value>> = vec![None; admitted.len()];
+    let mut to_append = Vec::new();
+    let mut positions = Vec::new();
+    for (i, a) in admitted.into_iter().enumerate() {
+        match a {
+            Ok(a) => {
+                positions.push(i);
+                to_append.push(a);
+            }
+            Err(r) => results[i] = Some(problem_item(Problem::from(r))),
+        }
+    }
+    let outcomes = data.ledger.append(to_append).await?;
+    for (i, outcome) in positions.into_iter().zip(outcomes) {
+        results[i] = Some(match outcome {
+            Ok(Appended::Created(r)) => json!({"status": 201, "receipt": r}),
+            Ok(Appended::Duplicate(r)) => json!({"status": 200, "receipt": r}),
+            Err(e) => problem_item(Problem::from(e)),
+        });
+    }
+    let accepted = results
+        .iter()
+        .filter(|r| {
+            r.as_ref()
+                .and_then(|v| v["status"].as_u64())
+                .is_some_and(|s| s < 300)
+        })
+        .count();
+    Ok(HttpResponse::Ok().json(json!({
+        "accepted": accepted,
+        "rejected": results.len() - accepted,
+        "results": results,
+    })))
+}
+
+fn problem_item(p: Problem) -> Value {
+    json!({"status": p.status.as_u16(), "problem": p})
+}
+
+fn parse_index(name: &str, s: &str) -> Result<u64, Problem> {
+    s.parse::<u64>().map_err(|_| {
+        Problem::invalid_parameter(name, format!("{s:?} is not a non-negative integer"))
+    })
+}
+
+fn entry_document(bytes: &[u8]) -> Result<HttpResponse, Problem> {
+    let receipt = Receipt::for_stored(bytes).map_err(Problem::internal)?;
+    let entry: Value = serde_json::from_slice(bytes).map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok().json(json!({"receipt": receipt, "entry": entry})))
+}
+
+async fn get_entry(data: Data, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let index = parse_index("index", &path)?;
+    match data.ledger.entry(index)? {
+        Some(bytes) => entry_document(&bytes),
+        None => Err(Problem::not_found(format!(
+            "no entry {index}; the log has {} entries",
+            data.ledger.head().size
+        ))),
+    }
+}
+
+async fn get_event(data: Data, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let id = EventId::parse(&path).ok_or_else(|| {
+        Problem::invalid_parameter(
+            "eventID",
+            format!("{:?} is not urn:uuid:<uuid>", path.as_str()),
+        )
+    })?;
+    match data.ledger.entry_for_event(&id)? {
+        Some((_, bytes)) => entry_document(&bytes),
+        None => Err(Problem::not_found(format!("no event {id} is logged"))),
+    }
+}
+
+async fn get_tlog_proof(data: Data, path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let index = parse_index("index", &path)?;
+    match data.ledger.tlog_proof(index).await? {
+        Some(p) => Ok(text(p.to_text())),
+        None => Err(Problem::not_found(format!("no entry {index}"))),
+    }
+}
+
+fn query_u64(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Problem> {
+    q.get(name).map(|s| parse_index(name, s)).transpose()
+}
+
+async fn inclusion_proof(
+    data: Data,
+    path: web::Path<String>,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, Problem> {
+    let index = parse_index("index", &path)?;
+    let tree_size = query_u64(&q, "treeSize")?.unwrap_or(data.ledger.head().checkpoint.size);
+    if index >= tree_size {
+        return Err(Problem::new(
+            "tree_size_out_of_range",
+            format!(
+                "entry {index} is not in a tree of size {tree_size}; ask for a larger treeSize"
+            ),
+        ));
+    }
+    let hashes = data.ledger.inclusion_proof(index, tree_size)?;
+    let leaf = data
+        .ledger
+        .entry(index)?
+        .map(|b| crate::core::merkle::leaf_hash(&b))
+        .ok_or_else(|| Problem::not_found(format!("no entry {index}")))?;
+    let root = data.ledger.root_at(tree_size)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "index": index,
+        "treeSize": tree_size,
+        "leafHash": b64_hash::encode(&leaf),
+        "rootHash": b64_hash::encode(&root),
+        "hashes": hashes.iter().map(b64_hash::encode).collect::<Vec<_>>(),
+    })))
+}
+
+async fn consistency_proof(
+    data: Data,
+    q: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, Problem> {
+    let from = query_u64(&q, "from")?
+        .ok_or_else(|| Problem::invalid_parameter("from", "is required (the older tree size)"))?;
+    let to = query_u64(&q, "to")?.unwrap_or(data.ledger.head().checkpoint.size);
+    if from > to {
+        return Err(Problem::new(
+            "tree_size_out_of_range",
+            format!("from ({from}) must not be larger than to ({to})"),
+        ));
+    }
+    let hashes = data.ledger.consistency_proof(from, to)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "from": from,
+        "to": to,
+        "fromRootHash": b64_hash::encode(&data.ledger.root_at(from)?),
+        "toRootHash": b64_hash::encode(&data.ledger.root_at(to)?),
+        "hashes": hashes.iter().map(b64_hash::encode).collect::<Vec<_>>(),
+    })))
+}
+
+async fn get_schema(path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let name = path.trim_end_matches(".json").trim_end_matches(".schema");
+    event::SCHEMAS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, body)| {
+            HttpResponse::Ok()
+                .insert_header((header::CONTENT_TYPE, "application/schema+json"))
+                .body(*body)
+        })
+        .ok_or_else(|| {
+            Problem::not_found(format!(
+                "no schema {name:?}; available: {}",
+                event::SCHEMAS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
