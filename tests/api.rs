@@ -1,0 +1,497 @@
+//! The HTTP API on the real server: submission, idempotency, batches, every error code, proofs
+//! checked by an independent verifier against the served checkpoint, and restarts.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::*;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+type Hash = [u8; 32];
+
+// ---- An independent RFC 9162 verifier: recursive over the tree's definition, sharing no code
+// with lotline's iterative one. ----
+
+fn node(l: &Hash, r: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1]);
+    h.update(l);
+    h.update(r);
+    h.finalize().into()
+}
+
+fn split(n: u64) -> u64 {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// Root implied by an inclusion proof (audit path, deepest sibling first).
+fn root_from_path(leaf: Hash, index: u64, size: u64, path: &[Hash]) -> Option<Hash> {
+    if size == 1 {
+        return path.is_empty().then_some(leaf);
+    }
+    let (last, rest) = path.split_last()?;
+    let k = split(size);
+    Some(if index < k {
+        node(&root_from_path(leaf, index, k, rest)?, last)
+    } else {
+        node(last, &root_from_path(leaf, index - k, size - k, rest)?)
+    })
+}
+
+/// (old root, new root) implied by a consistency proof; `have_old` is RFC 9162's `b`.
+fn roots_from_consistency(
+    m: u64,
+    n: u64,
+    have_old: bool,
+    old: &Hash,
+    proof: &mut Vec<Hash>,
+) -> Option<(Hash, Hash)> {
+    if m == n {
+        if have_old {
+            return Some((*old, *old));
+        }
+        let h = proof.pop()?;
+        return Some((h, h));
+    }
+    let k = split(n);
+    if m <= k {
+        let right = proof.pop()?;
+        let (o, nw) = roots_from_consistency(m, k, have_old, old, proof)?;
+        Some((o, node(&nw, &right)))
+    } else {
+        let left = proof.pop()?;
+        let (o, nw) = roots_from_consistency(m - k, n - k, false, old, proof)?;
+        Some((node(&left, &o), node(&left, &nw)))
+    }
+}
+
+fn consistent(m: u64, n: u64, old: &Hash, new: &Hash, proof: &[Hash]) -> bool {
+    if m == n {
+        return proof.is_empty() && old == new;
+    }
+    let mut stack = proof.to_vec();
+    matches!(roots_from_consistency(m, n, true, old, &mut stack), Some((o, nw)) if stack.is_empty() && o == *old && nw == *new)
+}
+
+fn h64(s: &Value) -> Hash {
+    B64.decode(s.as_str().unwrap()).unwrap().try_into().unwrap()
+}
+
+fn hashes(v: &Value) -> Vec<Hash> {
+    v.as_array().unwrap().iter().map(h64).collect()
+}
+
+/// The served checkpoint, checked with the served verifier key: (size, root).
+fn checkpoint(server: &Server) -> (u64, Hash) {
+    let note = get(&server.url("/v1/checkpoint"));
+    assert_eq!(note.status, 200);
+    let key = lotline::core::note::VerifierKey::parse(&server.vkey).unwrap();
+    let text = lotline::core::note::open(&note.body, &key).expect("checkpoint verifies");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "test.invalid/lotline");
+    (
+        lines[1].parse().unwrap(),
+        B64.decode(lines[2]).unwrap().try_into().unwrap(),
+    )
+}
+
+fn wait_for_checkpoint(server: &Server, size: u64) -> (u64, Hash) {
+    for _ in 0..100 {
+        let cp = checkpoint(server);
+        if cp.0 >= size {
+            return cp;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no checkpoint reached size {size}");
+}
+
+#[test]
+fn submit_read_back_and_idempotency() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let key = key();
+    let ev = event("first");
+    let signed = sign(&key, &ev);
+
+    let a = post_json(&server.url("/v1/events"), &signed);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let receipt = a.json();
+    assert_eq!(receipt["index"], 0);
+    assert_eq!(receipt["eventID"], ev["eventID"]);
+    for f in ["entryHash", "leafHash", "recordTime"] {
+        assert!(receipt[f].is_string(), "{f} in {receipt}");
+    }
+
+    // The entry and the event read back, with the same receipt.
+    let by_index = get(&server.url("/v1/entries/0")).json();
+    assert_eq!(by_index["receipt"], receipt);
+    assert_eq!(by_index["entry"]["event"], signed);
+    assert_eq!(
+        by_index["entry"]["signer"],
+        lotline::core::didkey::did_key(&key.verifying_key())
+    );
+    assert_eq!(by_index["entry"]["prevHash"], B64.encode([0u8; 32]));
+    let id = ev["eventID"].as_str().unwrap();
+    assert_eq!(
+        get(&server.url(&format!("/v1/events/{id}"))).json(),
+        by_index
+    );
+
+    // Same event again: 200 with the original receipt; re-signed, same content: the same.
+    let again = post_json(&server.url("/v1/events"), &signed);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), receipt);
+    let resigned = lotline::core::di::sign(&ev, &key, "2026-11-21T00:00:00Z").unwrap();
+    let again = post_json(&server.url("/v1/events"), &resigned);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json(), receipt);
+
+    // Same eventID, different content: 409, nothing written.
+    let mut changed = ev.clone();
+    changed["note"] = json!("second");
+    post_json(&server.url("/v1/events"), &sign(&key, &changed))
+        .assert_problem(409, "event_id_conflict");
+    // Same content by another signer is another claim: also a conflict.
+    post_json(&server.url("/v1/events"), &sign(&common::key(), &ev))
+        .assert_problem(409, "event_id_conflict");
+    assert_eq!(size(&server), 1);
+
+    // The chain: entry 1 links to entry 0.
+    let b = post_json(&server.url("/v1/events"), &sign(&key, &event("second"))).json();
+    let e1 = get(&server.url("/v1/entries/1")).json();
+    assert_eq!(e1["entry"]["prevHash"], receipt["entryHash"]);
+    assert_eq!(b["index"], 1);
+    server.stop();
+}
+
+#[test]
+fn batch_mixes_valid_and_invalid_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let key = key();
+    let good1 = sign(&key, &event("a"));
+    let good2 = sign(&key, &event("b"));
+    let mut tampered = sign(&key, &event("c"));
+    tampered["note"] = json!("changed after signing");
+    let mut no_id = sign(&key, &event("d"));
+    no_id.as_object_mut().unwrap().remove("eventID");
+    let mut wrong_suite = sign(&key, &event("e"));
+    wrong_suite["proof"]["cryptosuite"] = json!("bbs-2023");
+    let mut conflicting = event("f");
+    conflicting["eventID"] = good1["eventID"].clone();
+    let conflicting = sign(&key, &conflicting);
+
+    let batch = json!([
+        good1,
+        tampered,
+        no_id,
+        good2,
+        wrong_suite,
+        good1,
+        conflicting,
+        42
+    ]);
+    let a = post_json(&server.url("/v1/events/batch"), &batch);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = a.json();
+    let r = v["results"].as_array().unwrap();
+    let statuses: Vec<u64> = r.iter().map(|x| x["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![201, 422, 422, 201, 422, 200, 409, 422]);
+    assert_eq!(r[1]["problem"]["code"], "invalid_signature");
+    assert_eq!(r[2]["problem"]["code"], "schema_violation");
+    assert_eq!(r[2]["problem"]["pointer"], "");
+    assert_eq!(r[4]["problem"]["code"], "unsupported_proof");
+    assert_eq!(r[5]["receipt"], r[0]["receipt"]);
+    assert_eq!(r[6]["problem"]["code"], "event_id_conflict");
+    assert_eq!(r[7]["problem"]["code"], "schema_violation");
+    assert_eq!(
+        (v["accepted"].as_u64(), v["rejected"].as_u64()),
+        (Some(3), Some(5))
+    );
+    // Only the two valid events were written, in order.
+    assert_eq!(size(&server), 2);
+    assert_eq!(r[0]["receipt"]["index"], 0);
+    assert_eq!(r[3]["receipt"]["index"], 1);
+    server.stop();
+}
+
+#[test]
+fn every_error_code_and_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[]);
+    let key = key();
+    let ev = sign(&key, &event("ok"));
+    let events = server.url("/v1/events");
+
+    post(&events, b"{\"type\": ").assert_problem(400, "malformed_json");
+    post(&events, b"{\"a\":1,\"a\":2}").assert_problem(400, "malformed_json");
+    post(&events, b"").assert_problem(400, "malformed_json");
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    post(&events, deep.as_bytes()).assert_problem(400, "too_deep");
+
+    let mut bad_time = event("t");
+    bad_time["eventTime"] = json!("last tuesday");
+    let p = post_json(&events, &sign(&key, &bad_time)).assert_problem(422, "schema_violation");
+    assert_eq!(p["pointer"], "/eventTime");
+    let mut unsigned = ev.clone();
+    unsigned.as_object_mut().unwrap().remove("proof");
+    post_json(&events, &unsigned).assert_problem(422, "schema_violation");
+
+    let mut flipped = ev.clone();
+    let pv = flipped["proof"]["proofValue"].as_str().unwrap().to_owned();
+    let swapped = if pv.ends_with('2') {
+        format!("{}3", &pv[..pv.len() - 1])
+    } else {
+        format!("{}2", &pv[..pv.len() - 1])
+    };
+    flipped["proof"]["proofValue"] = json!(swapped);
+    post_json(&events, &flipped).assert_problem(422, "invalid_signature");
+    let mut other_key = ev.clone();
+    let vm = lotline::core::didkey::verification_method(&common::key().verifying_key());
+    other_key["proof"]["verificationMethod"] = json!(vm);
+    post_json(&events, &other_key).assert_problem(422, "invalid_signature");
+    let mut suite = ev.clone();
+    suite["proof"]["cryptosuite"] = json!("eddsa-rdfc-2022");
+    post_json(&events, &suite).assert_problem(422, "unsupported_proof");
+    let mut purpose = ev.clone();
+    purpose["proof"]["proofPurpose"] = json!("authentication");
+    post_json(&events, &purpose).assert_problem(422, "unsupported_proof");
+
+    let big = vec![b' '; 5 * 1024 * 1024];
+    post(&events, &big).assert_problem(413, "payload_too_large");
+    let too_many: Vec<Value> = (0..1001).map(|_| json!({})).collect();
+    post_json(&server.url("/v1/events/batch"), &json!(too_many))
+        .assert_problem(413, "batch_too_large");
+    post_json(&server.url("/v1/events/batch"), &json!({"not": "an array"}))
+        .assert_problem(422, "schema_violation");
+
+    assert_eq!(size(&server), 0, "rejected requests wrote something");
+
+    assert_eq!(post_json(&events, &ev).status, 201);
+    post_json(
+        &events,
+        &sign(&key, &{
+            let mut e = event("x");
+            e["eventID"] = ev["eventID"].clone();
+            e
+        }),
+    )
+    .assert_problem(409, "event_id_conflict");
+
+    get(&server.url("/v1/entries/7")).assert_problem(404, "not_found");
+    get(&server.url("/v1/entries/seven")).assert_problem(400, "invalid_parameter");
+    get(&server.url("/v1/entries/-1")).assert_problem(400, "invalid_parameter");
+    get(&server.url("/v1/events/urn:uuid:00000000-0000-7000-8000-000000000000"))
+        .assert_problem(404, "not_found");
+    get(&server.url("/v1/events/not-a-uuid")).assert_problem(400, "invalid_parameter");
+    get(&server.url("/v1/nothing-here")).assert_problem(404, "not_found");
+    get(&server.url("/v1/schemas/nope")).assert_problem(404, "not_found");
+    get(&server.url("/v1/proofs/inclusion/0?treeSize=5"))
+        .assert_problem(400, "tree_size_out_of_range");
+    get(&server.url("/v1/proofs/inclusion/3?treeSize=1"))
+        .assert_problem(400, "tree_size_out_of_range");
+    get(&server.url("/v1/proofs/inclusion/0?treeSize=abc"))
+        .assert_problem(400, "invalid_parameter");
+    get(&server.url("/v1/proofs/consistency?from=1&to=9"))
+        .assert_problem(400, "tree_size_out_of_range");
+    get(&server.url("/v1/proofs/consistency?from=2&to=1"))
+        .assert_problem(400, "tree_size_out_of_range");
+    get(&server.url("/v1/proofs/consistency")).assert_problem(400, "invalid_parameter");
+    let wrong_method = ureq::delete(&server.url("/v1/events")).call();
+    let Err(ureq::Error::Status(405, r)) = wrong_method else {
+        panic!("expected 405")
+    };
+    assert_eq!(r.content_type(), "application/problem+json");
+
+    let schema = get(&server.url("/v1/schemas/event-envelope"));
+    assert_eq!(schema.status, 200);
+    assert_eq!(schema.json()["$id"], "urn:lotline:schema:event-envelope:v1");
+    assert_eq!(get(&server.url("/healthz")).status, 200);
+    assert_eq!(get(&server.url("/readyz")).status, 200);
+    assert_eq!(size(&server), 1);
+    server.stop();
+}
+
+#[test]
+fn proofs_verify_independently_and_survive_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let key = key();
+    let mut receipts = Vec::new();
+    for round in 0..3 {
+        let batch: Vec<Value> = (0..(7 + round * 5))
+            .map(|i| sign(&key, &event(&format!("{round}-{i}"))))
+            .collect();
+        let v = post_json(&server.url("/v1/events/batch"), &json!(batch)).json();
+        receipts.extend(
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["receipt"].clone()),
+        );
+    }
+    let n = receipts.len() as u64;
+    let (cp_size, cp_root) = wait_for_checkpoint(&server, n);
+    assert_eq!(cp_size, n);
+
+    // Every entry is included in the served checkpoint's tree.
+    for r in &receipts {
+        let i = r["index"].as_u64().unwrap();
+        let p = get(&server.url(&format!("/v1/proofs/inclusion/{i}?treeSize={cp_size}"))).json();
+        assert_eq!(p["leafHash"], r["leafHash"]);
+        assert_eq!(h64(&p["rootHash"]), cp_root);
+        let root = root_from_path(h64(&r["leafHash"]), i, cp_size, &hashes(&p["hashes"]));
+        assert_eq!(root, Some(cp_root), "inclusion of {i}");
+        // A proof for the wrong index must not verify.
+        if cp_size > 1 {
+            assert_ne!(
+                root_from_path(
+                    h64(&r["leafHash"]),
+                    (i + 1) % cp_size,
+                    cp_size,
+                    &hashes(&p["hashes"])
+                ),
+                Some(cp_root)
+            );
+        }
+    }
+    // Every older tree is consistent with the checkpoint.
+    for m in 1..=n {
+        let p = get(&server.url(&format!("/v1/proofs/consistency?from={m}&to={n}"))).json();
+        assert_eq!(h64(&p["toRootHash"]), cp_root);
+        assert!(
+            consistent(
+                m,
+                n,
+                &h64(&p["fromRootHash"]),
+                &cp_root,
+                &hashes(&p["hashes"])
+            ),
+            "consistency {m}->{n}"
+        );
+    }
+
+    // The self-contained proof file verifies offline with the CLI; tampering is caught.
+    let proof = get(&server.url("/v1/entries/3/proof"));
+    assert_eq!(proof.status, 200);
+    assert!(proof.body.starts_with("c2sp.org/tlog-proof@v1\nextra "));
+    let file = dir.path().join("entry3.tlog-proof");
+    std::fs::write(&file, &proof.body).unwrap();
+    let out = run(&[
+        "verify-proof",
+        "--log-key",
+        &server.vkey,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("valid: entry 3"));
+    let lines: Vec<&str> = proof.body.lines().collect();
+    let idx = lines.iter().position(|l| l.starts_with("index ")).unwrap();
+    let mut tampered = lines.clone();
+    let wrong_index = "index 4".to_string();
+    tampered[idx] = &wrong_index;
+    std::fs::write(&file, tampered.join("\n") + "\n").unwrap();
+    let out = run(&[
+        "verify-proof",
+        "--log-key",
+        &server.vkey,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let other_log = lotline::core::note::NoteSigner::new("test.invalid/lotline", common::key())
+        .unwrap()
+        .verifier_key()
+        .to_string();
+    std::fs::write(&file, &proof.body).unwrap();
+    let out = run(&[
+        "verify-proof",
+        "--log-key",
+        &other_log,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&[
+        "verify-proof",
+        "--log-key",
+        &server.vkey,
+        "/nonexistent/proof",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&[
+        "verify-proof",
+        "--log-key",
+        "garbage",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Restart: everything is there, the key and origin are the same, the log only grew.
+    let vkey = server.vkey.clone();
+    server.stop();
+    let server = Server::start(dir.path());
+    assert_eq!(server.vkey, vkey);
+    assert_eq!(size(&server), n);
+    for r in &receipts {
+        let i = r["index"].as_u64().unwrap();
+        assert_eq!(
+            get(&server.url(&format!("/v1/entries/{i}"))).json()["receipt"],
+            *r
+        );
+    }
+    let more = post_json(
+        &server.url("/v1/events"),
+        &sign(&key, &event("after restart")),
+    )
+    .json();
+    assert_eq!(more["index"], n);
+    let (size2, root2) = wait_for_checkpoint(&server, n + 1);
+    let p = get(&server.url(&format!("/v1/proofs/consistency?from={n}&to={size2}"))).json();
+    assert!(consistent(
+        n,
+        size2,
+        &cp_root,
+        &root2,
+        &hashes(&p["hashes"])
+    ));
+    server.stop();
+    let out = run(&["fsck", "--data", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_different_origin_for_an_existing_ledger_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    Server::start(dir.path()).stop();
+    let out = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "other.invalid/log",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be changed"));
+}

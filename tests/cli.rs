@@ -1,0 +1,191 @@
+//! The real CLI binary: keygen, sign, submit and fsck, end to end against a real server.
+
+mod common;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+fn run_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn keygen_sign_submit_fsck() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyfile = dir.path().join("mill.key");
+    let k = keyfile.to_str().unwrap();
+
+    let out = run(&["keygen", "--out", k]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let did = text(&out.stdout).trim().to_owned();
+    assert!(did.starts_with("did:key:z6Mk"), "{did}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&keyfile).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    // No silent overwrite of a key.
+    assert_eq!(run(&["keygen", "--out", k]).status.code(), Some(2));
+
+    // Sign one object, an array and NDJSON; the output keeps the shape.
+    let one = event("one");
+    let out = run_stdin(&["sign", "--key", k], one.to_string().as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signed_one: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(signed_one["proof"]["cryptosuite"], "eddsa-jcs-2022");
+    assert_eq!(
+        signed_one["proof"]["verificationMethod"],
+        format!("{did}#{}", &did["did:key:".len()..])
+    );
+    assert_eq!(lotline::core::di::verify(&signed_one).unwrap().did, did);
+
+    let arr = json!([event("a1"), event("a2"), event("a3")]);
+    let arr_file = dir.path().join("events.json");
+    std::fs::write(&arr_file, serde_json::to_vec_pretty(&arr).unwrap()).unwrap();
+    let out = run(&["sign", "--key", k, arr_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signed_arr: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(signed_arr.as_array().unwrap().len(), 3);
+
+    let nd: String = (0..5)
+        .map(|i| format!("{}\n", event(&format!("n{i}"))))
+        .collect();
+    let out = run_stdin(&["sign", "--key", k, "-"], nd.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signed_nd = text(&out.stdout);
+    assert_eq!(signed_nd.lines().count(), 5);
+
+    // Events without an eventID are refused unless asked to add one.
+    let mut no_id = event("x");
+    no_id.as_object_mut().unwrap().remove("eventID");
+    let out = run_stdin(&["sign", "--key", k], no_id.to_string().as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--add-event-id"));
+    let out = run_stdin(
+        &["sign", "--key", k, "--add-event-id"],
+        no_id.to_string().as_bytes(),
+    );
+    assert!(out.status.success());
+    let with_id: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        with_id["eventID"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:uuid:")
+    );
+    // Broken input: a clear error naming the line, exit 2.
+    let out = run_stdin(&["sign", "--key", k], b"{\"a\":1}\n{\"a\":\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("line 2"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Submit all three shapes; small batches to exercise batching.
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let one_file = dir.path().join("one.json");
+    std::fs::write(&one_file, serde_json::to_vec(&signed_one).unwrap()).unwrap();
+    let out = run(&[
+        "submit",
+        "--server",
+        &server.base,
+        one_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(receipt["index"], 0);
+
+    let signed_arr_file = dir.path().join("signed.json");
+    std::fs::write(&signed_arr_file, signed_arr.to_string()).unwrap();
+    let out = run(&[
+        "submit",
+        "--server",
+        &server.base,
+        "--batch-size",
+        "2",
+        signed_arr_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let idx: Vec<u64> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["index"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(idx, vec![1, 2, 3]);
+
+    // NDJSON with one tampered event: the others go in, exit 1, the problem on stderr.
+    let mut lines: Vec<String> = signed_nd.lines().map(str::to_owned).collect();
+    let mut bad: Value = serde_json::from_str(&lines[2]).unwrap();
+    bad["note"] = json!("tampered");
+    lines[2] = bad.to_string();
+    let out = run_stdin(
+        &["submit", "--server", &server.base, "-"],
+        lines.join("\n").as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout).lines().count(), 4);
+    assert!(
+        text(&out.stderr).contains("invalid_signature"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Resubmitting the same file is idempotent: same receipts.
+    let again = run_stdin(
+        &["submit", "--server", &server.base, "-"],
+        lines.join("\n").as_bytes(),
+    );
+    assert_eq!(text(&again.stdout), text(&out.stdout));
+    assert_eq!(size(&server), 8);
+
+    // Unreachable server: exit 2 after the retries.
+    let out = run(&[
+        "submit",
+        "--server",
+        "http://127.0.0.1:1",
+        "--retries",
+        "0",
+        one_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // fsck refuses while the server holds the store, passes once it stopped.
+    let d = data.to_str().unwrap();
+    assert_eq!(run(&["fsck", "--data", d]).status.code(), Some(2));
+    server.stop();
+    let out = run(&["fsck", "--data", d]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).starts_with("ok: 8 entries"));
+
+    // Flip one byte of entry 5 in RocksDB: fsck names entry 5.
+    tamper_entry(&data, 5, 40);
+    let out = run(&["fsck", "--data", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("first bad entry is 5"),
+        "{}",
+        text(&out.stdout)
+    );
+}

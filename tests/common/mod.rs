@@ -1,0 +1,221 @@
+//! Test harness: the real `lotline` binary serving on port 0 over a fresh RocksDB in a temp dir,
+//! real HTTP, and signed events made with the library's own signing path.
+#![allow(dead_code)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use lotline::core::{di, didkey, event::EventId};
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lotline");
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub vkey: String,
+    pub data: PathBuf,
+}
+
+impl Server {
+    /// Starts `lotline serve` on `data` and waits for its "listening" line.
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--origin",
+                "test.invalid/lotline",
+                "--data",
+            ])
+            .arg(data)
+            .args(extra)
+            .env(
+                "LOTLINE_LOG",
+                std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .env("LOTLINE_CHECKPOINT_INTERVAL_MS", "100")
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var("TEST_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .expect("spawn lotline serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        let mut vkey = None;
+        while base.is_none() || vkey.is_none() {
+            let line = lines
+                .next()
+                .expect("the server exited before it was listening")
+                .expect("read stdout");
+            if let Some(addr) = line.strip_prefix("lotline listening on ") {
+                base = Some(addr.to_owned());
+            } else if let Some(k) = line.strip_prefix("log verifier key: ") {
+                vkey = Some(k.to_owned());
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base: base.unwrap(),
+            vkey: vkey.unwrap(),
+            data: data.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Graceful stop (SIGTERM) and wait.
+    pub fn stop(mut self) {
+        signal(&self.child, "TERM");
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "server exited with {status}");
+    }
+
+    /// SIGKILL and wait: a crash.
+    pub fn kill(mut self) {
+        signal(&self.child, "KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill -{sig} failed");
+}
+
+/// An HTTP answer: status, content type and body.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Asserts an RFC 9457 problem with `code` and `status`.
+    pub fn assert_problem(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {}",
+            self.body
+        );
+        let p = self.json();
+        assert_eq!(p["code"], code, "body: {}", self.body);
+        assert_eq!(p["status"], status);
+        assert_eq!(p["type"], format!("urn:lotline:problem:{code}"));
+        assert!(!p["detail"].as_str().unwrap_or("").is_empty());
+        p
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
+    let resp = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    Answer {
+        status: resp.status(),
+        content_type: resp.content_type().to_owned(),
+        body: resp.into_string().expect("body"),
+    }
+}
+
+pub fn get(url: &str) -> Answer {
+    answer(agent().get(url).call())
+}
+
+pub fn post(url: &str, body: &[u8]) -> Answer {
+    answer(
+        agent()
+            .post(url)
+            .set("Content-Type", "application/json")
+            .send_bytes(body),
+    )
+}
+
+pub fn post_json(url: &str, v: &Value) -> Answer {
+    post(url, &serde_json::to_vec(v).unwrap())
+}
+
+/// An unsigned EPCIS ObjectEvent with a fresh eventID.
+pub fn event(note: &str) -> Value {
+    json!({
+        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
+        "type": "ObjectEvent",
+        "eventID": EventId::new_v7().to_string(),
+        "eventTime": "2026-11-20T08:00:00+07:00",
+        "eventTimeZoneOffset": "+07:00",
+        "epcList": ["urn:epc:id:sgtin:0885000.000100.1"],
+        "action": "OBSERVE",
+        "bizStep": "receiving",
+        "note": note,
+    })
+}
+
+pub fn sign(key: &SigningKey, event: &Value) -> Value {
+    di::sign(event, key, "2026-11-20T01:00:00Z").expect("sign")
+}
+
+pub fn key() -> SigningKey {
+    didkey::generate().expect("random key")
+}
+
+/// Size of the log as the server reports it.
+pub fn size(server: &Server) -> u64 {
+    get(&server.url("/v1/log")).json()["size"].as_u64().unwrap()
+}
+
+pub fn run(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().expect("run lotline")
+}
+
+/// Flips one bit of byte `at` of the stored entry `index`, below lotline, as damage or an
+/// attacker with disk access would.
+pub fn tamper_entry(data: &std::path::Path, index: u64, at: usize) {
+    let path = data.join("db");
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, cfs).unwrap();
+    let cf = db.cf_handle("entries").unwrap();
+    let mut v = db.get_cf(cf, index.to_be_bytes()).unwrap().unwrap();
+    let at = at % v.len();
+    v[at] ^= 0x01;
+    db.put_cf(cf, index.to_be_bytes(), v).unwrap();
+}
