@@ -128,6 +128,20 @@ fn submit_read_back_and_idempotency() {
     for f in ["entryHash", "leafHash", "recordTime"] {
         assert!(receipt[f].is_string(), "{f} in {receipt}");
     }
+    // A proof can be asked for right after the receipt: the server waits for a checkpoint.
+    let proof = get(&server.url("/v1/entries/0/proof"));
+    assert_eq!(proof.status, 200, "{}", proof.body);
+    assert!(proof.body.starts_with("c2sp.org/tlog-proof@v1\n"));
+    // The log's key was created on first start, readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("log.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     // The entry and the event read back, with the same receipt.
     let by_index = get(&server.url("/v1/entries/0")).json();

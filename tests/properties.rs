@@ -72,3 +72,32 @@ proptest! {
         prop_assert_eq!(bad, Some(index));
     }
 }
+
+/// Deletes the stored entry `index` below lotline.
+fn delete_entry(data: &std::path::Path, index: u64) {
+    let path = data.join("db");
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, cfs).unwrap();
+    db.delete_cf(db.cf_handle("entries").unwrap(), index.to_be_bytes())
+        .unwrap();
+}
+
+#[test]
+fn a_deleted_entry_is_named_by_fsck() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(build(dir.path(), &[10]));
+    delete_entry(dir.path(), 4);
+    let (bad, what) = ledger::fsck(dir.path()).unwrap().problem.unwrap();
+    assert_eq!(bad, Some(4), "{what}");
+    assert!(what.contains("missing"), "{what}");
+
+    // The newest entry gone: the chain is intact but the checkpoint covers more than is stored.
+    let dir = tempfile::tempdir().unwrap();
+    drop(build(dir.path(), &[10]));
+    delete_entry(dir.path(), 9);
+    let (_, what) = ledger::fsck(dir.path()).unwrap().problem.unwrap();
+    assert!(
+        what.contains("Merkle nodes") || what.contains("checkpoint"),
+        "{what}"
+    );
+}

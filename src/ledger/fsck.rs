@@ -83,13 +83,15 @@ pub fn fsck(data: &Path) -> Result<FsckReport, LedgerError> {
     };
     let checkpoint_size = checkpoint.as_ref().map_or(0, |c| c.size);
 
-    let mut frontier = Frontier::new();
-    let mut prev_hash = entry::GENESIS_PREV_HASH;
-    let mut nodes_expected: u64 = 0;
-    let mut checkpoint_root = (checkpoint_size == 0).then(|| frontier.root());
+    let mut tree = Rebuilt {
+        frontier: Frontier::new(),
+        prev_hash: entry::GENESIS_PREV_HASH,
+        nodes: 0,
+        checkpoint_size,
+        checkpoint_root: (checkpoint_size == 0).then(|| Frontier::new().root()),
+    };
     let mut chunk: Vec<(u64, Vec<u8>)> = Vec::with_capacity(CHUNK);
     let mut entries = store.entries_from(0);
-
     loop {
         chunk.clear();
         for item in entries.by_ref().take(CHUNK) {
@@ -104,82 +106,16 @@ pub fn fsck(data: &Path) -> Result<FsckReport, LedgerError> {
             .map(|(k, bytes)| check_entry(*k, bytes))
             .collect();
         // …the chain and the tree are checked in order.
-        for ((index, _), result) in chunk.iter().zip(checked) {
-            let index = *index;
-            if index != frontier.size() {
-                return Ok(report(
-                    frontier.size(),
-                    frontier.root(),
-                    checkpoint_size,
-                    Some(frontier.size()),
-                    &format!(
-                        "entry {} is missing (the next stored entry is {index})",
-                        frontier.size()
-                    ),
-                ));
-            }
-            let Checked {
-                entry_hash,
-                leaf_hash,
-                prev_hash: claimed_prev,
-                event_id,
-            } = match result {
-                Ok(v) => v,
-                Err(what) => {
-                    return Ok(report(
-                        index,
-                        frontier.root(),
-                        checkpoint_size,
-                        Some(index),
-                        &what,
-                    ));
-                }
-            };
-            if claimed_prev != prev_hash {
-                return Ok(report(
-                    index,
-                    frontier.root(),
-                    checkpoint_size,
-                    Some(index),
-                    &format!(
-                        "entry {index}: prevHash does not match the hash of entry {}",
-                        index.wrapping_sub(1)
-                    ),
-                ));
-            }
-            match store.event_id(&event_id)? {
-                Some((i, _)) if i == index => {}
-                other => {
-                    return Ok(report(
-                        index,
-                        frontier.root(),
-                        checkpoint_size,
-                        Some(index),
-                        &format!("entry {index}: the eventID index points at {other:?}"),
-                    ));
-                }
-            }
-            for (level, i, h) in frontier.push(leaf_hash) {
-                nodes_expected += 1;
-                if store.node(level, i)? != Some(h) {
-                    return Ok(report(
-                        index,
-                        frontier.root(),
-                        checkpoint_size,
-                        Some(index),
-                        &format!(
-                            "entry {index}: stored Merkle node (level {level}, index {i}) does not match the entry's bytes"
-                        ),
-                    ));
-                }
-            }
-            prev_hash = entry_hash;
-            if frontier.size() == checkpoint_size {
-                checkpoint_root = Some(frontier.root());
+        for ((index, _), checked) in chunk.iter().zip(checked) {
+            if let Err((bad, what)) = tree.append(&store, *index, checked)? {
+                let root = tree.frontier.root();
+                return Ok(report(bad, root, checkpoint_size, Some(bad), &what));
             }
         }
     }
     drop(entries);
+    let (frontier, nodes_expected, checkpoint_root) =
+        (tree.frontier, tree.nodes, tree.checkpoint_root);
 
     let size = frontier.size();
     let root = frontier.root();
@@ -260,6 +196,78 @@ fn report(
         root,
         checkpoint_size,
         problem: (!what.is_empty()).then(|| (index, what.to_owned())),
+    }
+}
+
+/// The chain and the tree as rebuilt from the entries read so far.
+struct Rebuilt {
+    frontier: Frontier,
+    prev_hash: Hash,
+    /// Merkle nodes the entries so far produce; the store must hold exactly these.
+    nodes: u64,
+    checkpoint_size: u64,
+    /// The rebuilt root at the checkpoint's size, once reached.
+    checkpoint_root: Option<Hash>,
+}
+
+impl Rebuilt {
+    /// Adds the entry stored under `index`; `Ok(Err((bad index, what)))` is the first problem.
+    fn append(
+        &mut self,
+        store: &Store,
+        index: u64,
+        checked: Result<Checked, String>,
+    ) -> Result<Result<(), (u64, String)>, LedgerError> {
+        let expected = self.frontier.size();
+        if index != expected {
+            return Ok(Err((
+                expected,
+                format!("entry {expected} is missing (the next stored entry is {index})"),
+            )));
+        }
+        match self.link(store, index, checked)? {
+            Ok(()) => Ok(Ok(())),
+            Err(what) => Ok(Err((index, what))),
+        }
+    }
+
+    fn link(
+        &mut self,
+        store: &Store,
+        index: u64,
+        checked: Result<Checked, String>,
+    ) -> Result<Result<(), String>, LedgerError> {
+        let c = match checked {
+            Ok(c) => c,
+            Err(what) => return Ok(Err(what)),
+        };
+        if c.prev_hash != self.prev_hash {
+            return Ok(Err(format!(
+                "entry {index}: prevHash does not match the hash of entry {}",
+                index.wrapping_sub(1)
+            )));
+        }
+        match store.event_id(&c.event_id)? {
+            Some((i, _)) if i == index => {}
+            other => {
+                return Ok(Err(format!(
+                    "entry {index}: the eventID index points at {other:?}"
+                )));
+            }
+        }
+        for (level, i, h) in self.frontier.push(c.leaf_hash) {
+            self.nodes += 1;
+            if store.node(level, i)? != Some(h) {
+                return Ok(Err(format!(
+                    "entry {index}: stored Merkle node (level {level}, index {i}) does not match the entry's bytes"
+                )));
+            }
+        }
+        self.prev_hash = c.entry_hash;
+        if self.frontier.size() == self.checkpoint_size {
+            self.checkpoint_root = Some(self.frontier.root());
+        }
+        Ok(Ok(()))
     }
 }
 

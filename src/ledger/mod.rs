@@ -86,7 +86,9 @@ pub enum Appended {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
-    #[error("eventID {event_id} is already logged at index {index} with different content or by another signer")]
+    #[error(
+        "eventID {event_id} is already logged at index {index} with different content or by another signer"
+    )]
     Conflict { event_id: String, index: u64 },
     #[error("the write failed: {0}")]
     Storage(String),
