@@ -97,11 +97,13 @@ impl Config {
         })
     }
 
-    /// Applies `LOTLINE_*` variables from `env` (pass `std::env::vars()`).
+    /// Applies `LOTLINE_*` variables from `env` (pass `std::env::vars()`). Returns the names of
+    /// `LOTLINE_` variables it does not know, for the caller to warn about once logging is set up.
     pub fn apply_env(
         &mut self,
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<(), ConfigError> {
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut unknown = Vec::new();
         for (name, value) in env {
             let Some(key) = name.strip_prefix("LOTLINE_") else {
                 continue;
@@ -134,10 +136,10 @@ impl Config {
                 }
                 // LOTLINE_CONFIG names the file itself; LOTLINE_LOG is the log filter.
                 "CONFIG" | "LOG" => {}
-                _ => tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored"),
+                _ => unknown.push(name.clone()),
             }
         }
-        Ok(())
+        Ok(unknown)
     }
 
     /// Checks values that would otherwise fail later and less clearly.
@@ -186,11 +188,14 @@ mod tests {
         assert_eq!(c.listen, "0.0.0.0:9000");
         assert_eq!(c.max_batch, 50);
         assert_eq!(c.max_json_depth, 64);
-        c.apply_env([
-            ("LOTLINE_MAX_BATCH".to_string(), "7".to_string()),
-            ("HOME".into(), "/x".into()),
-        ])
-        .unwrap();
+        let unknown = c
+            .apply_env([
+                ("LOTLINE_MAX_BATCH".to_string(), "7".to_string()),
+                ("LOTLINE_MAX_BACH".to_string(), "7".to_string()),
+                ("HOME".into(), "/x".into()),
+            ])
+            .unwrap();
+        assert_eq!(unknown, vec!["LOTLINE_MAX_BACH".to_string()]);
         assert_eq!(c.max_batch, 7);
         c.validate().unwrap();
     }

@@ -220,6 +220,8 @@ fn sign(key: &Path, created: Option<String>, add_event_id: bool, file: &Path) ->
     Ok(())
 }
 
+/// Submits events. Exit 0: all accepted; 1: the server refused some (4xx, printed on stderr);
+/// 2: the server failed (5xx) or could not be reached after the retries.
 fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<ExitCode> {
     if batch_size == 0 {
         bail!("--batch-size must be at least 1");
@@ -227,20 +229,26 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
     let input = Input::read(file)?;
     let client = Client::new(server, retries)?;
     let mut out = std::io::stdout().lock();
-    let mut rejected = 0usize;
+    let mut tally = Tally::default();
     if input.shape == Shape::Object {
         let (status, body) = client.post("/v1/events", &serde_json::to_vec(&input.events[0])?)?;
         if status < 300 {
             writeln!(out, "{body}")?;
         } else {
-            rejected += 1;
-            eprintln!("rejected: {}", describe_problem(&body));
+            tally.refused(status, &format!("rejected: {}", describe_problem(&body)));
         }
     } else {
         for (b, chunk) in input.events.chunks(batch_size).enumerate() {
             let (status, body) = client.post("/v1/events/batch", &serde_json::to_vec(chunk)?)?;
             if status >= 300 {
-                bail!("batch {} refused: {}", b + 1, describe_problem(&body));
+                let first = b * batch_size + 1;
+                let what = format!(
+                    "events {first}-{} rejected as a batch: {}",
+                    first + chunk.len() - 1,
+                    describe_problem(&body)
+                );
+                tally.refused(status, &what);
+                continue;
             }
             let results = body["results"].as_array().cloned().unwrap_or_default();
             if results.len() != chunk.len() {
@@ -251,29 +259,51 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
                 );
             }
             for (i, r) in results.iter().enumerate() {
-                let n = b * batch_size + i + 1;
                 if let Some(receipt) = r.get("receipt") {
                     writeln!(out, "{receipt}")?;
-                } else {
-                    rejected += 1;
-                    let id = chunk[i]
-                        .get("eventID")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?");
-                    eprintln!(
-                        "event {n} ({id}) rejected: {}",
-                        describe_problem(&r["problem"])
-                    );
+                    continue;
                 }
+                let id = chunk[i]
+                    .get("eventID")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                let what = format!(
+                    "event {} ({id}) rejected: {}",
+                    b * batch_size + i + 1,
+                    describe_problem(&r["problem"])
+                );
+                tally.refused(r["status"].as_u64().unwrap_or(500) as u16, &what);
             }
         }
     }
     out.flush()?;
-    Ok(if rejected == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(tally.exit_code())
+}
+
+/// Refusals by kind: the client's mistake (4xx) or the server's failure (5xx).
+#[derive(Default)]
+struct Tally {
+    rejected: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn refused(&mut self, status: u16, what: &str) {
+        eprintln!("{what}");
+        if status >= 500 {
+            self.failed += 1;
+        } else {
+            self.rejected += 1;
+        }
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        match (self.failed, self.rejected) {
+            (0, 0) => ExitCode::SUCCESS,
+            (0, _) => ExitCode::from(1),
+            _ => ExitCode::from(2),
+        }
+    }
 }
 
 fn describe_problem(p: &Value) -> String {
@@ -351,7 +381,7 @@ impl Client {
 
 fn serve(args: ServeArgs) -> Result<()> {
     let mut cfg = Config::from_file(args.config.as_deref())?;
-    cfg.apply_env(std::env::vars())?;
+    let unknown = cfg.apply_env(std::env::vars())?;
     if let Some(d) = args.data {
         cfg.data = d;
     }
@@ -365,6 +395,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         cfg.log_format = f;
     }
     init_tracing(cfg.log_format);
+    for name in unknown {
+        tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored");
+    }
     cfg.validate()?;
     run_server(&cfg, |_| {})
 }
@@ -384,6 +417,9 @@ pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound
     let vkey = ledger.verifier_key().to_string();
     let system = actix_web::rt::System::new();
     let result = system.block_on(async {
+        // Listen for signals before announcing the server, so that a stop request sent as soon
+        // as the address is printed is never handled by the default (kill) action.
+        let stop = stop_signal()?;
         let bound = crate::http::start(cfg, ledger.clone())
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
         // Tests and scripts read these two lines; keep their form.
@@ -392,11 +428,39 @@ pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound
         let _ = std::io::stdout().flush();
         tracing::info!(addr = %bound.addr, origin = ledger.origin(), "serving");
         on_start(&bound);
+        let handle = bound.server.handle();
+        actix_web::rt::spawn(async move {
+            stop.await;
+            tracing::info!("stopping: finishing in-flight requests");
+            handle.stop(true).await;
+        });
         bound.server.await.context("server")
     });
     ledger.shutdown();
     tracing::info!("stopped");
     result
+}
+
+/// Registers for SIGINT (Ctrl-C) and SIGTERM at once; the future resolves on either. Both mean
+/// "stop gracefully".
+#[cfg(unix)]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 fn fsck(data: &Path) -> Result<ExitCode> {

@@ -54,11 +54,13 @@ pub struct EventId(Uuid);
 impl EventId {
     pub const PREFIX: &'static str = "urn:uuid:";
 
-    /// Parses `urn:uuid:<uuid>` (hyphenated, either case).
+    /// Parses `urn:uuid:<uuid>`, hyphenated and lower case (RFC 9562's output form). The eventID
+    /// is signed, so it cannot be normalised; accepting other cases would let one UUID stand
+    /// for several different strings.
     pub fn parse(s: &str) -> Option<EventId> {
         let rest = s.strip_prefix(Self::PREFIX)?;
         // Uuid::parse_str also takes the braced and simple forms; the URN form is hyphenated only.
-        if rest.len() != 36 {
+        if rest.len() != 36 || rest.bytes().any(|b| b.is_ascii_uppercase()) {
             return None;
         }
         Uuid::parse_str(rest).ok().map(EventId)
@@ -252,7 +254,8 @@ mod tests {
 
     #[test]
     fn event_id_forms() {
-        assert!(EventId::parse("urn:uuid:0190B3A4-7F00-7000-8000-000000000001").is_some());
+        assert!(EventId::parse("urn:uuid:0190b3a4-7f00-7000-8000-000000000001").is_some());
+        assert!(EventId::parse("urn:uuid:0190B3A4-7F00-7000-8000-000000000001").is_none());
         assert!(EventId::parse("urn:uuid:0190b3a47f0070008000000000000001").is_none());
         assert!(EventId::parse("0190b3a4-7f00-7000-8000-000000000001").is_none());
         let id = EventId::new_v7();

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
 use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -17,31 +17,62 @@ use crate::ledger::{AppendError, Appended};
 type Data = web::Data<AppState>;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/").route(web::get().to(index)))
-        .service(resource("/healthz").route(web::get().to(healthz)))
-        .service(resource("/readyz").route(web::get().to(readyz)))
-        .service(resource("/v1/log").route(web::get().to(log_info)))
-        .service(resource("/v1/checkpoint").route(web::get().to(checkpoint)))
-        .service(resource("/v1/events").route(web::post().to(post_event)))
-        .service(resource("/v1/events/batch").route(web::post().to(post_batch)))
-        .service(resource("/v1/events/{event_id}").route(web::get().to(get_event)))
-        .service(resource("/v1/entries/{index}").route(web::get().to(get_entry)))
-        .service(resource("/v1/entries/{index}/proof").route(web::get().to(get_tlog_proof)))
-        .service(resource("/v1/proofs/inclusion/{index}").route(web::get().to(inclusion_proof)))
-        .service(resource("/v1/proofs/consistency").route(web::get().to(consistency_proof)))
-        .service(resource("/v1/schemas/{name}").route(web::get().to(get_schema)));
+    cfg.service(get("/", index))
+        .service(get("/healthz", healthz))
+        .service(get("/readyz", readyz))
+        .service(get("/v1/log", log_info))
+        .service(get("/v1/checkpoint", checkpoint))
+        .service(post("/v1/events", post_event))
+        .service(post("/v1/events/batch", post_batch))
+        .service(get("/v1/events/{event_id}", get_event))
+        .service(get("/v1/entries/{index}", get_entry))
+        .service(get("/v1/entries/{index}/proof", get_tlog_proof))
+        .service(get("/v1/proofs/inclusion/{index}", inclusion_proof))
+        .service(get("/v1/proofs/consistency", consistency_proof))
+        .service(get("/v1/schemas/{name}", get_schema));
 }
 
-/// A resource whose wrong-method answer is a problem like every other error.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// A read-only resource: GET and HEAD.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    let read = guard::Any(guard::Get()).or(guard::Head());
+    web::resource(path)
+        .route(web::route().guard(read).to(handler))
+        .default_service(web::to(|req: HttpRequest| {
+            method_not_allowed(req, "GET, HEAD")
+        }))
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, Problem> {
-    Err(Problem::new(
+/// A resource that takes submissions: POST.
+fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::post().to(handler))
+        .default_service(web::to(|req: HttpRequest| method_not_allowed(req, "POST")))
+}
+
+/// The wrong method on a known path: a problem like every other error, with `Allow`.
+async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
+    let problem = Problem::new(
         "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    ))
+        format!(
+            "{} is not allowed on {}; use {allow}",
+            req.method(),
+            req.path()
+        ),
+    );
+    let mut res = actix_web::ResponseError::error_response(&problem);
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    res
 }
 
 pub(super) async fn unknown_route(req: HttpRequest) -> Result<HttpResponse, Problem> {
@@ -148,14 +179,13 @@ async fn read_body(
 }
 
 fn receipt_response(outcome: Result<Appended, AppendError>) -> Result<HttpResponse, Problem> {
-    match outcome? {
-        Appended::Created(r) => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/v1/entries/{}", r.index)))
-            .json(r)),
-        Appended::Duplicate(r) => Ok(HttpResponse::Ok()
-            .insert_header((header::LOCATION, format!("/v1/entries/{}", r.index)))
-            .json(r)),
-    }
+    let (mut res, receipt) = match outcome? {
+        Appended::Created(r) => (HttpResponse::Created(), r),
+        Appended::Duplicate(r) => (HttpResponse::Ok(), r),
+    };
+    Ok(res
+        .insert_header((header::LOCATION, format!("/v1/entries/{}", receipt.index)))
+        .json(receipt))
 }
 
 async fn post_event(
@@ -245,9 +275,14 @@ fn problem_item(p: Problem) -> Value {
 }
 
 fn parse_index(name: &str, s: &str) -> Result<u64, Problem> {
-    s.parse::<u64>().map_err(|_| {
-        Problem::invalid_parameter(name, format!("{s:?} is not a non-negative integer"))
-    })
+    // u64::from_str also takes a leading '+'; an index is digits only.
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    digits
+        .then(|| s.parse::<u64>().ok())
+        .flatten()
+        .ok_or_else(|| {
+            Problem::invalid_parameter(name, format!("{s:?} is not a non-negative integer"))
+        })
 }
 
 fn entry_document(bytes: &[u8]) -> Result<HttpResponse, Problem> {
@@ -275,7 +310,7 @@ async fn get_event(data: Data, path: web::Path<String>) -> Result<HttpResponse, 
         )
     })?;
     match data.ledger.entry_for_event(&id)? {
-        Some((_, bytes)) => entry_document(&bytes),
+        Some(bytes) => entry_document(&bytes),
         None => Err(Problem::not_found(format!("no event {id} is logged"))),
     }
 }

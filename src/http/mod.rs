@@ -72,7 +72,9 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
             .configure(handlers::routes)
             .default_service(web::to(handlers::unknown_route))
     })
-    .shutdown_timeout(30);
+    .shutdown_timeout(30)
+    // actix treats SIGINT as a forced stop; `run_server` handles INT and TERM alike, gracefully.
+    .disable_signals();
     if let Some(n) = cfg.workers {
         server = server.workers(n.max(1));
     }

@@ -186,7 +186,7 @@ impl From<LedgerError> for Problem {
         match e {
             LedgerError::Overloaded => Problem::new("overloaded", e.to_string()).retry_after(1),
             LedgerError::Closed => Problem::new("unavailable", e.to_string()).retry_after(5),
-            LedgerError::TreeSizeOutOfRange { .. } => {
+            LedgerError::TreeSizeOutOfRange(_) => {
                 Problem::new("tree_size_out_of_range", e.to_string())
             }
             LedgerError::NotYetCheckpointed { .. } => {
@@ -220,6 +220,25 @@ mod tests {
             assert_eq!(p.status.as_u16(), *status);
             assert_eq!(p.type_uri, format!("urn:lotline:problem:{code}"));
         }
+    }
+
+    #[test]
+    fn back_pressure_says_when_to_retry() {
+        for (err, code) in [
+            (LedgerError::Overloaded, "overloaded"),
+            (LedgerError::Closed, "unavailable"),
+            (
+                LedgerError::NotYetCheckpointed { index: 3 },
+                "not_yet_checkpointed",
+            ),
+        ] {
+            let res = Problem::from(err).error_response();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{code}");
+            assert!(res.headers().contains_key(header::RETRY_AFTER), "{code}");
+        }
+        let internal = Problem::from(LedgerError::Io("disk on fire".into()));
+        assert_eq!(internal.code, "internal");
+        assert!(!internal.detail.contains("disk"), "internals must not leak");
     }
 
     #[test]

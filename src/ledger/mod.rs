@@ -69,8 +69,9 @@ pub enum LedgerError {
     /// The ledger is shutting down or its writer stopped.
     #[error("the ledger is not accepting writes")]
     Closed,
-    #[error("tree size {size} is out of range: {reason}")]
-    TreeSizeOutOfRange { size: u64, reason: String },
+    /// A tree size or index the log cannot answer for; the message says why.
+    #[error("{0}")]
+    TreeSizeOutOfRange(String),
     #[error("no checkpoint covers entry {index} yet; retry in a second")]
     NotYetCheckpointed { index: u64 },
 }
@@ -110,6 +111,9 @@ pub struct Head {
     pub checkpoint: Arc<SignedCheckpoint>,
 }
 
+/// Longest a proof request waits for a checkpoint covering its entry.
+const MAX_PROOF_WAIT: Duration = Duration::from_secs(3);
+
 /// File names inside the data directory.
 pub const LOG_KEY_FILE: &str = "log.key";
 pub const DB_DIR: &str = "db";
@@ -136,8 +140,11 @@ impl Ledger {
     ) -> Result<Ledger, LedgerError> {
         fs::create_dir_all(data)
             .map_err(|e| LedgerError::Io(format!("cannot create {}: {e}", data.display())))?;
-        let signing_key = load_or_create_log_key(&data.join(LOG_KEY_FILE))?;
-        let store = Arc::new(Store::open(&data.join(DB_DIR))?);
+        // A log key is only ever created together with a new store: an existing store whose key
+        // is gone must not be re-keyed silently, or its checkpoints would stop verifying.
+        let is_new = !db_path(data).exists();
+        let signing_key = load_or_create_log_key(data, is_new)?;
+        let store = Arc::new(Store::open(&db_path(data))?);
 
         let origin = match (store.meta(META_ORIGIN)?, origin) {
             (Some(stored), wanted) => {
@@ -152,6 +159,9 @@ impl Ledger {
             }
             (None, wanted) => {
                 let o = wanted.map(str::to_owned).unwrap_or_else(default_origin);
+                // Check the name before it becomes the log's identity for good.
+                NoteSigner::new(&o, signing_key.clone())
+                    .map_err(|e| LedgerError::Config(format!("origin {o:?}: {e}")))?;
                 let mut b = store.batch();
                 b.put_meta(META_ORIGIN, o.as_bytes());
                 b.commit()?;
@@ -200,8 +210,17 @@ impl Ledger {
                 ))
                 .into());
             }
+            Some(cp) if merkle::root(&mut &*store, cp.size)? != cp.root => {
+                // Signing over a store that no longer matches what we published would launder
+                // the damage; refuse instead (O(log n) reads).
+                return Err(StoreError::Corrupt(format!(
+                    "the stored checkpoint's root for size {} does not match the stored tree",
+                    cp.size
+                ))
+                .into());
+            }
             _ => {
-                let cp = sign_checkpoint(&signer, size, frontier.root())?;
+                let cp = sign_checkpoint(&signer, size, frontier.root());
                 let mut b = store.batch();
                 b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
                 b.commit()?;
@@ -306,24 +325,23 @@ impl Ledger {
         Ok(self.store.entry(index)?)
     }
 
-    /// The entry logged for `id`, as `(index, canonical bytes)`.
-    pub fn entry_for_event(&self, id: &EventId) -> Result<Option<(u64, Vec<u8>)>, LedgerError> {
+    /// Canonical bytes of the entry logged for `id`.
+    pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
         let Some((index, _)) = self.store.event_id(id)? else {
             return Ok(None);
         };
         let bytes = self.store.entry(index)?.ok_or_else(|| {
             StoreError::Corrupt(format!("eventID {id} points at missing entry {index}"))
         })?;
-        Ok(Some((index, bytes)))
+        Ok(Some(bytes))
     }
 
     fn check_tree_size(&self, size: u64) -> Result<(), LedgerError> {
         let current = self.head().size;
         if size > current {
-            return Err(LedgerError::TreeSizeOutOfRange {
-                size,
-                reason: format!("the log has {current} entries"),
-            });
+            return Err(LedgerError::TreeSizeOutOfRange(format!(
+                "tree size {size} is larger than the log, which has {current} entries"
+            )));
         }
         Ok(())
     }
@@ -356,7 +374,10 @@ impl Ledger {
         };
         let mut head = self.head.clone();
         let wait = head.wait_for(|h| h.checkpoint.size > index);
-        let checkpoint = match tokio::time::timeout(self.checkpoint_interval * 2, wait).await {
+        // Long enough for the next checkpoint at the default interval; with long intervals the
+        // client is told to come back instead of holding a connection for minutes.
+        let patience = (self.checkpoint_interval * 2).min(MAX_PROOF_WAIT);
+        let checkpoint = match tokio::time::timeout(patience, wait).await {
             Ok(Ok(h)) => h.checkpoint.clone(),
             _ => return Err(LedgerError::NotYetCheckpointed { index }),
         };
@@ -379,28 +400,23 @@ impl Drop for Ledger {
 fn proof_error(e: ProofError<StoreError>) -> LedgerError {
     match e {
         ProofError::Source(s) => LedgerError::Store(s),
-        other => LedgerError::TreeSizeOutOfRange {
-            size: 0,
-            reason: other.to_string(),
-        },
+        other => LedgerError::TreeSizeOutOfRange(other.to_string()),
     }
 }
 
 /// Signs the checkpoint for a tree of `size` entries with root `root`.
-fn sign_checkpoint(
-    signer: &NoteSigner,
-    size: u64,
-    root: Hash,
-) -> Result<SignedCheckpoint, LedgerError> {
+fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Hash) -> SignedCheckpoint {
     let checkpoint = Checkpoint {
         origin: signer.name().to_owned(),
         size,
         root,
     };
+    // Signing only fails for an origin that is not a valid key name, and NoteSigner::new has
+    // already refused those; a failure here is a bug, not a condition to handle.
     let note = signer
         .sign_checkpoint(&checkpoint)
-        .map_err(|e| LedgerError::Config(format!("cannot sign checkpoint: {e}")))?;
-    Ok(SignedCheckpoint { size, root, note })
+        .expect("a validated origin always makes a signable checkpoint");
+    SignedCheckpoint { size, root, note }
 }
 
 fn parse_own_checkpoint(note: &[u8], key: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
@@ -420,16 +436,30 @@ fn parse_own_checkpoint(note: &[u8], key: &VerifierKey) -> Result<SignedCheckpoi
     })
 }
 
-/// Loads the log's signing key, creating it (readable by the owner only) on first start.
-pub fn load_or_create_log_key(path: &Path) -> Result<ed25519_dalek::SigningKey, LedgerError> {
-    match fs::read(path) {
-        Ok(bytes) => read_key_file(path, &bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+/// Loads the log's signing key from `data`, creating it (readable by the owner only) when the
+/// store is new. The key file and its directory entry are synced before the store is created,
+/// so a crash can never leave a store whose key was lost.
+fn load_or_create_log_key(
+    data: &Path,
+    is_new: bool,
+) -> Result<ed25519_dalek::SigningKey, LedgerError> {
+    let path = data.join(LOG_KEY_FILE);
+    match fs::read(&path) {
+        Ok(bytes) => read_key_file(&path, &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && is_new => {
             let key = didkey::generate().map_err(|e| LedgerError::Io(e.to_string()))?;
-            write_key_file(path, &key, false)?;
+            write_key_file(&path, &key, false)?;
+            fs::File::open(data)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| LedgerError::Io(format!("cannot sync {}: {e}", data.display())))?;
             tracing::info!(path = %path.display(), "created the log signing key");
             Ok(key)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(LedgerError::Config(format!(
+            "{} is missing but {} holds a log: restore the log's key file (a new key could not sign checkpoints that verify under the published one)",
+            path.display(),
+            db_path(data).display()
+        ))),
         Err(e) => Err(LedgerError::Io(format!(
             "cannot read {}: {e}",
             path.display()

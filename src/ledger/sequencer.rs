@@ -19,7 +19,7 @@ use crate::core::entry::{self, Receipt};
 use crate::core::event::{Admitted, EventId};
 use crate::core::merkle::{Frontier, Hash};
 use crate::core::note::NoteSigner;
-use crate::store::{META_CHECKPOINT, Store};
+use crate::store::{META_CHECKPOINT, Store, StoreError};
 
 /// One submission: a single event or a batch, answered together once durable.
 pub(super) struct Job {
@@ -43,13 +43,6 @@ pub(super) struct Sequencer {
     last_record_time: String,
     checkpoint: Arc<SignedCheckpoint>,
     checkpoint_at: Instant,
-}
-
-/// What a group changed, kept so a failed commit can be undone in memory.
-struct Saved {
-    frontier: Frontier,
-    prev_hash: Hash,
-    last_record_time: String,
 }
 
 impl Sequencer {
@@ -98,15 +91,31 @@ impl Sequencer {
                             Err(_) => break,
                         }
                     }
-                    self.commit_group(group);
+                    if let Err(e) = self.commit_group(group) {
+                        return self.fail(e);
+                    }
                 }
-                Err(RecvTimeoutError::Timeout) => self.checkpoint_if_behind(),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(e) = self.checkpoint_if_behind() {
+                        return self.fail(e);
+                    }
+                }
                 // Shutdown: the senders are gone and the queue is drained.
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        self.checkpoint_if_behind();
+        if let Err(e) = self.checkpoint_if_behind() {
+            return self.fail(e);
+        }
         tracing::info!(size = self.frontier.size(), "sequencer stopped");
+    }
+
+    /// Fail-stop. After a failed write the store's state is unknown — a synced write that
+    /// reports an error may still have reached the disk, and RocksDB may refuse further writes —
+    /// so this process writes nothing more: the thread ends, later submissions are answered
+    /// `503 unavailable`, `/readyz` fails, and a restart rebuilds the head from what is on disk.
+    fn fail(self, error: StoreError) {
+        tracing::error!(%error, size = self.frontier.size(), "a write failed; the ledger stopped accepting writes — restart it");
     }
 
     /// Record times never go backwards, even if the wall clock does.
@@ -121,19 +130,19 @@ impl Sequencer {
         }
     }
 
-    fn commit_group(&mut self, group: Vec<Job>) {
+    /// Decides, writes and answers one group. Nothing is answered before the group's synced
+    /// write returned; if it fails, every event of the group gets an error and the caller stops.
+    fn commit_group(&mut self, group: Vec<Job>) -> Result<(), StoreError> {
         let ids: Vec<EventId> = group
             .iter()
             .flat_map(|j| j.items.iter().map(|a| a.event_id))
             .collect();
         let logged = match self.store.event_ids(&ids) {
             Ok(v) => v,
-            Err(e) => return fail_all(group, &e.to_string()),
-        };
-        let saved = Saved {
-            frontier: self.frontier.clone(),
-            prev_hash: self.prev_hash,
-            last_record_time: self.last_record_time.clone(),
+            Err(e) => {
+                fail_all(group, &e.to_string());
+                return Err(e);
+            }
         };
         let record_time = self.next_record_time();
         let mut batch = self.store.batch();
@@ -190,28 +199,25 @@ impl Sequencer {
         }
 
         let grew = !fresh.is_empty();
-        let mut new_checkpoint = None;
         if grew {
             self.last_record_time = record_time;
-            if self.checkpoint_at.elapsed() >= self.opts.checkpoint_interval {
-                match sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root()) {
-                    Ok(cp) => {
-                        batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-                        new_checkpoint = Some(cp);
-                    }
-                    Err(e) => tracing::error!(error = %e, "cannot sign checkpoint"),
-                }
-            }
+        }
+        // Due whenever the log is ahead of its checkpoint, even if this group only replayed
+        // duplicates: a storm of retries must not hold checkpoints back.
+        let mut new_checkpoint = None;
+        if self.checkpoint.size != self.frontier.size()
+            && self.checkpoint_at.elapsed() >= self.opts.checkpoint_interval
+        {
+            let cp = self.sign_head();
+            batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+            new_checkpoint = Some(cp);
         }
 
         if !batch.is_empty()
             && let Err(e) = batch.commit()
         {
-            tracing::error!(error = %e, "group commit failed; nothing of it was acknowledged");
-            self.frontier = saved.frontier;
-            self.prev_hash = saved.prev_hash;
-            self.last_record_time = saved.last_record_time;
-            return fail_all(group, &e.to_string());
+            fail_all(group, &e.to_string());
+            return Err(e);
         }
 
         if let Some(cp) = new_checkpoint {
@@ -230,6 +236,11 @@ impl Sequencer {
             // A client that went away no longer needs its answer; its entries are durable anyway.
             let _ = job.reply.send(answers);
         }
+        Ok(())
+    }
+
+    fn sign_head(&self) -> SignedCheckpoint {
+        sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root())
     }
 
     /// The answer for an event whose eventID is already in the store.
@@ -247,26 +258,18 @@ impl Sequencer {
             .map_err(|e| AppendError::Storage(format!("entry {index}: {e}")))
     }
 
-    fn checkpoint_if_behind(&mut self) {
-        let size = self.frontier.size();
-        if self.checkpoint.size == size {
-            self.checkpoint_at = Instant::now();
-            return;
+    fn checkpoint_if_behind(&mut self) -> Result<(), StoreError> {
+        self.checkpoint_at = Instant::now();
+        if self.checkpoint.size == self.frontier.size() {
+            return Ok(());
         }
-        let result = sign_checkpoint(&self.signer, size, self.frontier.root()).and_then(|cp| {
-            let mut b = self.store.batch();
-            b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-            b.commit()?;
-            Ok(cp)
-        });
-        match result {
-            Ok(cp) => {
-                self.checkpoint = Arc::new(cp);
-                self.checkpoint_at = Instant::now();
-                self.publish();
-            }
-            Err(e) => tracing::error!(error = %e, "cannot write checkpoint"),
-        }
+        let cp = self.sign_head();
+        let mut b = self.store.batch();
+        b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+        b.commit()?;
+        self.checkpoint = Arc::new(cp);
+        self.publish();
+        Ok(())
     }
 
     fn publish(&self) {

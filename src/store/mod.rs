@@ -2,8 +2,9 @@
 //!
 //! # Contract
 //! - [`Store::commit`] is atomic and durable: when it returns `Ok`, every put in the batch is in the
-//!   write-ahead log and synced to disk; when it returns `Err`, the caller must assume nothing of
-//!   the batch was written (RocksDB write batches are all-or-nothing).
+//!   write-ahead log and synced to disk. When it returns `Err`, the outcome is unknown — the batch
+//!   is all-or-nothing, but a synced write that reports an error may still have reached the disk —
+//!   so the caller must stop writing and let a restart read back what is there.
 //! - Reads see every committed batch (read-after-write consistency); readers never block the
 //!   writer.
 //! - Nothing in the store is ever overwritten or deleted by lotline: keys are written once.
@@ -23,8 +24,8 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, Direction, IteratorMode,
-    Options, WriteBatch, WriteOptions,
+    BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options,
+    WriteBatch, WriteOptions,
 };
 
 use crate::core::event::EventId;
@@ -42,6 +43,8 @@ pub const META_CHECKPOINT: &[u8] = b"checkpoint";
 pub enum StoreError {
     #[error("storage: {0}")]
     Rocks(#[from] rocksdb::Error),
+    #[error("no lotline store at {0}")]
+    Missing(String),
     /// Stored data is not what the sequencer writes: the store was damaged or tampered with.
     #[error("corrupt store: {0}")]
     Corrupt(String),
@@ -50,6 +53,8 @@ pub enum StoreError {
 /// The RocksDB-backed store. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct Store {
     db: DB,
+    /// Kept for its statistics (WAL syncs), which tests use to prove commits are synced.
+    opts: Options,
 }
 
 /// Puts collected by the sequencer and committed as one synced write.
@@ -85,8 +90,22 @@ impl Store {
     /// Opens (creating if needed) the database in `dir`. RocksDB takes a lock file, so a second
     /// process — a second server, or `fsck` while a server runs — fails here instead of racing.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with(dir, true)
+    }
+
+    /// Opens an existing database; never creates one, nor its directory (for tools such as
+    /// `fsck`). RocksDB would create the directory even when told not to create a database.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        if !dir.join("CURRENT").is_file() {
+            return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        Self::open_with(dir, false)
+    }
+
+    fn open_with(dir: &Path, create: bool) -> Result<Store, StoreError> {
         let mut db_opts = Options::default();
-        db_opts.create_if_missing(true);
+        db_opts.create_if_missing(create);
+        db_opts.enable_statistics();
         db_opts.create_missing_column_families(true);
         // A torn tail of the WAL is dropped; everything acknowledged was synced before it.
         db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
@@ -109,7 +128,13 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
-        Ok(Store { db })
+        Ok(Store { db, opts: db_opts })
+    }
+
+    /// How many times RocksDB has synced the write-ahead log since this store was opened.
+    pub fn wal_syncs(&self) -> u64 {
+        self.opts
+            .get_ticker_count(rocksdb::statistics::Ticker::WalFileSynced)
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -132,17 +157,10 @@ impl Store {
         Ok(self.db.get_cf(self.cf(CF_ENTRIES), index.to_be_bytes())?)
     }
 
-    /// Entries from `start` on, in index order, as `(index, canonical bytes)`.
-    pub fn entries_from(
-        &self,
-        start: u64,
-    ) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
-        let key = start.to_be_bytes();
+    /// Every entry in index order, as `(index, canonical bytes)`; for `fsck`.
+    pub fn entries(&self) -> impl Iterator<Item = Result<(u64, Vec<u8>), StoreError>> + '_ {
         self.db
-            .iterator_cf(
-                self.cf(CF_ENTRIES),
-                IteratorMode::From(&key, Direction::Forward),
-            )
+            .iterator_cf(self.cf(CF_ENTRIES), IteratorMode::Start)
             .map(|item| {
                 let (k, v) = item?;
                 Ok((u64_at(&k, "entry key")?, v.into_vec()))
@@ -321,8 +339,34 @@ mod tests {
             store.meta(META_ORIGIN).unwrap().unwrap(),
             b"example.org/log"
         );
-        let listed: Vec<u64> = store.entries_from(1).map(|r| r.unwrap().0).collect();
-        assert_eq!(listed, vec![1]);
+        let listed: Vec<u64> = store.entries().map(|r| r.unwrap().0).collect();
+        assert_eq!(listed, vec![0, 1]);
+    }
+
+    #[test]
+    fn every_commit_syncs_the_wal() {
+        // A SIGKILL test cannot see a missing fsync (the page cache survives the process), so
+        // count what RocksDB itself reports.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let before = store.wal_syncs();
+        for i in 0..5u64 {
+            let mut b = store.batch();
+            b.put_entry(i, b"{}");
+            b.commit().unwrap();
+        }
+        assert!(
+            store.wal_syncs() >= before + 5,
+            "{} syncs for 5 commits",
+            store.wal_syncs() - before
+        );
+    }
+
+    #[test]
+    fn open_existing_does_not_create() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Store::open_existing(&dir.path().join("nothing")).is_err());
+        assert!(!dir.path().join("nothing").exists());
     }
 
     #[test]
