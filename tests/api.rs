@@ -239,7 +239,17 @@ fn batch_mixes_valid_and_invalid_events() {
 #[test]
 fn every_error_code_and_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(dir.path(), &[]);
+    // Small limits from a config file, so oversized bodies stay small on the wire.
+    let config = dir.path().join("lotline.toml");
+    std::fs::write(
+        &config,
+        "max_body_bytes = 8192\nmax_batch = 20\nmax_json_depth = 32\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
     let key = key();
     let ev = sign(&key, &event("ok"));
     let events = server.url("/v1/events");
@@ -247,8 +257,12 @@ fn every_error_code_and_nothing_written() {
     post(&events, b"{\"type\": ").assert_problem(400, "malformed_json");
     post(&events, b"{\"a\":1,\"a\":2}").assert_problem(400, "malformed_json");
     post(&events, b"").assert_problem(400, "malformed_json");
-    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
     post(&events, deep.as_bytes()).assert_problem(400, "too_deep");
+    let mut big_number = sign(&key, &event("n"));
+    big_number["quantity"] = json!(9007199254740993u64);
+    let p = post_json(&events, &big_number).assert_problem(400, "malformed_json");
+    assert_eq!(p["pointer"], "/quantity");
 
     let mut bad_time = event("t");
     bad_time["eventTime"] = json!("last tuesday");
@@ -257,6 +271,16 @@ fn every_error_code_and_nothing_written() {
     let mut unsigned = ev.clone();
     unsigned.as_object_mut().unwrap().remove("proof");
     post_json(&events, &unsigned).assert_problem(422, "schema_violation");
+    let mut upper = event("u");
+    upper["eventID"] = json!(
+        upper["eventID"]
+            .as_str()
+            .unwrap()
+            .to_uppercase()
+            .replace("URN:UUID:", "urn:uuid:")
+    );
+    let p = post_json(&events, &sign(&key, &upper)).assert_problem(422, "schema_violation");
+    assert_eq!(p["pointer"], "/eventID");
 
     let mut flipped = ev.clone();
     let pv = flipped["proof"]["proofValue"].as_str().unwrap().to_owned();
@@ -278,9 +302,31 @@ fn every_error_code_and_nothing_written() {
     purpose["proof"]["proofPurpose"] = json!("authentication");
     post_json(&events, &purpose).assert_problem(422, "unsupported_proof");
 
-    let big = vec![b' '; 5 * 1024 * 1024];
-    post(&events, &big).assert_problem(413, "payload_too_large");
-    let too_many: Vec<Value> = (0..1001).map(|_| json!({})).collect();
+    // A declared length over the limit is refused from the headers alone (no body is sent, so
+    // the answer cannot race a connection reset).
+    let (status, answer) = raw_post(&server, "/v1/events", "Content-Length: 9000\r\n", b"");
+    assert_eq!(status, 413, "{answer}");
+    assert!(
+        answer.contains("payload_too_large") && answer.contains("application/problem+json"),
+        "{answer}"
+    );
+    // Without a Content-Length the limit is enforced while reading.
+    let mut chunked = Vec::new();
+    for part in vec![b' '; 9000].chunks(1000) {
+        chunked.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        chunked.extend_from_slice(part);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let (status, answer) = raw_post(
+        &server,
+        "/v1/events",
+        "Transfer-Encoding: chunked\r\n",
+        &chunked,
+    );
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer.contains("payload_too_large"), "{answer}");
+    let too_many: Vec<Value> = (0..21).map(|_| json!({})).collect();
     post_json(&server.url("/v1/events/batch"), &json!(too_many))
         .assert_problem(413, "batch_too_large");
     post_json(&server.url("/v1/events/batch"), &json!({"not": "an array"}))
@@ -318,11 +364,30 @@ fn every_error_code_and_nothing_written() {
     get(&server.url("/v1/proofs/consistency?from=2&to=1"))
         .assert_problem(400, "tree_size_out_of_range");
     get(&server.url("/v1/proofs/consistency")).assert_problem(400, "invalid_parameter");
-    let wrong_method = ureq::delete(&server.url("/v1/events")).call();
-    let Err(ureq::Error::Status(405, r)) = wrong_method else {
+    get(&server.url("/v1/proofs/consistency?from=0&to=1"))
+        .assert_problem(400, "tree_size_out_of_range");
+    get(&server.url("/v1/entries/+0")).assert_problem(400, "invalid_parameter");
+    let Err(ureq::Error::Status(405, r)) = ureq::delete(&server.url("/v1/events")).call() else {
         panic!("expected 405")
     };
-    assert_eq!(r.content_type(), "application/problem+json");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let p = Answer {
+        status: 405,
+        content_type: r.content_type().to_owned(),
+        body: r.into_string().unwrap(),
+    };
+    p.assert_problem(405, "method_not_allowed");
+    let Err(ureq::Error::Status(405, r)) = ureq::post(&server.url("/v1/log")).call() else {
+        panic!("expected 405")
+    };
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    assert_eq!(
+        ureq::head(&server.url("/v1/checkpoint"))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
 
     let schema = get(&server.url("/v1/schemas/event-envelope"));
     assert_eq!(schema.status, 200);
@@ -330,7 +395,33 @@ fn every_error_code_and_nothing_written() {
     assert_eq!(get(&server.url("/healthz")).status, 200);
     assert_eq!(get(&server.url("/readyz")).status, 200);
     assert_eq!(size(&server), 1);
+    let log = get(&server.url("/v1/log")).json();
+    assert_eq!(log["verifierKey"], server.vkey);
+    assert_eq!(log["origin"], "test.invalid/lotline");
+    let index = get(&server.url("/")).json();
+    assert_eq!(index["links"]["firstEntry"], "/v1/entries/0");
+    assert_eq!(
+        get(&server.url(index["links"]["log"].as_str().unwrap())).status,
+        200
+    );
     server.stop();
+}
+
+/// POSTs over a raw socket, with `headers` as given and `body` sent in one write.
+fn raw_post(server: &Server, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let addr = server.base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{headers}Connection: close\r\n\r\n"
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    s.write_all(&request).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, answer)
 }
 
 #[test]
@@ -490,22 +581,62 @@ fn proofs_verify_independently_and_survive_restart() {
     );
 }
 
-#[test]
-fn a_different_origin_for_an_existing_ledger_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    Server::start(dir.path()).stop();
+fn serve_fails(data: &std::path::Path, origin: &str) -> String {
     let out = std::process::Command::new(BIN)
         .args([
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--origin",
-            "other.invalid/log",
+            origin,
             "--data",
         ])
-        .arg(dir.path())
+        .arg(data)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be changed"));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_log_identity_is_protected() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // An origin that cannot name a signed-note key is refused before it is stored…
+    let err = serve_fails(&data, "my log");
+    assert!(err.contains("origin"), "{err}");
+    // …so the directory is still usable.
+    let server = Server::start(&data);
+    let key = key();
+    assert_eq!(
+        post_json(&server.url("/v1/events"), &sign(&key, &event("x"))).status,
+        201
+    );
+    // Ctrl-C stops gracefully, like SIGTERM.
+    server.stop_with("INT");
+    let err = serve_fails(&data, "other.invalid/log");
+    assert!(err.contains("cannot be changed"), "{err}");
+    // A store whose key file is gone is not silently re-keyed.
+    std::fs::rename(data.join("log.key"), dir.path().join("log.key.bak")).unwrap();
+    let err = serve_fails(&data, "test.invalid/lotline");
+    assert!(err.contains("restore the log's key file"), "{err}");
+    assert!(!data.join("log.key").exists());
+    std::fs::rename(dir.path().join("log.key.bak"), data.join("log.key")).unwrap();
+    Server::start(&data).stop();
+    let out = run(&["fsck", "--data", data.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // fsck of a directory that holds no ledger is an error, and creates nothing.
+    let none = dir.path().join("none");
+    assert_eq!(
+        run(&["fsck", "--data", none.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert!(!none.exists());
 }

@@ -81,10 +81,18 @@ impl Server {
     }
 
     /// Graceful stop (SIGTERM) and wait.
-    pub fn stop(mut self) {
-        signal(&self.child, "TERM");
+    pub fn stop(self) {
+        self.stop_with("TERM");
+    }
+
+    /// Sends `sig` (TERM or INT: both stop gracefully) and expects a clean exit.
+    pub fn stop_with(mut self, sig: &str) {
+        signal(&self.child, sig);
         let status = self.child.wait().expect("wait");
-        assert!(status.success(), "server exited with {status}");
+        assert!(
+            status.success(),
+            "server exited with {status} after SIG{sig}"
+        );
     }
 
     /// SIGKILL and wait: a crash.
