@@ -17,6 +17,8 @@ COPY --from=build /src/target/release/lotline /usr/local/bin/lotline
 USER lotline
 VOLUME ["/data"]
 EXPOSE 8080
+# Set LOTLINE_ORIGIN (the log's name) on first start: the default derives from the hostname,
+# which is random in a container, and the origin is fixed once the log exists.
 ENV LOTLINE_DATA=/data LOTLINE_LISTEN=0.0.0.0:8080 LOTLINE_LOG_FORMAT=json
 ENTRYPOINT ["lotline"]
 CMD ["serve"]
