@@ -220,11 +220,12 @@ impl Sequencer {
             return Err(e);
         }
 
+        let checkpointed = new_checkpoint.is_some();
         if let Some(cp) = new_checkpoint {
             self.checkpoint = Arc::new(cp);
             self.checkpoint_at = Instant::now();
         }
-        if grew {
+        if grew || checkpointed {
             self.publish();
             tracing::debug!(
                 size = self.frontier.size(),
