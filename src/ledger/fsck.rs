@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use rayon::prelude::*;
+use serde::Deserialize as _;
 
 use super::{LOG_KEY_FILE, LedgerError, db_path, read_key_file};
 use crate::core::entry::{self, Entry};
@@ -297,15 +298,16 @@ struct Checked {
 /// Checks what one entry can prove on its own: form, canonical encoding, and that its event
 /// would be admitted today, signed by the signer the entry names.
 fn check_entry(index: u64, bytes: &[u8]) -> Result<Checked, String> {
-    let e =
-        Entry::parse(bytes).map_err(|err| format!("entry {index} is not a valid entry: {err}"))?;
-    if e.index != index {
-        return Err(format!("entry {index} says it is entry {}", e.index));
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|err| format!("entry {index}: {err}"))?;
+    // One parse serves both the canonical-form check and the typed view of the entry.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|err| format!("entry {index} is not valid JSON: {err}"))?;
     if jcs::canonicalize(&value) != bytes {
         return Err(format!("entry {index} is not stored in canonical form"));
+    }
+    let e = Entry::deserialize(&value)
+        .map_err(|err| format!("entry {index} is not a valid entry: {err}"))?;
+    if e.index != index {
+        return Err(format!("entry {index} says it is entry {}", e.index));
     }
     let admitted = event::admit(&e.event).map_err(|err| format!("entry {index}: {err}"))?;
     if admitted.signer != e.signer {
