@@ -32,6 +32,13 @@ pub struct Config {
     pub workers: Option<usize>,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
+    /// `did:key`s of the registrars: the authorities that admit actors and manage their roles
+    /// and keys (e.g. a national rice federation). Without one, no actor can be registered.
+    pub registrars: Vec<String>,
+    /// How far an event's `eventTime` may lie ahead of the ledger's clock, in milliseconds.
+    pub max_clock_skew_ms: u64,
+    /// Plausibility bounds for flags (yields, conversions, container weight).
+    pub plausibility: crate::state::Bounds,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -55,6 +62,9 @@ impl Default for Config {
             queue_depth: 256,
             workers: None,
             log_format: LogFormat::Text,
+            registrars: Vec::new(),
+            max_clock_skew_ms: 5 * 60 * 1000,
+            plausibility: crate::state::Bounds::default(),
         }
     }
 }
@@ -127,6 +137,15 @@ impl Config {
                 "CHECKPOINT_INTERVAL_MS" => self.checkpoint_interval_ms = num(&value)?,
                 "QUEUE_DEPTH" => self.queue_depth = num(&value)? as usize,
                 "WORKERS" => self.workers = Some(num(&value)? as usize),
+                "REGISTRARS" => {
+                    self.registrars = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }
+                "MAX_CLOCK_SKEW_MS" => self.max_clock_skew_ms = num(&value)?,
                 "LOG_FORMAT" => {
                     self.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -167,11 +186,53 @@ impl Config {
         if self.queue_depth == 0 {
             return invalid("queue_depth must be at least 1".into());
         }
+        for r in &self.registrars {
+            if let Err(e) = crate::core::didkey::parse_did_key(r) {
+                return invalid(format!("registrar {r:?} is not an Ed25519 did:key: {e}"));
+            }
+        }
+        if self.max_clock_skew_ms > 7 * 24 * 3_600_000 {
+            return invalid("max_clock_skew_ms must be at most a week".into());
+        }
+        let b = &self.plausibility;
+        for (name, [lo, hi]) in [
+            ("milling_recovery", b.milling_recovery),
+            ("head_rice", b.head_rice),
+            ("cassava_chips", b.cassava_chips),
+            ("cassava_starch", b.cassava_starch),
+        ] {
+            if !(0.0..=1.0).contains(&lo) || !(lo..=1.0).contains(&hi) {
+                return invalid(format!(
+                    "plausibility.{name} = [{lo}, {hi}] must satisfy 0 <= min <= max <= 1"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("rice_max_t_per_ha", b.rice_max_t_per_ha),
+            ("cassava_max_t_per_ha", b.cassava_max_t_per_ha),
+            ("unit_max_t", b.unit_max_t),
+            ("point_plot_max_ha", b.point_plot_max_ha),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return invalid(format!(
+                    "plausibility.{name} = {v} must be a positive number"
+                ));
+            }
+        }
         Ok(())
     }
 
     pub fn checkpoint_interval(&self) -> Duration {
         Duration::from_millis(self.checkpoint_interval_ms)
+    }
+
+    /// The rules' configuration.
+    pub fn rules(&self) -> crate::state::Rules {
+        crate::state::Rules {
+            registrars: self.registrars.clone(),
+            max_future_ms: i64::try_from(self.max_clock_skew_ms).unwrap_or(i64::MAX),
+            bounds: self.plausibility.clone(),
+        }
     }
 }
 

@@ -10,4 +10,6 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod ledger;
+pub mod scenario;
+pub mod state;
 pub mod store;

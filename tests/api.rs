@@ -116,20 +116,21 @@ fn wait_for_checkpoint(server: &Server, size: u64) -> (u64, Hash) {
 fn submit_read_back_and_idempotency() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let key = key();
+    let key = server.farm.clone();
     let ev = event("first");
     let signed = sign(&key, &ev);
 
     let a = post_json(&server.url("/v1/events"), &signed);
     assert_eq!(a.status, 201, "{}", a.body);
     let receipt = a.json();
-    assert_eq!(receipt["index"], 0);
+    // Entry 0 is the registration of the test actor.
+    assert_eq!(receipt["index"], 1);
     assert_eq!(receipt["eventID"], ev["eventID"]);
     for f in ["entryHash", "leafHash", "recordTime"] {
         assert!(receipt[f].is_string(), "{f} in {receipt}");
     }
     // A proof can be asked for right after the receipt: the server waits for a checkpoint.
-    let proof = get(&server.url("/v1/entries/0/proof"));
+    let proof = get(&server.url("/v1/entries/1/proof"));
     assert_eq!(proof.status, 200, "{}", proof.body);
     assert!(proof.body.starts_with("c2sp.org/tlog-proof@v1\n"));
     // The log's key was created on first start, readable by its owner only.
@@ -144,14 +145,16 @@ fn submit_read_back_and_idempotency() {
     }
 
     // The entry and the event read back, with the same receipt.
-    let by_index = get(&server.url("/v1/entries/0")).json();
+    let by_index = get(&server.url("/v1/entries/1")).json();
     assert_eq!(by_index["receipt"], receipt);
     assert_eq!(by_index["entry"]["event"], signed);
     assert_eq!(
         by_index["entry"]["signer"],
         lotline::core::didkey::did_key(&key.verifying_key())
     );
-    assert_eq!(by_index["entry"]["prevHash"], B64.encode([0u8; 32]));
+    let first = get(&server.url("/v1/entries/0")).json();
+    assert_eq!(first["entry"]["prevHash"], B64.encode([0u8; 32]));
+    assert_eq!(by_index["entry"]["prevHash"], first["receipt"]["entryHash"]);
     let id = ev["eventID"].as_str().unwrap();
     assert_eq!(
         get(&server.url(&format!("/v1/events/{id}"))).json(),
@@ -169,19 +172,19 @@ fn submit_read_back_and_idempotency() {
 
     // Same eventID, different content: 409, nothing written.
     let mut changed = ev.clone();
-    changed["note"] = json!("second");
+    changed["example:note"] = json!("second");
     post_json(&server.url("/v1/events"), &sign(&key, &changed))
         .assert_problem(409, "event_id_conflict");
     // Same content by another signer is another claim: also a conflict.
     post_json(&server.url("/v1/events"), &sign(&common::key(), &ev))
         .assert_problem(409, "event_id_conflict");
-    assert_eq!(size(&server), 1);
+    assert_eq!(size(&server), 2);
 
-    // The chain: entry 1 links to entry 0.
+    // The chain: entry 2 links to entry 1.
     let b = post_json(&server.url("/v1/events"), &sign(&key, &event("second"))).json();
-    let e1 = get(&server.url("/v1/entries/1")).json();
-    assert_eq!(e1["entry"]["prevHash"], receipt["entryHash"]);
-    assert_eq!(b["index"], 1);
+    let e2 = get(&server.url("/v1/entries/2")).json();
+    assert_eq!(e2["entry"]["prevHash"], receipt["entryHash"]);
+    assert_eq!(b["index"], 2);
     server.stop();
 }
 
@@ -189,11 +192,11 @@ fn submit_read_back_and_idempotency() {
 fn batch_mixes_valid_and_invalid_events() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let key = key();
+    let key = server.farm.clone();
     let good1 = sign(&key, &event("a"));
     let good2 = sign(&key, &event("b"));
     let mut tampered = sign(&key, &event("c"));
-    tampered["note"] = json!("changed after signing");
+    tampered["example:note"] = json!("changed after signing");
     let mut no_id = sign(&key, &event("d"));
     no_id.as_object_mut().unwrap().remove("eventID");
     let mut wrong_suite = sign(&key, &event("e"));
@@ -229,10 +232,10 @@ fn batch_mixes_valid_and_invalid_events() {
         (v["accepted"].as_u64(), v["rejected"].as_u64()),
         (Some(3), Some(5))
     );
-    // Only the two valid events were written, in order.
-    assert_eq!(size(&server), 2);
-    assert_eq!(r[0]["receipt"]["index"], 0);
-    assert_eq!(r[3]["receipt"]["index"], 1);
+    // Only the two valid events were written, in order, after the registration.
+    assert_eq!(size(&server), 3);
+    assert_eq!(r[0]["receipt"]["index"], 1);
+    assert_eq!(r[3]["receipt"]["index"], 2);
     server.stop();
 }
 
@@ -250,7 +253,7 @@ fn every_error_code_and_nothing_written() {
         &dir.path().join("data"),
         &["--config", config.to_str().unwrap()],
     );
-    let key = key();
+    let key = server.farm.clone();
     let ev = sign(&key, &event("ok"));
     let events = server.url("/v1/events");
 
@@ -332,7 +335,7 @@ fn every_error_code_and_nothing_written() {
     post_json(&server.url("/v1/events/batch"), &json!({"not": "an array"}))
         .assert_problem(422, "schema_violation");
 
-    assert_eq!(size(&server), 0, "rejected requests wrote something");
+    assert_eq!(size(&server), 1, "rejected requests wrote something");
 
     assert_eq!(post_json(&events, &ev).status, 201);
     post_json(
@@ -353,9 +356,9 @@ fn every_error_code_and_nothing_written() {
     get(&server.url("/v1/events/not-a-uuid")).assert_problem(400, "invalid_parameter");
     get(&server.url("/v1/nothing-here")).assert_problem(404, "not_found");
     get(&server.url("/v1/schemas/nope")).assert_problem(404, "not_found");
-    get(&server.url("/v1/proofs/inclusion/0?treeSize=5"))
+    get(&server.url("/v1/proofs/inclusion/0?treeSize=9"))
         .assert_problem(400, "tree_size_out_of_range");
-    get(&server.url("/v1/proofs/inclusion/3?treeSize=1"))
+    get(&server.url("/v1/proofs/inclusion/5?treeSize=1"))
         .assert_problem(400, "tree_size_out_of_range");
     get(&server.url("/v1/proofs/inclusion/0?treeSize=abc"))
         .assert_problem(400, "invalid_parameter");
@@ -370,7 +373,7 @@ fn every_error_code_and_nothing_written() {
     let Err(ureq::Error::Status(405, r)) = ureq::delete(&server.url("/v1/events")).call() else {
         panic!("expected 405")
     };
-    assert_eq!(r.header("allow"), Some("POST"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
     let p = Answer {
         status: 405,
         content_type: r.content_type().to_owned(),
@@ -394,7 +397,7 @@ fn every_error_code_and_nothing_written() {
     assert_eq!(schema.json()["$id"], "urn:lotline:schema:event-envelope:v1");
     assert_eq!(get(&server.url("/healthz")).status, 200);
     assert_eq!(get(&server.url("/readyz")).status, 200);
-    assert_eq!(size(&server), 1);
+    assert_eq!(size(&server), 2);
     let log = get(&server.url("/v1/log")).json();
     assert_eq!(log["verifierKey"], server.vkey);
     assert_eq!(log["origin"], "test.invalid/lotline");
@@ -428,7 +431,7 @@ fn raw_post(server: &Server, path: &str, headers: &str, body: &[u8]) -> (u16, St
 fn proofs_verify_independently_and_survive_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
-    let key = key();
+    let key = server.farm.clone();
     let mut receipts = Vec::new();
     for round in 0..3 {
         let batch: Vec<Value> = (0..(7 + round * 5))
@@ -443,7 +446,8 @@ fn proofs_verify_independently_and_survive_restart() {
                 .map(|r| r["receipt"].clone()),
         );
     }
-    let n = receipts.len() as u64;
+    // Plus the registration at index 0.
+    let n = receipts.len() as u64 + 1;
     let (cp_size, cp_root) = wait_for_checkpoint(&server, n);
     assert_eq!(cp_size, n);
 
@@ -607,7 +611,7 @@ fn the_log_identity_is_protected() {
     assert!(err.contains("origin"), "{err}");
     // …so the directory is still usable.
     let server = Server::start(&data);
-    let key = key();
+    let key = server.farm.clone();
     assert_eq!(
         post_json(&server.url("/v1/events"), &sign(&key, &event("x"))).status,
         201

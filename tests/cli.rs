@@ -103,6 +103,68 @@ fn keygen_sign_submit_fsck() {
     // Submit all three shapes; small batches to exercise batching.
     let data = dir.path().join("data");
     let server = Server::start(&data);
+    // The registrar registers the new key's owner with the CLI: a cooperative, which may record
+    // harvests of its member farm (the harness's test farm).
+    let reg_key = dir.path().join("registrar.key");
+    lotline::ledger::write_key_file(&reg_key, &server.registrar, false).unwrap();
+    let coop = "urn:epc:id:pgln:8841234.00031";
+    let register = |extra: &[&str]| {
+        let mut args = vec![
+            "actor",
+            "register",
+            "--server",
+            &server.base,
+            "--registrar-key",
+            reg_key.to_str().unwrap(),
+            "--id",
+            coop,
+            "--name",
+            "Test cooperative",
+            "--role",
+            "cooperative",
+            "--key",
+            &did,
+            "--province",
+            "Preah Vihear",
+            "--time",
+            REGISTERED,
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = register(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Twice: refused (exit 1) with the reason.
+    let out = register(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("actor_exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A key that is not a registrar's: refused.
+    let out = run(&[
+        "actor",
+        "grant",
+        "--server",
+        &server.base,
+        "--registrar-key",
+        k,
+        "--id",
+        coop,
+        "--role",
+        "mill",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not_registrar"),
+        "{}",
+        text(&out.stderr)
+    );
+    let actor = get(&server.url(&format!("/v1/actors/{coop}"))).json();
+    assert_eq!(actor["name"], "Test cooperative");
+    assert_eq!(actor["keys"][0]["key"], did.as_str());
+
     let one_file = dir.path().join("one.json");
     std::fs::write(&one_file, serde_json::to_vec(&signed_one).unwrap()).unwrap();
     let out = run(&[
@@ -113,7 +175,8 @@ fn keygen_sign_submit_fsck() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(receipt["index"], 0);
+    // After the two registrations.
+    assert_eq!(receipt["index"], 2);
 
     let signed_arr_file = dir.path().join("signed.json");
     std::fs::write(&signed_arr_file, signed_arr.to_string()).unwrap();
@@ -134,12 +197,12 @@ fn keygen_sign_submit_fsck() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(idx, vec![1, 2, 3]);
+    assert_eq!(idx, vec![3, 4, 5]);
 
     // NDJSON with one tampered event: the others go in, exit 1, the problem on stderr.
     let mut lines: Vec<String> = signed_nd.lines().map(str::to_owned).collect();
     let mut bad: Value = serde_json::from_str(&lines[2]).unwrap();
-    bad["note"] = json!("tampered");
+    bad["example:note"] = json!("tampered");
     lines[2] = bad.to_string();
     let out = run_stdin(
         &["submit", "--server", &server.base, "-"],
@@ -158,7 +221,7 @@ fn keygen_sign_submit_fsck() {
         lines.join("\n").as_bytes(),
     );
     assert_eq!(text(&again.stdout), text(&out.stdout));
-    assert_eq!(size(&server), 8);
+    assert_eq!(size(&server), 10);
 
     // Unreachable server: exit 2 after the retries.
     let out = run(&[
@@ -177,7 +240,7 @@ fn keygen_sign_submit_fsck() {
     server.stop();
     let out = run(&["fsck", "--data", d]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).starts_with("ok: 8 entries"));
+    assert!(text(&out.stdout).starts_with("ok: 10 entries"));
 
     // Flip one byte of entry 5 in RocksDB: fsck names entry 5.
     tamper_entry(&data, 5, 40);
@@ -188,4 +251,27 @@ fn keygen_sign_submit_fsck() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn rfid_decode_command() {
+    // GS1 TDS's own example tag.
+    let out = run(&["rfid", "decode", "3074257BF7194E4000001A85"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    assert!(
+        line.contains("urn:epc:tag:sgtin-96:3.0614141.812345.6789"),
+        "{line}"
+    );
+    assert!(
+        line.contains("urn:epc:id:sgtin:0614141.812345.6789"),
+        "{line}"
+    );
+    assert!(
+        line.contains("https://id.gs1.org/01/80614141123458/21/6789"),
+        "{line}"
+    );
+    let out = run(&["rfid", "decode", "3074257BF7194E4000001A85", "FFFF"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("FFFF"), "{}", text(&out.stderr));
 }

@@ -45,7 +45,11 @@ fn acknowledged_entries_survive_sigkill() {
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let key = Arc::new(key());
+    // The harness registers this key for FARM on every start (idempotently).
+    let key = Arc::new(lotline::scenario::seeded_key(&format!(
+        "{} farm",
+        data.display()
+    )));
     let acked: Arc<Mutex<Vec<Value>>> = Arc::default();
     let mut checked = 0;
 

@@ -13,12 +13,29 @@ fn admitted(key: &ed25519_dalek::SigningKey, n: usize) -> Admitted {
     event::admit(&common::sign(key, &common::event(&format!("p{n}")))).unwrap()
 }
 
-/// Appends `batches` (sizes) to a fresh ledger in `dir`; returns the ledger.
+/// Appends the registration of the test farm, then `batches` (sizes) of its harvests, to a
+/// fresh ledger in `dir`; returns the ledger (size 1 + the sum of `batches`).
 fn build(dir: &std::path::Path, batches: &[usize]) -> Ledger {
-    let ledger = Ledger::open(dir, Some("prop.invalid/log"), LedgerOptions::default()).unwrap();
+    let registrar = common::key();
     let key = common::key();
+    let mut opts = LedgerOptions::default();
+    opts.rules.registrars = vec![lotline::scenario::did(&registrar)];
+    let ledger = Ledger::open(dir, Some("prop.invalid/log"), opts).unwrap();
     let mut n = 0;
     let rt = actix_web::rt::System::new();
+    let registration = lotline::scenario::register(
+        None,
+        common::REGISTERED,
+        common::FARM,
+        "farm",
+        ("KH", "Takeo"),
+        &["farm"],
+        &[lotline::scenario::did(&key)],
+        None,
+    );
+    let reg = event::admit(&common::sign(&registrar, &registration)).unwrap();
+    let out = rt.block_on(ledger.append(vec![reg])).unwrap();
+    assert!(out.iter().all(Result::is_ok), "{out:?}");
     for &b in batches {
         let items: Vec<Admitted> = (0..b)
             .map(|_| {
@@ -40,7 +57,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let ledger = build(dir.path(), &batches);
         let n = ledger.head().size;
-        prop_assert_eq!(n as usize, batches.iter().sum::<usize>());
+        prop_assert_eq!(n as usize, 1 + batches.iter().sum::<usize>());
         let roots: Vec<_> = (0..=n).map(|s| ledger.root_at(s).unwrap()).collect();
         for size in 1..=n {
             for i in 0..size {
@@ -94,7 +111,7 @@ fn a_deleted_entry_is_named_by_fsck() {
     // The newest entry gone: the chain is intact but the checkpoint covers more than is stored.
     let dir = tempfile::tempdir().unwrap();
     drop(build(dir.path(), &[10]));
-    delete_entry(dir.path(), 9);
+    delete_entry(dir.path(), 10);
     let (_, what) = ledger::fsck(dir.path()).unwrap().problem.unwrap();
     assert!(what.contains("Merkle nodes are stored"), "{what}");
 }

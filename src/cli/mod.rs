@@ -2,6 +2,7 @@
 //! "verified"), 1 a definite negative answer (invalid proof, damaged ledger, rejected events),
 //! 2 usage, I/O or network errors — so scripts can tell "false" from "could not tell".
 
+pub mod actor;
 mod bench;
 mod input;
 mod verify;
@@ -92,6 +93,31 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Registrar documents: register actors, grant and revoke roles, add, rotate and revoke
+    /// keys. Each is signed with --registrar-key and submitted to --server.
+    #[command(subcommand)]
+    Actor(actor::ActorCommand),
+    /// RFID tools.
+    #[command(subcommand)]
+    Rfid(RfidCommand),
+    /// Write the demo scenario (keys and unsigned documents) for `lotline sign` and `submit`.
+    Scenario {
+        #[arg(long)]
+        out: PathBuf,
+        /// Seeds the demo's keys and eventIDs, so loading it twice changes nothing.
+        #[arg(long, default_value = "lotline demo")]
+        seed: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RfidCommand {
+    /// Decode EPC bank hex (SGTIN-96/198, SSCC-96, SGLN-96/195, GRAI-96/170, GIAI-96/202) to
+    /// tag URI, pure-identity URI and GS1 Digital Link. Exit 1 if any tag does not decode.
+    Decode {
+        #[arg(required = true)]
+        hex: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -110,6 +136,10 @@ struct ServeArgs {
     origin: Option<String>,
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// A registrar's did:key (repeatable): registrars admit actors and manage roles and keys.
+    /// Adds to those of the config file and LOTLINE_REGISTRARS.
+    #[arg(long = "registrar", value_name = "DID")]
+    registrars: Vec<String>,
 }
 
 /// Runs the command line; the binary's `main` is just this.
@@ -137,6 +167,11 @@ pub fn main() -> ExitCode {
         Command::VerifyProof { log_key, file } => verify::verify_proof(&log_key, &file),
         Command::Fsck { data } => fsck(&data),
         Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
+        Command::Actor(a) => actor::actor(a),
+        Command::Rfid(RfidCommand::Decode { hex }) => actor::rfid_decode(&hex),
+        Command::Scenario { out, seed } => {
+            actor::write_scenario(&out, &seed).map(|_| ExitCode::SUCCESS)
+        }
     };
     result.unwrap_or_else(|e| {
         eprintln!("lotline: error: {e:#}");
@@ -394,6 +429,11 @@ fn serve(args: ServeArgs) -> Result<()> {
     if let Some(f) = args.log_format {
         cfg.log_format = f;
     }
+    for r in args.registrars {
+        if !cfg.registrars.contains(&r) {
+            cfg.registrars.push(r);
+        }
+    }
     init_tracing(cfg.log_format);
     for name in unknown {
         tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored");
@@ -408,6 +448,7 @@ pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound
     let opts = LedgerOptions {
         checkpoint_interval: cfg.checkpoint_interval(),
         queue_depth: cfg.queue_depth,
+        rules: cfg.rules(),
         ..LedgerOptions::default()
     };
     let ledger = Arc::new(

@@ -15,12 +15,13 @@ use uuid::Uuid;
 use super::di::{self, DiError};
 use super::jcs;
 use super::merkle::Hash;
+use super::profile::{self, Document, Violation};
 
 /// The envelope schema, compiled into the binary so the server validates exactly what it serves.
 pub const ENVELOPE_SCHEMA: &str = include_str!("../../schemas/event-envelope.schema.json");
 
 /// Schemas served at `GET /v1/schemas/{name}`: (name, JSON text).
-pub const SCHEMAS: &[(&str, &str)] = &[("event-envelope", ENVELOPE_SCHEMA)];
+pub const SCHEMAS: &[(&str, &str)] = super::profile_schemas::PROFILE_SCHEMAS;
 
 /// An event that passed admission.
 #[derive(Debug, Clone)]
@@ -34,6 +35,8 @@ pub struct Admitted {
     /// by the same signer (even re-signed) is a duplicate, anything else under the same eventID is
     /// a conflict.
     pub content_digest: Hash,
+    /// What the document means in the lotline profile.
+    pub doc: Document,
 }
 
 /// Why an event was refused at admission. The HTTP layer maps each variant to a problem code.
@@ -45,6 +48,8 @@ pub enum Rejection {
     UnsupportedProof(DiError),
     #[error("invalid signature: {0}")]
     InvalidSignature(DiError),
+    #[error("{0}")]
+    Profile(Violation),
 }
 
 /// A client-chosen event identifier, `urn:uuid:<uuid>`.
@@ -77,6 +82,47 @@ impl EventId {
     /// A fresh time-ordered (v7) identifier, for clients that generate events.
     pub fn new_v7() -> EventId {
         EventId(Uuid::now_v7())
+    }
+}
+
+/// How an event is found in the eventID index: EPCIS gives an error declaration the eventID of
+/// the event it declares erroneous, so the two are told apart by `declaration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdKey {
+    pub id: EventId,
+    pub declaration: bool,
+}
+
+impl IdKey {
+    /// 16 bytes of UUID, and a 0x01 after them for a declaration.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = self.id.as_bytes().to_vec();
+        if self.declaration {
+            v.push(1);
+        }
+        v
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<IdKey> {
+        let id: [u8; 16] = b.get(..16)?.try_into().ok()?;
+        let declaration = match &b[16..] {
+            [] => false,
+            [1] => true,
+            _ => return None,
+        };
+        Some(IdKey {
+            id: EventId::from_bytes(id),
+            declaration,
+        })
+    }
+}
+
+impl Admitted {
+    pub fn id_key(&self) -> IdKey {
+        IdKey {
+            id: self.event_id,
+            declaration: self.doc.declares_error,
+        }
     }
 }
 
@@ -117,6 +163,7 @@ pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
 /// Runs every admission check on one event. Pure CPU; safe to call from many threads at once.
 pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
     let event_id = check_envelope(event)?;
+    let doc = profile::interpret(event).map_err(Rejection::Profile)?;
     let (verified, unsecured_jcs) = di::verify_with_canonical(event).map_err(|e| match e {
         DiError::Unsupported { .. } => Rejection::UnsupportedProof(e),
         other => Rejection::InvalidSignature(other),
@@ -145,6 +192,7 @@ pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
         signer: verified.did,
         event_jcs,
         content_digest: h.finalize().into(),
+        doc,
     })
 }
 
@@ -154,15 +202,21 @@ mod tests {
     use crate::core::didkey;
     use serde_json::json;
 
+    /// A harvest of the profile (see `scenario`), with a fixed eventID.
     fn event() -> Value {
-        json!({
-            "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-            "type": "ObjectEvent",
-            "eventID": "urn:uuid:0190b3a4-7f00-7000-8000-000000000001",
-            "eventTime": "2026-11-20T08:00:00+07:00",
-            "eventTimeZoneOffset": "+07:00",
-            "action": "OBSERVE",
-        })
+        let mut e = crate::scenario::harvest(
+            Some("urn:uuid:0190b3a4-7f00-7000-8000-000000000001".into()),
+            "2026-11-20T08:00:00+07:00",
+            &crate::scenario::lgtin("010001", "L1"),
+            1000.0,
+            "urn:epc:id:pgln:8841234.00011",
+            "rice",
+            None,
+            crate::scenario::plot("P1", "Takeo", 1.0, 104.8, 11.0),
+            "conventional",
+        );
+        e["example:note"] = json!("unit test");
+        e
     }
 
     fn signed() -> Value {
@@ -229,7 +283,7 @@ mod tests {
     #[test]
     fn tampering_and_unsupported_proofs_are_told_apart() {
         let mut v = signed();
-        v["action"] = json!("ADD");
+        v["ilmd"]["lotline:variety"] = json!("changed after signing");
         assert!(matches!(admit(&v), Err(Rejection::InvalidSignature(_))));
         let mut v = signed();
         v["proof"]["cryptosuite"] = json!("ecdsa-rdfc-2019");

@@ -4,9 +4,14 @@
 
 pub mod di;
 pub mod didkey;
+pub mod digital_link;
 pub mod entry;
 pub mod event;
+pub mod gs1;
 pub mod jcs;
 pub mod json;
 pub mod merkle;
 pub mod note;
+pub mod profile;
+pub mod profile_schemas;
+pub mod tds;

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem};
+use super::{AppState, Problem, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -22,14 +22,25 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/readyz", readyz))
         .service(get("/v1/log", log_info))
         .service(get("/v1/checkpoint", checkpoint))
-        .service(post("/v1/events", post_event))
+        .service(
+            web::resource("/v1/events")
+                .route(web::post().to(post_event))
+                .route(web::route().guard(read_guard()).to(supply::query_events))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, POST")
+                })),
+        )
         .service(post("/v1/events/batch", post_batch))
         .service(get("/v1/events/{event_id}", get_event))
         .service(get("/v1/entries/{index}", get_entry))
         .service(get("/v1/entries/{index}/proof", get_tlog_proof))
         .service(get("/v1/proofs/inclusion/{index}", inclusion_proof))
         .service(get("/v1/proofs/consistency", consistency_proof))
-        .service(get("/v1/schemas/{name}", get_schema));
+        .service(get("/v1/schemas/{name}", get_schema))
+        .service(get("/v1/lots/{id}", supply::get_lot))
+        .service(get("/v1/epcs/{epc}/events", supply::epc_events))
+        .service(get("/v1/actors/{id}", supply::get_actor))
+        .service(post("/v1/rfid/decode", rfid_decode));
 }
 
 /// A read-only resource: GET and HEAD.
@@ -39,12 +50,15 @@ where
     Args: actix_web::FromRequest + 'static,
     F::Output: actix_web::Responder + 'static,
 {
-    let read = guard::Any(guard::Get()).or(guard::Head());
     web::resource(path)
-        .route(web::route().guard(read).to(handler))
+        .route(web::route().guard(read_guard()).to(handler))
         .default_service(web::to(|req: HttpRequest| {
             method_not_allowed(req, "GET, HEAD")
         }))
+}
+
+fn read_guard() -> impl guard::Guard {
+    guard::Any(guard::Get()).or(guard::Head())
 }
 
 /// A resource that takes submissions: POST.
@@ -95,6 +109,11 @@ async fn index(data: Data) -> HttpResponse {
             "firstEntry": (head.size > 0).then_some("/v1/entries/0"),
             "submitEvent": "POST /v1/events",
             "submitBatch": "POST /v1/events/batch",
+            "queryEvents": "/v1/events?EQ_bizStep=&GE_eventTime=&LT_eventTime=&MATCH_epc=&EQ_actor=&perPage=&nextPageToken=",
+            "lot": "/v1/lots/{epc or lot class URI}",
+            "eventsOfEpc": "/v1/epcs/{epc}/events",
+            "actor": "/v1/actors/{actor id}",
+            "decodeRfid": "POST /v1/rfid/decode",
             "eventById": "/v1/events/{eventID}",
             "entryProof": "/v1/entries/{index}/proof",
             "inclusionProof": "/v1/proofs/inclusion/{index}?treeSize=N",
@@ -212,6 +231,15 @@ async fn post_event(
         .pop()
         .ok_or_else(|| Problem::internal("the sequencer answered nothing"))?;
     receipt_response(outcome)
+}
+
+async fn rfid_decode(
+    data: Data,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, Problem> {
+    let body = read_json(&data, &req, payload).await?;
+    Ok(HttpResponse::Ok().json(supply::decode_batch(&body, data.limits.max_batch * 10)?))
 }
 
 async fn post_batch(

@@ -6,6 +6,7 @@
 
 mod handlers;
 pub mod problem;
+mod supply;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

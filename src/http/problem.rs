@@ -18,8 +18,10 @@ use crate::ledger::{AppendError, LedgerError};
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_uri: String,
+    /// The problem type, `urn:lotline:problem:<code>` (the code, serialised as its URI; a
+    /// second `&'static str` keeps the value small, as every handler returns it by value).
+    #[serde(rename = "type", serialize_with = "ser_type")]
+    pub type_code: &'static str,
     pub title: &'static str,
     #[serde(serialize_with = "ser_status")]
     pub status: StatusCode,
@@ -27,10 +29,17 @@ pub struct Problem {
     pub code: &'static str,
     /// RFC 6901 pointer into the submitted JSON, for schema violations and JSON errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pointer: Option<String>,
+    pub pointer: Option<Box<str>>,
+    /// For `profile_violation`: the profile rule broken, as named in `schemas/README.md`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<&'static str>,
     /// For `overloaded` and `not_yet_checkpointed`: seconds after which a retry should succeed.
     #[serde(skip)]
     pub retry_after: Option<u32>,
+}
+
+fn ser_type<S: serde::Serializer>(code: &&'static str, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(&format!("urn:lotline:problem:{code}"))
 }
 
 fn ser_status<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
@@ -75,6 +84,101 @@ const CODES: &[(&str, u16, &str)] = &[
         422,
         "The event's proof is of an unsupported kind",
     ),
+    (
+        "profile_violation",
+        422,
+        "The event is outside the lotline EPCIS profile",
+    ),
+    ("unknown_unit", 422, "The unit is not a known mass unit"),
+    (
+        "event_time_in_future",
+        422,
+        "The eventTime lies too far in the future",
+    ),
+    (
+        "not_registrar",
+        422,
+        "The document needs a registrar's signature",
+    ),
+    ("unknown_actor", 422, "The actor is not registered"),
+    (
+        "unknown_party",
+        422,
+        "A party named in the event is not registered",
+    ),
+    (
+        "key_not_valid",
+        422,
+        "The signing key was not valid at the event's time",
+    ),
+    (
+        "missing_role",
+        422,
+        "The actor lacks the role this event needs",
+    ),
+    (
+        "actor_mismatch",
+        422,
+        "The event names a different actor than the one who signed it",
+    ),
+    ("unknown_lot", 422, "The lot or EPC is not in the ledger"),
+    (
+        "outputs_exceed_inputs",
+        422,
+        "The outputs of the transformation outweigh its inputs",
+    ),
+    ("unknown_event", 422, "The event is not in the ledger"),
+    (
+        "correction_mismatch",
+        422,
+        "The error declaration does not repeat the erroneous event",
+    ),
+    (
+        "not_original_actor",
+        422,
+        "Only the actor who signed an event may declare it erroneous",
+    ),
+    ("actor_exists", 409, "The actor is already registered"),
+    ("key_in_use", 409, "The key already belongs to an actor"),
+    (
+        "unknown_key",
+        409,
+        "The key is not a current key of the actor",
+    ),
+    (
+        "role_already_granted",
+        409,
+        "The actor already holds the role",
+    ),
+    ("role_not_granted", 409, "The actor does not hold the role"),
+    ("already_commissioned", 409, "The lot or EPC already exists"),
+    ("not_custodian", 409, "The actor does not hold the goods"),
+    (
+        "insufficient_balance",
+        409,
+        "The balance is smaller than the quantity used",
+    ),
+    (
+        "no_matching_shipping",
+        409,
+        "No matching shipment awaits receiving",
+    ),
+    (
+        "already_packed",
+        409,
+        "The item is packed in a logistic unit",
+    ),
+    ("not_packed", 409, "The item is not packed in that unit"),
+    (
+        "already_corrected",
+        409,
+        "The event was already declared erroneous",
+    ),
+    (
+        "correction_conflict",
+        409,
+        "Later events depend on the event being corrected",
+    ),
     ("overloaded", 503, "The ledger is busy"),
     (
         "not_yet_checkpointed",
@@ -94,18 +198,24 @@ impl Problem {
             .find(|(c, _, _)| *c == code)
             .unwrap_or(("internal", 500, "Internal error"));
         Problem {
-            type_uri: format!("urn:lotline:problem:{code}"),
+            type_code: code,
             title,
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             detail: detail.into(),
             code,
             pointer: None,
+            rule: None,
             retry_after: None,
         }
     }
 
+    pub fn with_rule(mut self, rule: &'static str) -> Problem {
+        self.rule = Some(rule);
+        self
+    }
+
     pub fn with_pointer(mut self, pointer: impl Into<String>) -> Problem {
-        self.pointer = Some(pointer.into());
+        self.pointer = Some(pointer.into().into_boxed_str());
         self
     }
 
@@ -177,6 +287,15 @@ impl From<Rejection> for Problem {
             }
             Rejection::UnsupportedProof(e) => Problem::new("unsupported_proof", e.to_string()),
             Rejection::InvalidSignature(e) => Problem::new("invalid_signature", e.to_string()),
+            Rejection::Profile(v) => {
+                let detail = v.to_string();
+                let p = Problem::new(v.code, detail).with_pointer(v.pointer);
+                if v.rule.is_empty() {
+                    p
+                } else {
+                    p.with_rule(v.rule)
+                }
+            }
         }
     }
 }
@@ -204,6 +323,7 @@ impl From<AppendError> for Problem {
         match e {
             AppendError::Conflict { .. } => Problem::new("event_id_conflict", e.to_string()),
             AppendError::Storage(_) => Problem::internal(e),
+            AppendError::Rejected(r) => Problem::new(r.code, r.message),
         }
     }
 }
@@ -218,7 +338,8 @@ mod tests {
             let p = Problem::new(code, "x");
             assert_eq!(p.code, *code);
             assert_eq!(p.status.as_u16(), *status);
-            assert_eq!(p.type_uri, format!("urn:lotline:problem:{code}"));
+            let v = serde_json::to_value(&p).unwrap();
+            assert_eq!(v["type"], format!("urn:lotline:problem:{code}"));
         }
     }
 

@@ -13,7 +13,7 @@ use serde::Deserialize as _;
 
 use super::{LOG_KEY_FILE, LedgerError, db_path, read_key_file};
 use crate::core::entry::{self, Entry};
-use crate::core::event::{self, EventId};
+use crate::core::event::{self, IdKey};
 use crate::core::jcs;
 use crate::core::merkle::{Frontier, Hash};
 use crate::core::note::{self, Checkpoint, NoteSigner, VerifierKey};
@@ -291,7 +291,7 @@ struct Checked {
     leaf_hash: Hash,
     prev_hash: Hash,
     record_time: String,
-    event_id: EventId,
+    event_id: IdKey,
     content_digest: Hash,
 }
 
@@ -322,7 +322,7 @@ fn check_entry(index: u64, bytes: &[u8]) -> Result<Checked, String> {
         leaf_hash,
         prev_hash: e.prev_hash,
         record_time: e.record_time,
-        event_id: admitted.event_id,
+        event_id: admitted.id_key(),
         content_digest: admitted.content_digest,
     })
 }

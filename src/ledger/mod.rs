@@ -43,6 +43,8 @@ pub struct LedgerOptions {
     pub queue_depth: usize,
     /// Most events one group commit takes; bounds the latency of a single write.
     pub max_group_events: usize,
+    /// The supply-chain rules: registrars, clock skew, plausibility bounds.
+    pub rules: crate::state::Rules,
 }
 
 impl Default for LedgerOptions {
@@ -51,6 +53,10 @@ impl Default for LedgerOptions {
             checkpoint_interval: Duration::from_secs(1),
             queue_depth: 256,
             max_group_events: 8192,
+            rules: crate::state::Rules {
+                max_future_ms: 5 * 60 * 1000,
+                ..Default::default()
+            },
         }
     }
 }
@@ -93,6 +99,9 @@ pub enum AppendError {
     Conflict { event_id: String, index: u64 },
     #[error("the write failed: {0}")]
     Storage(String),
+    /// Refused by the supply-chain rules; nothing was written.
+    #[error(transparent)]
+    Rejected(#[from] crate::state::RuleError),
 }
 
 /// A checkpoint as signed and published.
@@ -320,6 +329,11 @@ impl Ledger {
             .unwrap_or(false)
     }
 
+    /// Read access to the supply-chain state (lots, actors, indexes).
+    pub fn state(&self) -> crate::state::query::StateReader<'_> {
+        crate::state::query::StateReader::new(&self.store)
+    }
+
     /// Canonical bytes of the entry at `index`, if it exists.
     pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LedgerError> {
         Ok(self.store.entry(index)?)
@@ -327,7 +341,11 @@ impl Ledger {
 
     /// Canonical bytes of the entry logged for `id`.
     pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
-        let Some((index, _)) = self.store.event_id(id)? else {
+        let key = crate::core::event::IdKey {
+            id: *id,
+            declaration: false,
+        };
+        let Some((index, _)) = self.store.event_id(&key)? else {
             return Ok(None);
         };
         let bytes = self.store.entry(index)?.ok_or_else(|| {

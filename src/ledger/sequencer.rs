@@ -16,10 +16,13 @@ use tokio::sync::{oneshot, watch};
 
 use super::{AppendError, Appended, Head, LedgerOptions, SignedCheckpoint, sign_checkpoint};
 use crate::core::entry::{self, Receipt};
-use crate::core::event::{Admitted, EventId};
+use crate::core::event::{Admitted, IdKey};
 use crate::core::merkle::{Frontier, Hash};
 use crate::core::note::NoteSigner;
-use crate::store::{META_CHECKPOINT, Store, StoreError};
+use crate::core::profile;
+use crate::state::{ApplyError, GroupState, RuleError, Tx};
+use crate::store::{BatchWriter, META_CHECKPOINT, Store, StoreError};
+use serde_json::Value;
 
 /// One submission: a single event or a batch, answered together once durable.
 pub(super) struct Job {
@@ -133,11 +136,11 @@ impl Sequencer {
     /// Decides, writes and answers one group. Nothing is answered before the group's synced
     /// write returned; if it fails, every event of the group gets an error and the caller stops.
     fn commit_group(&mut self, group: Vec<Job>) -> Result<(), StoreError> {
-        let ids: Vec<EventId> = group
+        let keys: Vec<IdKey> = group
             .iter()
-            .flat_map(|j| j.items.iter().map(|a| a.event_id))
+            .flat_map(|j| j.items.iter().map(Admitted::id_key))
             .collect();
-        let logged = match self.store.event_ids(&ids) {
+        let logged = match self.store.event_ids(&keys) {
             Ok(v) => v,
             Err(e) => {
                 fail_all(group, &e.to_string());
@@ -145,9 +148,12 @@ impl Sequencer {
             }
         };
         let record_time = self.next_record_time();
-        let mut batch = self.store.batch();
-        // Events of this group that are new: eventID → (content digest, receipt).
-        let mut fresh: HashMap<EventId, (Hash, Receipt)> = HashMap::new();
+        let now_ms = profile::parse_time_ms(&record_time).unwrap_or(i64::MAX);
+        let store = self.store.clone();
+        let mut state = GroupState::new(&store);
+        let mut batch = store.batch();
+        // Events of this group that are new: eventID key → (content digest, receipt).
+        let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();
         let mut outcomes = Vec::with_capacity(group.len());
         let mut logged = logged.into_iter();
 
@@ -157,7 +163,7 @@ impl Sequencer {
                 let earlier = logged.next().flatten();
                 let answer = if let Some((index, digest)) = earlier {
                     self.replay(item, index, &digest)
-                } else if let Some((digest, receipt)) = fresh.get(&item.event_id) {
+                } else if let Some((digest, receipt)) = fresh.get(&item.id_key()) {
                     if *digest == item.content_digest {
                         Ok(Appended::Duplicate(receipt.clone()))
                     } else {
@@ -168,35 +174,26 @@ impl Sequencer {
                     if index > entry::MAX_INDEX {
                         Err(AppendError::Storage("the log is full".into()))
                     } else {
-                        let bytes = entry::canonical_entry(
-                            index,
-                            &self.prev_hash,
-                            &record_time,
-                            &item.signer,
-                            &item.event_jcs,
-                        );
-                        let (entry_hash, leaf_hash) = entry::hashes(&bytes);
-                        batch.put_entry(index, &bytes);
-                        for (level, i, h) in self.frontier.push(leaf_hash) {
-                            batch.put_node(level, i, &h);
+                        match self.decide(&mut state, item, index, now_ms) {
+                            Err(ApplyError::Store(e)) => {
+                                fail_all(group, &e.to_string());
+                                return Err(e);
+                            }
+                            Err(ApplyError::Rule(r)) => Err(AppendError::Rejected(r)),
+                            Ok(()) => {
+                                let receipt =
+                                    self.append_entry(&mut batch, item, index, &record_time);
+                                fresh.insert(item.id_key(), (item.content_digest, receipt.clone()));
+                                Ok(Appended::Created(receipt))
+                            }
                         }
-                        batch.put_event_id(&item.event_id, index, &item.content_digest);
-                        self.prev_hash = entry_hash;
-                        let receipt = Receipt {
-                            index,
-                            entry_hash,
-                            leaf_hash,
-                            event_id: item.event_id.to_string(),
-                            record_time: record_time.clone(),
-                        };
-                        fresh.insert(item.event_id, (item.content_digest, receipt.clone()));
-                        Ok(Appended::Created(receipt))
                     }
                 };
                 answers.push(answer);
             }
             outcomes.push(answers);
         }
+        state.write(&mut batch);
 
         let grew = !fresh.is_empty();
         if grew {
@@ -238,6 +235,99 @@ impl Sequencer {
             let _ = job.reply.send(answers);
         }
         Ok(())
+    }
+
+    /// Runs the supply-chain rules for a new entry at `index`; on success its state changes
+    /// are kept in `state`, on refusal nothing is.
+    fn decide(
+        &self,
+        state: &mut GroupState<'_>,
+        item: &Admitted,
+        index: u64,
+        now_ms: i64,
+    ) -> Result<(), ApplyError> {
+        let mut tx = Tx::new(state, index);
+        if item.doc.declares_error {
+            let original = self.original_of(item)?;
+            tx.correct(&item.doc, &item.signer, original, now_ms)?;
+        } else {
+            tx.apply(&item.doc, &item.signer, now_ms, &self.opts.rules)?;
+        }
+        tx.commit();
+        Ok(())
+    }
+
+    /// The entry an error declaration names: same eventID, and the same event apart from the
+    /// declaration and the proof — EPCIS declares an event erroneous by repeating it.
+    fn original_of(&self, item: &Admitted) -> Result<u64, ApplyError> {
+        let plain = IdKey {
+            id: item.event_id,
+            declaration: false,
+        };
+        let Some((index, _)) = self.store.event_id(&plain)? else {
+            return Err(ApplyError::Rule(RuleError {
+                code: "unknown_event",
+                message: format!(
+                    "{} is not in the ledger, so it cannot be declared erroneous",
+                    item.event_id
+                ),
+            }));
+        };
+        let bytes = self
+            .store
+            .entry(index)?
+            .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+        let stored = entry::Entry::parse(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+        let strip = |mut v: Value| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("proof");
+                o.remove("errorDeclaration");
+            }
+            v
+        };
+        let declared: Value = serde_json::from_slice(&item.event_jcs)
+            .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?;
+        if strip(stored.event) != strip(declared) {
+            return Err(ApplyError::Rule(RuleError {
+                code: "correction_mismatch",
+                message: format!(
+                    "an error declaration repeats the erroneous event (entry {index}) unchanged and adds errorDeclaration; this one differs from it"
+                ),
+            }));
+        }
+        Ok(index)
+    }
+
+    /// Chains, hashes and stages entry `index`.
+    fn append_entry(
+        &mut self,
+        batch: &mut BatchWriter<'_>,
+        item: &Admitted,
+        index: u64,
+        record_time: &str,
+    ) -> Receipt {
+        let bytes = entry::canonical_entry(
+            index,
+            &self.prev_hash,
+            record_time,
+            &item.signer,
+            &item.event_jcs,
+        );
+        let (entry_hash, leaf_hash) = entry::hashes(&bytes);
+        batch.put_entry(index, &bytes);
+        for (level, i, h) in self.frontier.push(leaf_hash) {
+            batch.put_node(level, i, &h);
+        }
+        batch.put_event_id(&item.id_key(), index, &item.content_digest);
+        self.prev_hash = entry_hash;
+        Receipt {
+            index,
+            entry_hash,
+            leaf_hash,
+            event_id: item.event_id.to_string(),
+            record_time: record_time.to_owned(),
+        }
     }
 
     fn sign_head(&self) -> SignedCheckpoint {

@@ -7,15 +7,25 @@
 //!   so the caller must stop writing and let a restart read back what is there.
 //! - Reads see every committed batch (read-after-write consistency); readers never block the
 //!   writer.
-//! - Nothing in the store is ever overwritten or deleted by lotline: keys are written once.
+//! - Nothing in the log families (`entries`, `merkle`, `event_ids`) is ever overwritten or
+//!   deleted by lotline: keys are written once.
 //!
 //! # Key layout (column families)
 //! | CF          | key                                  | value                                           |
 //! |-------------|--------------------------------------|-------------------------------------------------|
 //! | `entries`   | index, u64 big-endian                | canonical entry bytes (RFC 8785 JSON)           |
 //! | `merkle`    | level u8 ‖ index u64 big-endian      | 32-byte hash of the complete subtree of leaves `[index·2^level, (index+1)·2^level)`; level 0 holds leaf hashes |
-//! | `event_ids` | 16-byte UUID of the `eventID`        | entry index u64 big-endian ‖ 32-byte content digest |
+//! | `event_ids` | 16-byte UUID of the `eventID` (‖ 0x01 for an EPCIS error declaration of it) | entry index u64 big-endian ‖ 32-byte content digest |
 //! | `meta`      | `origin`, `checkpoint`               | the log's origin line; the latest signed checkpoint note |
+//! | `actors`    | actor id (UTF-8)                     | the actor's record (JSON, `state::ActorRecord`)  |
+//! | `keys`      | `did:key`                            | the id of the actor the key belongs to          |
+//! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (JSON, `state::LotRecord`)      |
+//! | `entry_meta`| index, u64 big-endian                | what the rules derived from the entry (JSON, `state::EntryMeta`) |
+//! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::index_key` |
+//!
+//! The last five families are *state*: derived from the log by the rules, written by the
+//! sequencer in the same batch as the entries they derive from, so state never lags the log
+//! and never runs ahead of it. State records are replaced as lots change; the log itself is not.
 //!
 //! Big-endian keys make RocksDB's byte order the numeric order, so the last key of `entries` is
 //! the log's size minus one and a tree of any size needs one read per stored node it touches:
@@ -28,13 +38,46 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
-use crate::core::event::EventId;
+use crate::core::event::IdKey;
 use crate::core::merkle::{Hash, NodeSource};
 
 const CF_ENTRIES: &str = "entries";
 const CF_MERKLE: &str = "merkle";
 const CF_EVENT_IDS: &str = "event_ids";
 const CF_META: &str = "meta";
+
+/// A key and its value, as scans return them.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// The state families: derived from the log by the rules (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateCf {
+    Actors,
+    Keys,
+    Lots,
+    EntryMeta,
+    Index,
+}
+
+impl StateCf {
+    const ALL: [StateCf; 5] = [
+        StateCf::Actors,
+        StateCf::Keys,
+        StateCf::Lots,
+        StateCf::EntryMeta,
+        StateCf::Index,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            StateCf::Actors => "actors",
+            StateCf::Keys => "keys",
+            StateCf::Lots => "lots",
+            StateCf::EntryMeta => "entry_meta",
+            StateCf::Index => "index",
+        }
+    }
+}
 
 pub const META_ORIGIN: &[u8] = b"origin";
 pub const META_CHECKPOINT: &[u8] = b"checkpoint";
@@ -126,7 +169,14 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_MERKLE, Options::default()),
             ColumnFamilyDescriptor::new(CF_EVENT_IDS, ids),
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
-        ];
+        ]
+        .into_iter()
+        .chain(StateCf::ALL.iter().map(|cf| {
+            let mut o = Options::default();
+            o.set_compression_type(DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(cf.name(), o)
+        }))
+        .collect::<Vec<_>>();
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
         Ok(Store { db, opts: db_opts })
     }
@@ -138,7 +188,7 @@ impl Store {
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        // The four families are created by `open`; a missing one is a programming error.
+        // Every family is created by `open`; a missing one is a programming error.
         self.db
             .cf_handle(name)
             .unwrap_or_else(|| panic!("column family {name} exists after open"))
@@ -175,21 +225,46 @@ impl Store {
     }
 
     /// Looks up many eventIDs in one call: `(index, content digest)` for those already logged.
-    pub fn event_ids(&self, ids: &[EventId]) -> Result<Vec<Option<(u64, Hash)>>, StoreError> {
+    pub fn event_ids(&self, ids: &[IdKey]) -> Result<Vec<Option<(u64, Hash)>>, StoreError> {
         let cf = self.cf(CF_EVENT_IDS);
         self.db
-            .multi_get_cf(ids.iter().map(|id| (cf, id.as_bytes())))
+            .multi_get_cf(ids.iter().map(|id| (cf, id.to_bytes())))
             .into_iter()
             .map(|r| r?.map(|v| decode_event_id_value(&v)).transpose())
             .collect()
     }
 
-    pub fn event_id(&self, id: &EventId) -> Result<Option<(u64, Hash)>, StoreError> {
+    pub fn event_id(&self, id: &IdKey) -> Result<Option<(u64, Hash)>, StoreError> {
         Ok(self.event_ids(std::slice::from_ref(id))?.pop().flatten())
     }
 
     pub fn meta(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.db.get_cf(self.cf(CF_META), key)?)
+    }
+
+    /// A state record, or `None`.
+    pub fn state(&self, cf: StateCf, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(cf.name()), key)?)
+    }
+
+    /// Keys and values of `cf` in `[from, until)`, in key order, at most `limit` of them.
+    pub fn scan_state(
+        &self,
+        cf: StateCf,
+        from: &[u8],
+        until: &[u8],
+        limit: usize,
+    ) -> Result<Vec<KeyValue>, StoreError> {
+        let mode = IteratorMode::From(from, rocksdb::Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(cf.name()), mode) {
+            let (k, v) = item?;
+            if *k >= *until || out.len() >= limit {
+                break;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
     }
 
     /// Writes the batch atomically with one synced WAL write. See the module contract.
@@ -230,16 +305,16 @@ impl Store {
     /// Every `(eventID, index, digest)` in `event_ids`; for `fsck`.
     pub fn all_event_ids(
         &self,
-    ) -> impl Iterator<Item = Result<(EventId, u64, Hash), StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<(IdKey, u64, Hash), StoreError>> + '_ {
         self.db
             .iterator_cf(self.cf(CF_EVENT_IDS), IteratorMode::Start)
             .map(|item| {
                 let (k, v) = item?;
-                let id: [u8; 16] = (*k).try_into().map_err(|_| {
+                let id = IdKey::from_bytes(&k).ok_or_else(|| {
                     StoreError::Corrupt(format!("event_ids key of {} bytes", k.len()))
                 })?;
                 let (index, digest) = decode_event_id_value(&v)?;
-                Ok((EventId::from_bytes(id), index, digest))
+                Ok((id, index, digest))
             })
     }
 }
@@ -274,12 +349,17 @@ impl BatchWriter<'_> {
         self.batch.inner.put_cf(cf, node_key(level, index), hash);
     }
 
-    pub fn put_event_id(&mut self, id: &EventId, index: u64, digest: &Hash) {
+    pub fn put_event_id(&mut self, id: &IdKey, index: u64, digest: &Hash) {
         let mut v = [0u8; 40];
         v[..8].copy_from_slice(&index.to_be_bytes());
         v[8..].copy_from_slice(digest);
         let cf = self.store.cf(CF_EVENT_IDS);
-        self.batch.inner.put_cf(cf, id.as_bytes(), v);
+        self.batch.inner.put_cf(cf, id.to_bytes(), v);
+    }
+
+    pub fn put_state(&mut self, cf: StateCf, key: &[u8], value: &[u8]) {
+        let cf = self.store.cf(cf.name());
+        self.batch.inner.put_cf(cf, key, value);
     }
 
     pub fn put_meta(&mut self, key: &[u8], value: &[u8]) {
@@ -316,7 +396,10 @@ mod tests {
     #[test]
     fn committed_batches_read_back_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
-        let id = EventId::new_v7();
+        let id = IdKey {
+            id: crate::core::event::EventId::new_v7(),
+            declaration: false,
+        };
         {
             let store = Store::open(dir.path()).unwrap();
             assert_eq!(store.size().unwrap(), 0);
@@ -334,7 +417,11 @@ mod tests {
         assert_eq!(store.node(0, 1).unwrap(), Some([9; 32]));
         assert_eq!(store.node(1, 0).unwrap(), None);
         assert_eq!(store.event_id(&id).unwrap(), Some((1, [3; 32])));
-        assert_eq!(store.event_id(&EventId::new_v7()).unwrap(), None);
+        let declaration = IdKey {
+            declaration: true,
+            ..id
+        };
+        assert_eq!(store.event_id(&declaration).unwrap(), None);
         assert_eq!(
             store.meta(META_ORIGIN).unwrap().unwrap(),
             b"example.org/log"

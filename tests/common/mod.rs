@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
-use lotline::core::{di, didkey, event::EventId};
+use lotline::core::{di, didkey};
+use lotline::scenario;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lotline");
@@ -18,7 +19,29 @@ pub struct Server {
     pub base: String,
     pub vkey: String,
     pub data: PathBuf,
+    /// The registrar key the server was started with (derived from the data directory, so a
+    /// restart on the same directory uses the same one).
+    pub registrar: SigningKey,
+    /// The key of [`FARM`], an actor registered at start that holds every trading role.
+    pub farm: SigningKey,
 }
+
+/// The actor every server starts with; its key is `Server::farm`.
+pub const FARM: &str = "urn:epc:id:pgln:8841234.00099";
+/// Roles of [`FARM`]: all but certifier and lab, so generic tests can do any step.
+pub const TRADER_ROLES: &[&str] = &[
+    "farm",
+    "cooperative",
+    "collector",
+    "mill",
+    "processor",
+    "packer",
+    "warehouse",
+    "exporter",
+    "importer",
+];
+/// When test actors are registered; events must come later.
+pub const REGISTERED: &str = "2026-01-01T00:00:00+07:00";
 
 impl Server {
     /// Starts `lotline serve` on `data` and waits for its "listening" line.
@@ -27,6 +50,9 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        let seed = data.display().to_string();
+        let registrar = scenario::seeded_key(&format!("{seed} registrar"));
+        let farm = scenario::seeded_key(&format!("{seed} farm"));
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -37,6 +63,7 @@ impl Server {
                 "--data",
             ])
             .arg(data)
+            .args(["--registrar", &scenario::did(&registrar)])
             .args(extra)
             .env(
                 "LOTLINE_LOG",
@@ -68,12 +95,51 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server {
+        let server = Server {
             child,
             base: base.unwrap(),
             vkey: vkey.unwrap(),
             data: data.to_owned(),
-        }
+            registrar,
+            farm,
+        };
+        // Idempotent across restarts: same eventID, same content.
+        let reg = scenario::register(
+            Some(scenario::seeded_event_id(&format!(
+                "{seed} farm registration"
+            ))),
+            REGISTERED,
+            FARM,
+            "Test farm and trader",
+            ("KH", "Preah Vihear"),
+            TRADER_ROLES,
+            &[scenario::did(&server.farm)],
+            None,
+        );
+        let a = post_json(&server.url("/v1/events"), &sign(&server.registrar, &reg));
+        assert!(a.status < 300, "registering the test actor: {}", a.body);
+        server
+    }
+
+    /// Registers an actor with `roles` and `key`; panics unless accepted.
+    pub fn register(&self, id: &str, roles: &[&str], key: &SigningKey) {
+        let doc = scenario::register(
+            None,
+            REGISTERED,
+            id,
+            id,
+            ("KH", "Battambang"),
+            roles,
+            &[scenario::did(key)],
+            None,
+        );
+        let a = self.submit(&self.registrar, &doc);
+        assert!(a.status < 300, "registering {id}: {}", a.body);
+    }
+
+    /// Signs `doc` with `key` and posts it.
+    pub fn submit(&self, key: &SigningKey, doc: &Value) -> Answer {
+        post_json(&self.url("/v1/events"), &sign(key, doc))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -183,19 +249,33 @@ pub fn post_json(url: &str, v: &Value) -> Answer {
     post(url, &serde_json::to_vec(v).unwrap())
 }
 
-/// An unsigned EPCIS ObjectEvent with a fresh eventID.
+/// An unsigned harvest by [`FARM`] of a fresh lot (10 t of paddy from a 3 ha plot), with a
+/// fresh eventID; `note` rides along as `example:note`.
 pub fn event(note: &str) -> Value {
-    json!({
-        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-        "type": "ObjectEvent",
-        "eventID": EventId::new_v7().to_string(),
-        "eventTime": "2026-11-20T08:00:00+07:00",
-        "eventTimeZoneOffset": "+07:00",
-        "epcList": ["urn:epc:id:sgtin:0885000.000100.1"],
-        "action": "OBSERVE",
-        "bizStep": "receiving",
-        "note": note,
-    })
+    let mut e = harvest(&fresh_lot(), 10_000.0);
+    e["example:note"] = json!(note);
+    e
+}
+
+/// A fresh lot class URI.
+pub fn fresh_lot() -> String {
+    let u = uuid::Uuid::now_v7().simple().to_string();
+    scenario::lgtin(scenario::items::PADDY, &u[u.len() - 20..])
+}
+
+/// A harvest of `lot` by [`FARM`]: `kg` of organic paddy from a 3 ha plot.
+pub fn harvest(lot: &str, kg: f64) -> Value {
+    scenario::harvest(
+        None,
+        "2026-06-01T08:00:00+07:00",
+        lot,
+        kg,
+        FARM,
+        "rice",
+        Some("Phka Rumduol"),
+        scenario::plot("T-1", "Preah Vihear", 3.0, 104.9, 13.8),
+        "organic",
+    )
 }
 
 pub fn sign(key: &SigningKey, event: &Value) -> Value {

@@ -1,0 +1,1444 @@
+//! The rules: how one admitted document changes the state, or why it may not.
+//!
+//! [`GroupState`] caches what the sequencer's current group read and changed; [`Tx`] holds one
+//! event's changes on top of it, so a refused event leaves nothing behind ([`Tx::commit`] is only
+//! called for accepted ones). At the end of the group, [`GroupState::write`] puts every changed
+//! record into the group's batch.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    ActorRecord, DocLink, Effect, EntryMeta, Flag, KeySpan, LotRecord, Origin, Place, RoleSpan,
+    RuleError, Rules, Span, TransitLine, index_key, refuse, tag,
+};
+use crate::core::profile::{
+    Action, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar, Transform,
+};
+use crate::store::{BatchWriter, StateCf, Store, StoreError};
+
+/// A refusal, or a storage failure (which stops the sequencer).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type R<T> = Result<T, ApplyError>;
+
+fn fail<T>(code: &'static str, message: impl Into<String>) -> R<T> {
+    Err(ApplyError::Rule(refuse(code, message)))
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn encode<T: Serialize>(v: &T) -> Vec<u8> {
+    // Serialising these plain records cannot fail (string keys, finite numbers).
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Reads of one sequencer group, and its accepted changes.
+pub struct GroupState<'s> {
+    store: &'s Store,
+    actors: HashMap<String, Option<ActorRecord>>,
+    keys: HashMap<String, Option<String>>,
+    lots: HashMap<String, Option<LotRecord>>,
+    metas: HashMap<u64, Option<EntryMeta>>,
+    dirty: BTreeSet<(u8, String)>,
+    index: Vec<Vec<u8>>,
+}
+
+const D_ACTOR: u8 = 0;
+const D_KEY: u8 = 1;
+const D_LOT: u8 = 2;
+const D_META: u8 = 3;
+
+impl<'s> GroupState<'s> {
+    pub fn new(store: &'s Store) -> Self {
+        GroupState {
+            store,
+            actors: HashMap::new(),
+            keys: HashMap::new(),
+            lots: HashMap::new(),
+            metas: HashMap::new(),
+            dirty: BTreeSet::new(),
+            index: Vec::new(),
+        }
+    }
+
+    /// Puts every record changed by accepted events into `batch`.
+    pub fn write(self, batch: &mut BatchWriter<'_>) {
+        for (kind, key) in &self.dirty {
+            match *kind {
+                D_ACTOR => {
+                    if let Some(Some(a)) = self.actors.get(key) {
+                        batch.put_state(StateCf::Actors, key.as_bytes(), &encode(a));
+                    }
+                }
+                D_KEY => {
+                    if let Some(Some(owner)) = self.keys.get(key) {
+                        batch.put_state(StateCf::Keys, key.as_bytes(), owner.as_bytes());
+                    }
+                }
+                D_LOT => {
+                    if let Some(Some(l)) = self.lots.get(key) {
+                        batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
+                    }
+                }
+                _ => {
+                    if let Ok(i) = key.parse::<u64>()
+                        && let Some(Some(m)) = self.metas.get(&i)
+                    {
+                        batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
+                    }
+                }
+            }
+        }
+        for k in &self.index {
+            batch.put_state(StateCf::Index, k, b"");
+        }
+    }
+
+    fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
+        if let Some(a) = self.actors.get(id) {
+            return Ok(a.clone());
+        }
+        let a = match self.store.state(StateCf::Actors, id.as_bytes())? {
+            Some(b) => Some(decode(&b, "actor record")?),
+            None => None,
+        };
+        self.actors.insert(id.to_owned(), a.clone());
+        Ok(a)
+    }
+
+    fn key_owner(&mut self, did: &str) -> Result<Option<String>, StoreError> {
+        if let Some(k) = self.keys.get(did) {
+            return Ok(k.clone());
+        }
+        let k = match self.store.state(StateCf::Keys, did.as_bytes())? {
+            Some(b) => Some(
+                String::from_utf8(b)
+                    .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))?,
+            ),
+            None => None,
+        };
+        self.keys.insert(did.to_owned(), k.clone());
+        Ok(k)
+    }
+
+    fn lot(&mut self, key: &str) -> Result<Option<LotRecord>, StoreError> {
+        if let Some(l) = self.lots.get(key) {
+            return Ok(l.clone());
+        }
+        let l = match self.store.state(StateCf::Lots, key.as_bytes())? {
+            Some(b) => Some(decode(&b, "lot record")?),
+            None => None,
+        };
+        self.lots.insert(key.to_owned(), l.clone());
+        Ok(l)
+    }
+
+    /// The rules' record of entry `index`.
+    pub fn meta(&mut self, index: u64) -> Result<Option<EntryMeta>, StoreError> {
+        if let Some(m) = self.metas.get(&index) {
+            return Ok(m.clone());
+        }
+        let m = match self.store.state(StateCf::EntryMeta, &index.to_be_bytes())? {
+            Some(b) => Some(decode(&b, "entry meta")?),
+            None => None,
+        };
+        self.metas.insert(index, m.clone());
+        Ok(m)
+    }
+}
+
+/// One event's changes, on top of its group.
+pub struct Tx<'g, 's> {
+    group: &'g mut GroupState<'s>,
+    actors: HashMap<String, ActorRecord>,
+    keys: HashMap<String, String>,
+    lots: HashMap<String, LotRecord>,
+    metas: HashMap<u64, EntryMeta>,
+    index: Vec<Vec<u8>>,
+    /// The entry being decided.
+    at: u64,
+    /// For a correction: the entry being reversed.
+    original: Option<u64>,
+}
+
+impl<'g, 's> Tx<'g, 's> {
+    pub fn new(group: &'g mut GroupState<'s>, index: u64) -> Self {
+        Tx {
+            group,
+            actors: HashMap::new(),
+            keys: HashMap::new(),
+            lots: HashMap::new(),
+            metas: HashMap::new(),
+            index: Vec::new(),
+            at: index,
+            original: None,
+        }
+    }
+
+    /// Keeps this event's changes in the group (the event was accepted).
+    pub fn commit(self) {
+        let g = self.group;
+        for (k, v) in self.actors {
+            g.dirty.insert((D_ACTOR, k.clone()));
+            g.actors.insert(k, Some(v));
+        }
+        for (k, v) in self.keys {
+            g.dirty.insert((D_KEY, k.clone()));
+            g.keys.insert(k, Some(v));
+        }
+        for (k, v) in self.lots {
+            g.dirty.insert((D_LOT, k.clone()));
+            g.lots.insert(k, Some(v));
+        }
+        for (k, v) in self.metas {
+            g.dirty.insert((D_META, k.to_string()));
+            g.metas.insert(k, Some(v));
+        }
+        g.index.extend(self.index);
+    }
+
+    fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
+        match self.actors.get(id) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.group.actor(id),
+        }
+    }
+
+    fn key_owner(&mut self, did: &str) -> Result<Option<String>, StoreError> {
+        match self.keys.get(did) {
+            Some(a) => Ok(Some(a.clone())),
+            None => self.group.key_owner(did),
+        }
+    }
+
+    fn lot(&mut self, key: &str) -> Result<Option<LotRecord>, StoreError> {
+        match self.lots.get(key) {
+            Some(l) => Ok(Some(l.clone())),
+            None => self.group.lot(key),
+        }
+    }
+
+    /// A lot that must exist and not be voided.
+    fn existing(&mut self, id: &Ident) -> R<LotRecord> {
+        match self.lot(&id.key)? {
+            Some(l) if l.voided_by.is_none() => Ok(l),
+            Some(l) => fail(
+                "unknown_lot",
+                format!(
+                    "{} was declared erroneous by entry {}; it does not exist",
+                    id.urn,
+                    l.voided_by.unwrap_or_default()
+                ),
+            ),
+            None => fail(
+                "unknown_lot",
+                format!(
+                    "{} is not in the ledger; it must be created (harvest, transformation or packing) first",
+                    id.urn
+                ),
+            ),
+        }
+    }
+
+    fn put_lot(&mut self, l: LotRecord) {
+        self.lots.insert(l.key.clone(), l);
+    }
+
+    /// Decides one new entry: the rules' verdict and, if accepted, the changed state in `self`.
+    pub fn apply(
+        &mut self,
+        doc: &Document,
+        signer: &str,
+        now_ms: i64,
+        rules: &Rules,
+    ) -> R<EntryMeta> {
+        if doc.event_time_ms > now_ms.saturating_add(rules.max_future_ms) {
+            return fail(
+                "event_time_in_future",
+                format!(
+                    "eventTime is {} s ahead of the ledger's clock; at most {} s are allowed (check the device's clock)",
+                    (doc.event_time_ms - now_ms) / 1000,
+                    rules.max_future_ms / 1000
+                ),
+            );
+        }
+        let mut meta = EntryMeta {
+            kind: doc.kind,
+            actor: None,
+            role: String::new(),
+            event_time_ms: doc.event_time_ms,
+            flags: Vec::new(),
+            effects: Vec::new(),
+            corrects: None,
+            corrected_by: None,
+        };
+        if let Action::Registrar(r) = &doc.action {
+            if !rules.registrars.iter().any(|k| k == signer) {
+                return fail(
+                    "not_registrar",
+                    format!(
+                        "{} documents are signed by a registrar key; {signer} is not one of this ledger's registrars",
+                        doc.kind.name()
+                    ),
+                );
+            }
+            meta.role = "registrar".into();
+            meta.actor = Some(self.registrar(r, doc.event_time_ms)?);
+        } else {
+            let (actor, role) = self.authorise(doc, signer)?;
+            meta.actor = Some(actor.id.clone());
+            meta.role = role;
+            self.goods(doc, &actor.id, &mut meta, rules)?;
+        }
+        self.record(doc, &meta);
+        Ok(meta)
+    }
+
+    /// Decides a correction: `doc` declares entry `original` (same eventID, same content)
+    /// erroneous. Only the actor who signed the original may, with a key valid now; its effects
+    /// are reversed, which fails while later events depend on them.
+    pub fn correct(
+        &mut self,
+        doc: &Document,
+        signer: &str,
+        original: u64,
+        now_ms: i64,
+    ) -> R<EntryMeta> {
+        let Some(mut orig) = self.group.meta(original)? else {
+            return Err(StoreError::Corrupt(format!("entry {original} has no meta")).into());
+        };
+        if let Some(by) = orig.corrected_by {
+            return fail(
+                "already_corrected",
+                format!("entry {original} was already declared erroneous by entry {by}"),
+            );
+        }
+        let owner = self.key_owner(signer)?;
+        if owner.is_none() || owner != orig.actor {
+            return fail(
+                "not_original_actor",
+                format!(
+                    "only {} may declare its event erroneous; {signer} is not its key",
+                    orig.actor.as_deref().unwrap_or("the signer")
+                ),
+            );
+        }
+        let actor = self
+            .actor(owner.as_deref().unwrap_or_default())?
+            .ok_or_else(|| StoreError::Corrupt("key names a missing actor".into()))?;
+        if !actor.key_valid_at(signer, now_ms) {
+            return fail(
+                "key_not_valid",
+                format!("{signer} is no longer a valid key of {}", actor.id),
+            );
+        }
+        self.original = Some(original);
+        for e in orig.effects.iter().rev() {
+            self.effect(e, false)?;
+        }
+        orig.corrected_by = Some(self.at);
+        let meta = EntryMeta {
+            kind: doc.kind,
+            actor: orig.actor.clone(),
+            role: orig.role.clone(),
+            event_time_ms: doc.event_time_ms,
+            flags: Vec::new(),
+            effects: Vec::new(),
+            corrects: Some(original),
+            corrected_by: None,
+        };
+        self.metas.insert(original, orig);
+        self.record(doc, &meta);
+        Ok(meta)
+    }
+
+    /// The actor whose key signed, valid at the event's time and holding a role for its kind.
+    fn authorise(&mut self, doc: &Document, signer: &str) -> R<(ActorRecord, String)> {
+        let Some(owner) = self.key_owner(signer)? else {
+            return fail(
+                "unknown_actor",
+                format!(
+                    "the signing key {signer} belongs to no registered actor; a registrar must register it first"
+                ),
+            );
+        };
+        let actor = self.actor(&owner)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("key {signer} names missing actor {owner}"))
+        })?;
+        if !actor.key_valid_at(signer, doc.event_time_ms) {
+            return fail(
+                "key_not_valid",
+                format!(
+                    "{signer} was not a valid key of {} at the eventTime (it was added later, or revoked or rotated before)",
+                    actor.id
+                ),
+            );
+        }
+        let wanted = doc.kind.roles();
+        let Some(role) = actor.role_at(wanted, doc.event_time_ms) else {
+            return fail(
+                "missing_role",
+                format!(
+                    "{} events need one of the roles {}; {} held none of them at the eventTime",
+                    doc.kind.name(),
+                    wanted.join(", "),
+                    actor.id
+                ),
+            );
+        };
+        let role = role.to_owned();
+        Ok((actor, role))
+    }
+
+    fn record(&mut self, doc: &Document, meta: &EntryMeta) {
+        let t = doc.event_time_ms;
+        let at = self.at;
+        self.index.push(index_key(tag::TIME, "", t, at));
+        if let Some(step) = &doc.biz_step {
+            self.index.push(index_key(tag::BIZ_STEP, step, t, at));
+        }
+        if let Some(a) = &meta.actor {
+            self.index.push(index_key(tag::ACTOR, a, t, at));
+        }
+        let mut seen = BTreeSet::new();
+        for id in doc.identifiers() {
+            if seen.insert(id.key.as_str()) {
+                self.index.push(index_key(tag::IDENT, &id.key, t, at));
+            }
+        }
+        self.metas.insert(at, meta.clone());
+    }
+
+    // ---- registrar documents ----
+
+    fn registrar(&mut self, r: &Registrar, t: i64) -> R<String> {
+        let at = self.at;
+        let span = || Span {
+            from_ms: t,
+            until_ms: None,
+            opened_at: at,
+            closed_at: None,
+        };
+        match r {
+            Registrar::Register(spec) => {
+                if self.actor(&spec.id)?.is_some() {
+                    return fail(
+                        "actor_exists",
+                        format!("actor {} is already registered", spec.id),
+                    );
+                }
+                for k in &spec.keys {
+                    self.unbound(k)?;
+                }
+                let mut roles: Vec<String> = spec.roles.clone();
+                roles.sort();
+                roles.dedup();
+                let rec = ActorRecord {
+                    id: spec.id.clone(),
+                    name: spec.name.clone(),
+                    country: spec.country.clone(),
+                    province: spec.province.clone(),
+                    gln: spec.gln.clone(),
+                    registered_at: at,
+                    roles: roles
+                        .into_iter()
+                        .map(|role| RoleSpan { role, span: span() })
+                        .collect(),
+                    keys: spec
+                        .keys
+                        .iter()
+                        .map(|k| KeySpan {
+                            key: k.clone(),
+                            span: span(),
+                        })
+                        .collect(),
+                };
+                for k in &spec.keys {
+                    self.keys.insert(k.clone(), spec.id.clone());
+                }
+                self.actors.insert(spec.id.clone(), rec);
+                Ok(spec.id.clone())
+            }
+            Registrar::GrantRole { actor, role } => {
+                let mut a = self.subject(actor)?;
+                if a.roles.iter().any(|r| r.role == *role && r.span.is_open()) {
+                    return fail(
+                        "role_already_granted",
+                        format!("{actor} already holds the role {role}"),
+                    );
+                }
+                a.roles.push(RoleSpan {
+                    role: role.clone(),
+                    span: span(),
+                });
+                self.actors.insert(actor.clone(), a);
+                Ok(actor.clone())
+            }
+            Registrar::RevokeRole { actor, role } => {
+                let mut a = self.subject(actor)?;
+                let Some(r) = a
+                    .roles
+                    .iter_mut()
+                    .find(|r| r.role == *role && r.span.is_open())
+                else {
+                    return fail(
+                        "role_not_granted",
+                        format!("{actor} does not hold the role {role}"),
+                    );
+                };
+                close(&mut r.span, t, at);
+                self.actors.insert(actor.clone(), a);
+                Ok(actor.clone())
+            }
+            Registrar::AddKey { actor, key } => {
+                let mut a = self.subject(actor)?;
+                self.unbound(key)?;
+                a.keys.push(KeySpan {
+                    key: key.clone(),
+                    span: span(),
+                });
+                self.keys.insert(key.clone(), actor.clone());
+                self.actors.insert(actor.clone(), a);
+                Ok(actor.clone())
+            }
+            Registrar::RotateKey {
+                actor,
+                key,
+                replaces,
+            } => {
+                let mut a = self.subject(actor)?;
+                self.unbound(key)?;
+                let Some(old) = a
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.key == *replaces && k.span.is_open())
+                else {
+                    return fail(
+                        "unknown_key",
+                        format!("{replaces} is not a current key of {actor}"),
+                    );
+                };
+                close(&mut old.span, t, at);
+                a.keys.push(KeySpan {
+                    key: key.clone(),
+                    span: span(),
+                });
+                self.keys.insert(key.clone(), actor.clone());
+                self.actors.insert(actor.clone(), a);
+                Ok(actor.clone())
+            }
+            Registrar::RevokeKey { actor, key } => {
+                let mut a = self.subject(actor)?;
+                let Some(k) = a
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.key == *key && k.span.is_open())
+                else {
+                    return fail(
+                        "unknown_key",
+                        format!("{key} is not a current key of {actor}"),
+                    );
+                };
+                close(&mut k.span, t, at);
+                self.actors.insert(actor.clone(), a);
+                Ok(actor.clone())
+            }
+        }
+    }
+
+    fn subject(&mut self, id: &str) -> R<ActorRecord> {
+        match self.actor(id)? {
+            Some(a) => Ok(a),
+            None => fail("unknown_actor", format!("actor {id} is not registered")),
+        }
+    }
+
+    /// A key may belong to one actor only, ever: otherwise one signature could speak for two.
+    fn unbound(&mut self, key: &str) -> R<()> {
+        match self.key_owner(key)? {
+            Some(owner) => fail(
+                "key_in_use",
+                format!("{key} is already a key of {owner}; every actor needs its own key"),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    // ---- goods ----
+
+    fn goods(&mut self, doc: &Document, actor: &str, meta: &mut EntryMeta, rules: &Rules) -> R<()> {
+        match &doc.action {
+            Action::Harvest(h) => self.harvest(h, doc, actor, meta, rules),
+            Action::Ship(m) => self.ship(m, actor, meta),
+            Action::Receive(m) => self.receive(m, actor, meta),
+            Action::Transform(t) => self.transform(t, doc.kind, actor, meta, rules),
+            Action::Pack { parent, children } => self.pack(parent, children, actor, meta, rules),
+            Action::Unpack { parent, children } => self.unpack(parent, children, actor, meta),
+            Action::Transaction {
+                lines,
+                docs,
+                action,
+            } => {
+                for l in lines {
+                    let mut lot = self.existing(&l.id)?;
+                    if !lot.handlers.iter().any(|h| h == actor) {
+                        return fail(
+                            "not_custodian",
+                            format!(
+                                "{actor} never held {}; only its handlers link documents to it",
+                                l.id.urn
+                            ),
+                        );
+                    }
+                    for d in docs {
+                        lot.documents.push(DocLink {
+                            kind: d.kind.clone(),
+                            id: d.id.clone(),
+                            action: action.clone(),
+                            index: self.at,
+                        });
+                    }
+                    meta.effects.push(Effect::Annotate {
+                        key: lot.key.clone(),
+                    });
+                    self.put_lot(lot);
+                }
+                Ok(())
+            }
+            Action::Registrar(_) => Ok(()),
+        }
+    }
+
+    fn new_lot(&mut self, id: &Ident, amount: i64, actor: &str) -> R<LotRecord> {
+        if let Some(l) = self.lot(&id.key)?
+            && l.voided_by.is_none()
+        {
+            return fail(
+                "already_commissioned",
+                format!(
+                    "{} already exists (created by entry {})",
+                    id.urn, l.created_at
+                ),
+            );
+        }
+        Ok(LotRecord {
+            id: id.urn.clone(),
+            key: id.key.clone(),
+            class: id.class,
+            gtin: id.gtin.clone(),
+            product: None,
+            crop: None,
+            growing_method: None,
+            amount,
+            content_mg: 0,
+            created_at: self.at,
+            created_by: actor.to_owned(),
+            held: Default::default(),
+            transit: Vec::new(),
+            consumed: 0,
+            handlers: Vec::new(),
+            inputs: Vec::new(),
+            origins: Vec::new(),
+            parent: None,
+            children: Vec::new(),
+            flags: Vec::new(),
+            documents: Vec::new(),
+            voided_by: None,
+        })
+    }
+
+    /// Puts a new record and brings its amount in from outside to `actor`.
+    fn create(&mut self, lot: LotRecord, actor: &str, meta: &mut EntryMeta) -> R<()> {
+        let key = lot.key.clone();
+        let amount = lot.amount;
+        self.put_lot(lot);
+        meta.effects.push(Effect::Create { key: key.clone() });
+        let e = Effect::Move {
+            key,
+            from: Place::Outside,
+            to: Place::Held {
+                actor: actor.to_owned(),
+            },
+            amount,
+        };
+        self.effect(&e, true)?;
+        meta.effects.push(e);
+        Ok(())
+    }
+
+    fn harvest(
+        &mut self,
+        h: &Harvest,
+        doc: &Document,
+        actor: &str,
+        meta: &mut EntryMeta,
+        rules: &Rules,
+    ) -> R<()> {
+        if h.farm != actor {
+            let Some(farm) = self.actor(&h.farm)? else {
+                return fail(
+                    "unknown_party",
+                    format!("the farm {} is not a registered actor", h.farm),
+                );
+            };
+            if farm.role_at(&["farm"], doc.event_time_ms).is_none() {
+                return fail(
+                    "missing_role",
+                    format!("{} did not hold the farm role at the eventTime", h.farm),
+                );
+            }
+            if meta.role != "cooperative" {
+                return fail(
+                    "actor_mismatch",
+                    format!(
+                        "{actor} records a harvest of {}; only the farm itself or a cooperative may",
+                        h.farm
+                    ),
+                );
+            }
+        }
+        let product = match h.crop.as_str() {
+            "rice" => "paddy".to_owned(),
+            "cassava" => "cassava-roots".to_owned(),
+            other => other.to_owned(),
+        };
+        let total: i64 = h.lots.iter().map(|(_, mg)| mg).sum();
+        let mut flags = Vec::new();
+        let max_t_per_ha = match h.crop.as_str() {
+            "rice" => Some(rules.bounds.rice_max_t_per_ha),
+            "cassava" => Some(rules.bounds.cassava_max_t_per_ha),
+            _ => None,
+        };
+        if let Some(max) = max_t_per_ha {
+            let limit_t = h.plot.area_hectares * max;
+            let t = total as f64 / 1e9;
+            if t > limit_t {
+                flags.push(self.flag(
+                    "harvest_exceeds_yield",
+                    format!(
+                        "{t:.3} t harvested from {} ha is more than {max} t/ha allows ({limit_t:.3} t)",
+                        h.plot.area_hectares
+                    ),
+                ));
+            }
+        }
+        if h.plot.geo.get("type").and_then(|t| t.as_str()) == Some("Point")
+            && h.plot.area_hectares > rules.bounds.point_plot_max_ha
+        {
+            flags.push(self.flag(
+                "plot_needs_polygon",
+                format!(
+                    "plot {} is {} ha but located by a point; plots over {} ha need a polygon",
+                    h.plot.id, h.plot.area_hectares, rules.bounds.point_plot_max_ha
+                ),
+            ));
+        }
+        for (id, mg) in &h.lots {
+            let mut lot = self.new_lot(id, *mg, actor)?;
+            lot.product = Some(product.clone());
+            lot.crop = Some(h.crop.clone());
+            lot.growing_method = Some(h.growing_method.clone());
+            lot.origins = vec![Origin {
+                farm: h.farm.clone(),
+                plot: h.plot.clone(),
+                harvest_start: h.harvest_start.clone(),
+                harvest_end: h.harvest_end.clone(),
+                growing_method: h.growing_method.clone(),
+                index: self.at,
+            }];
+            lot.flags = flags.clone();
+            self.create(lot, actor, meta)?;
+        }
+        meta.flags = flags;
+        Ok(())
+    }
+
+    fn flag(&self, code: &str, message: String) -> Flag {
+        Flag {
+            code: code.into(),
+            message,
+            index: self.at,
+        }
+    }
+
+    /// The amount a line moves and the lot it names, with the checks every movement shares.
+    fn line(&mut self, l: &Line) -> R<(LotRecord, i64)> {
+        let lot = self.existing(&l.id)?;
+        if let Some(p) = &lot.parent {
+            return fail(
+                "already_packed",
+                format!(
+                    "{} is packed in {p}; move the parent, or unpack it first",
+                    l.id.urn
+                ),
+            );
+        }
+        let amount = l.mass_mg.unwrap_or(lot.amount);
+        Ok((lot, amount))
+    }
+
+    fn custody(lot: &LotRecord, actor: &str, amount: i64, urn: &str) -> R<()> {
+        let held = lot.held_by(actor);
+        if held == 0 {
+            return fail(
+                "not_custodian",
+                format!("{actor} does not hold {urn}{}", holder_hint(lot)),
+            );
+        }
+        if held < amount {
+            return fail(
+                "insufficient_balance",
+                format!(
+                    "{actor} holds {} of {urn}, less than the {} this event uses",
+                    kg(held),
+                    kg(amount)
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Moves a lot and, for a logistic unit, everything packed in it.
+    fn move_all(
+        &mut self,
+        key: &str,
+        from: &Place,
+        to: &Place,
+        amount: i64,
+        meta: &mut EntryMeta,
+    ) -> R<()> {
+        let e = Effect::Move {
+            key: key.to_owned(),
+            from: from.clone(),
+            to: to.clone(),
+            amount,
+        };
+        self.effect(&e, true)?;
+        meta.effects.push(e);
+        let children = self.lot(key)?.map(|l| l.children).unwrap_or_default();
+        for c in children {
+            let amount = self
+                .lot(&c)?
+                .map(|l| l.amount)
+                .ok_or_else(|| StoreError::Corrupt(format!("packed child {c} is missing")))?;
+            self.move_all(&c, from, to, amount, meta)?;
+        }
+        Ok(())
+    }
+
+    fn ship(&mut self, m: &Movement, actor: &str, meta: &mut EntryMeta) -> R<()> {
+        if m.source != actor {
+            return fail(
+                "actor_mismatch",
+                format!(
+                    "the shipping party in sourceList is {}, but the event is signed by {actor}",
+                    m.source
+                ),
+            );
+        }
+        if m.destination == actor {
+            return fail(
+                "actor_mismatch",
+                "a shipment goes to another actor; destinationList names the signer",
+            );
+        }
+        if self.actor(&m.destination)?.is_none() {
+            return fail(
+                "unknown_party",
+                format!(
+                    "the receiving party {} is not a registered actor",
+                    m.destination
+                ),
+            );
+        }
+        let from = Place::Held {
+            actor: actor.to_owned(),
+        };
+        let to = Place::Transit {
+            from: actor.to_owned(),
+            to: m.destination.clone(),
+        };
+        for l in &m.lines {
+            let (lot, amount) = self.line(l)?;
+            Self::custody(&lot, actor, amount, &l.id.urn)?;
+            self.move_all(&lot.key, &from, &to, amount, meta)?;
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, m: &Movement, actor: &str, meta: &mut EntryMeta) -> R<()> {
+        if m.destination != actor {
+            return fail(
+                "actor_mismatch",
+                format!(
+                    "the receiving party in destinationList is {}, but the event is signed by {actor}",
+                    m.destination
+                ),
+            );
+        }
+        let from = Place::Transit {
+            from: m.source.clone(),
+            to: actor.to_owned(),
+        };
+        let to = Place::Held {
+            actor: actor.to_owned(),
+        };
+        for l in &m.lines {
+            let (lot, amount) = self.line(l)?;
+            let pending = lot.in_transit(&m.source, actor);
+            if pending == 0 {
+                return fail(
+                    "no_matching_shipping",
+                    format!(
+                        "no shipment of {} from {} to {actor} is waiting to be received",
+                        l.id.urn, m.source
+                    ),
+                );
+            }
+            if pending < amount {
+                return fail(
+                    "no_matching_shipping",
+                    format!(
+                        "{} of {} was shipped from {} to {actor} and not yet received; this receives {}",
+                        kg(pending),
+                        l.id.urn,
+                        m.source,
+                        kg(amount)
+                    ),
+                );
+            }
+            self.move_all(&lot.key, &from, &to, amount, meta)?;
+        }
+        Ok(())
+    }
+
+    fn transform(
+        &mut self,
+        t: &Transform,
+        kind: Kind,
+        actor: &str,
+        meta: &mut EntryMeta,
+        rules: &Rules,
+    ) -> R<()> {
+        let held = Place::Held {
+            actor: actor.to_owned(),
+        };
+        let mut inputs: Vec<(LotRecord, i64)> = Vec::new();
+        for l in &t.inputs {
+            let (lot, amount) = self.line(l)?;
+            if lot.class == IdClass::Unit {
+                return fail(
+                    "already_packed",
+                    format!(
+                        "{} is a logistic unit; unpack it and transform its contents",
+                        l.id.urn
+                    ),
+                );
+            }
+            Self::custody(&lot, actor, amount, &l.id.urn)?;
+            inputs.push((lot, amount));
+        }
+        let mass_in: i64 = inputs.iter().map(|(_, a)| a).sum();
+        let mass_out: i64 = t.outputs.iter().map(|o| o.mass_mg).sum();
+        if mass_out > mass_in {
+            return fail(
+                "outputs_exceed_inputs",
+                format!(
+                    "the outputs weigh {}, more than the {} of inputs",
+                    kg(mass_out),
+                    kg(mass_in)
+                ),
+            );
+        }
+        for (lot, amount) in &inputs {
+            let e = Effect::Move {
+                key: lot.key.clone(),
+                from: held.clone(),
+                to: Place::Consumed,
+                amount: *amount,
+            };
+            self.effect(&e, true)?;
+            meta.effects.push(e);
+        }
+
+        let common = |f: &dyn Fn(&LotRecord) -> Option<String>| -> Option<String> {
+            let mut vals = inputs.iter().map(|(l, _)| f(l));
+            let first = vals.next().flatten()?;
+            vals.all(|v| v.as_deref() == Some(first.as_str()))
+                .then_some(first)
+        };
+        let in_product = common(&|l: &LotRecord| l.product.clone());
+        let crop = common(&|l: &LotRecord| l.crop.clone());
+        let method = inputs
+            .iter()
+            .map(|(l, _)| {
+                l.growing_method
+                    .clone()
+                    .unwrap_or_else(|| "conventional".into())
+            })
+            .min_by_key(|m| method_rank(m));
+        let mut origins: Vec<Origin> = Vec::new();
+        for (l, _) in &inputs {
+            for o in &l.origins {
+                if !origins.contains(o) {
+                    origins.push(o.clone());
+                }
+            }
+        }
+        let input_keys: Vec<String> = inputs.iter().map(|(l, _)| l.key.clone()).collect();
+
+        // Plausibility of the yield, by product.
+        let by = |items: &mut dyn Iterator<Item = (Option<&str>, i64)>, names: &[&str]| -> i64 {
+            items
+                .filter(|(p, _)| p.is_some_and(|p| names.contains(&p)))
+                .map(|(_, m)| m)
+                .sum()
+        };
+        let ins = || inputs.iter().map(|(l, a)| (l.product.as_deref(), *a));
+        let outs = || {
+            t.outputs
+                .iter()
+                .map(|o| (o.product.as_deref().or(in_product.as_deref()), o.mass_mg))
+        };
+        let mut flags = Vec::new();
+        let b = &rules.bounds;
+        let mut ratio_flag = |code: &str, what: &str, num: i64, den: i64, [lo, hi]: [f64; 2]| {
+            if den > 0 {
+                let r = num as f64 / den as f64;
+                if r < lo || r > hi {
+                    flags.push(Flag {
+                        code: code.into(),
+                        message: format!(
+                            "{what} is {r:.3} ({} from {}); plausible is {lo}–{hi}",
+                            kg(num),
+                            kg(den)
+                        ),
+                        index: self.at,
+                    });
+                }
+            }
+        };
+        match kind {
+            Kind::Milling => {
+                let paddy = by(&mut ins(), &["paddy"]);
+                let milled = by(&mut outs(), &["head-rice", "broken-rice", "milled-rice"]);
+                let head = by(&mut outs(), &["head-rice"]);
+                ratio_flag(
+                    "milling_recovery",
+                    "milled rice per paddy",
+                    milled,
+                    paddy,
+                    b.milling_recovery,
+                );
+                ratio_flag(
+                    "head_rice_ratio",
+                    "head rice per paddy",
+                    head,
+                    paddy,
+                    b.head_rice,
+                );
+            }
+            Kind::Chipping => {
+                let roots = by(&mut ins(), &["cassava-roots"]);
+                let chips = by(&mut outs(), &["cassava-chips"]);
+                ratio_flag(
+                    "cassava_conversion",
+                    "dried chips per fresh root",
+                    chips,
+                    roots,
+                    b.cassava_chips,
+                );
+            }
+            Kind::StarchExtraction => {
+                let roots = by(&mut ins(), &["cassava-roots"]);
+                let starch = by(&mut outs(), &["cassava-starch"]);
+                ratio_flag(
+                    "cassava_conversion",
+                    "starch per fresh root",
+                    starch,
+                    roots,
+                    b.cassava_starch,
+                );
+            }
+            _ => {}
+        }
+
+        for o in &t.outputs {
+            let mut lot = self.new_lot(&o.id, o.mass_mg, actor)?;
+            lot.product = o.product.clone().or_else(|| in_product.clone());
+            lot.crop = crop.clone();
+            lot.growing_method = method.clone();
+            lot.origins = origins.clone();
+            lot.inputs = input_keys.clone();
+            lot.flags = flags.clone();
+            self.create(lot, actor, meta)?;
+        }
+        meta.flags = flags;
+        Ok(())
+    }
+
+    fn pack(
+        &mut self,
+        parent: &Ident,
+        children: &[Ident],
+        actor: &str,
+        meta: &mut EntryMeta,
+        rules: &Rules,
+    ) -> R<()> {
+        match self.lot(&parent.key)? {
+            Some(p) if p.voided_by.is_none() => {
+                if p.parent.is_some() {
+                    return fail(
+                        "already_packed",
+                        format!("{} is itself packed; pack into the outer unit", parent.urn),
+                    );
+                }
+                Self::custody(&p, actor, 1, &parent.urn)?;
+            }
+            _ => {
+                let unit = self.new_lot(parent, 1, actor)?;
+                self.create(unit, actor, meta)?;
+            }
+        }
+        for c in children {
+            let child = self.existing(c)?;
+            if let Some(p) = &child.parent {
+                return fail(
+                    "already_packed",
+                    format!("{} is already packed in {p}; unpack it first", c.urn),
+                );
+            }
+            Self::custody(&child, actor, child.amount, &c.urn)?;
+            let e = Effect::Parent {
+                child: child.key.clone(),
+                old: None,
+                new: Some(parent.key.clone()),
+            };
+            self.effect(&e, true)?;
+            meta.effects.push(e);
+        }
+        // Describe the unit by what it now contains.
+        let mut unit = self.existing(parent)?;
+        let mut products = BTreeSet::new();
+        let mut methods = Vec::new();
+        for c in unit.children.clone() {
+            if let Some(cl) = self.lot(&c)? {
+                products.insert(cl.product.clone());
+                methods.push(
+                    cl.growing_method
+                        .clone()
+                        .unwrap_or_else(|| "conventional".into()),
+                );
+                for o in cl.origins {
+                    if !unit.origins.contains(&o) {
+                        unit.origins.push(o);
+                    }
+                }
+                if !unit.inputs.contains(&c) {
+                    unit.inputs.push(c);
+                }
+            }
+        }
+        unit.product = if products.len() == 1 {
+            products.into_iter().next().flatten()
+        } else {
+            None
+        };
+        unit.growing_method = methods.into_iter().min_by_key(|m| method_rank(m));
+        let max_mg = (rules.bounds.unit_max_t * 1e9) as i64;
+        if unit.content_mg > max_mg {
+            let f = self.flag(
+                "unit_overweight",
+                format!(
+                    "{} holds {}, more than the {} t a container carries",
+                    unit.id,
+                    kg(unit.content_mg),
+                    rules.bounds.unit_max_t
+                ),
+            );
+            unit.flags.push(f.clone());
+            meta.flags.push(f);
+            meta.effects.push(Effect::Annotate {
+                key: unit.key.clone(),
+            });
+        }
+        self.put_lot(unit);
+        Ok(())
+    }
+
+    fn unpack(
+        &mut self,
+        parent: &Ident,
+        children: &[Ident],
+        actor: &str,
+        meta: &mut EntryMeta,
+    ) -> R<()> {
+        let unit = self.existing(parent)?;
+        Self::custody(&unit, actor, 1, &parent.urn)?;
+        let keys: Vec<String> = if children.is_empty() {
+            unit.children.clone()
+        } else {
+            let mut keys = Vec::new();
+            for c in children {
+                if !unit.children.contains(&c.key) {
+                    return fail(
+                        "not_packed",
+                        format!("{} is not packed in {}", c.urn, parent.urn),
+                    );
+                }
+                keys.push(c.key.clone());
+            }
+            keys
+        };
+        for k in keys {
+            let e = Effect::Parent {
+                child: k,
+                old: Some(parent.key.clone()),
+                new: None,
+            };
+            self.effect(&e, true)?;
+            meta.effects.push(e);
+        }
+        Ok(())
+    }
+
+    // ---- effects, forwards and backwards ----
+
+    /// Applies `e` (or its inverse), refusing any change that would make a balance negative or
+    /// contradict packing. Refusals going backwards mean a later event depends on this one.
+    fn effect(&mut self, e: &Effect, forward: bool) -> R<()> {
+        match e {
+            Effect::Create { key } => {
+                if forward {
+                    return Ok(());
+                }
+                let mut lot = self
+                    .lot(key)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("created lot {key} is missing")))?;
+                if !lot.held.is_empty()
+                    || !lot.transit.is_empty()
+                    || lot.consumed != 0
+                    || !lot.children.is_empty()
+                    || lot.parent.is_some()
+                {
+                    return fail(
+                        "correction_conflict",
+                        format!(
+                            "{} has been used since it was created; declare those events erroneous first",
+                            lot.id
+                        ),
+                    );
+                }
+                lot.voided_by = Some(self.at);
+                self.put_lot(lot);
+                Ok(())
+            }
+            Effect::Move {
+                key,
+                from,
+                to,
+                amount,
+            } => {
+                let (from, to) = if forward { (from, to) } else { (to, from) };
+                let mut lot = self
+                    .lot(key)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("moved lot {key} is missing")))?;
+                take(&mut lot, from, *amount)?;
+                give(&mut lot, to, *amount);
+                self.put_lot(lot);
+                Ok(())
+            }
+            Effect::Parent { child, old, new } => {
+                let (old, new) = if forward { (old, new) } else { (new, old) };
+                let mut c = self
+                    .lot(child)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("packed lot {child} is missing")))?;
+                if c.parent != *old {
+                    return fail(
+                        "correction_conflict",
+                        format!(
+                            "{} has been repacked since; declare that event erroneous first",
+                            c.id
+                        ),
+                    );
+                }
+                let mass = if c.class == IdClass::Unit {
+                    c.content_mg
+                } else {
+                    c.amount
+                };
+                c.parent = new.clone();
+                self.put_lot(c);
+                if let Some(p) = old {
+                    self.adjust_parent(p, child, -mass)?;
+                }
+                if let Some(p) = new {
+                    self.adjust_parent(p, child, mass)?;
+                }
+                Ok(())
+            }
+            Effect::Annotate { key } => {
+                if forward {
+                    return Ok(());
+                }
+                if let Some(mut lot) = self.lot(key)? {
+                    let original = self.original;
+                    lot.flags.retain(|f| Some(f.index) != original);
+                    lot.documents.retain(|d| Some(d.index) != original);
+                    self.put_lot(lot);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds or removes `child` under `parent` and carries the mass change up the chain.
+    fn adjust_parent(&mut self, parent: &str, child: &str, mass: i64) -> R<()> {
+        let mut p = self
+            .lot(parent)?
+            .ok_or_else(|| StoreError::Corrupt(format!("parent {parent} is missing")))?;
+        if mass >= 0 {
+            if !p.children.iter().any(|c| c == child) {
+                p.children.push(child.to_owned());
+            }
+        } else {
+            p.children.retain(|c| c != child);
+        }
+        let mut up = p.parent.clone();
+        p.content_mg += mass;
+        self.put_lot(p);
+        while let Some(k) = up {
+            let mut a = self
+                .lot(&k)?
+                .ok_or_else(|| StoreError::Corrupt(format!("parent {k} is missing")))?;
+            a.content_mg += mass;
+            up = a.parent.clone();
+            self.put_lot(a);
+        }
+        Ok(())
+    }
+}
+
+fn close(span: &mut Span, t: i64, at: u64) {
+    span.until_ms = Some(t.max(span.from_ms));
+    span.closed_at = Some(at);
+}
+
+fn take(lot: &mut LotRecord, from: &Place, amount: i64) -> R<()> {
+    let short = |have: i64| {
+        fail::<()>(
+            "correction_conflict",
+            format!(
+                "{} has {} at {}; {} is needed to reverse this event — declare later events erroneous first",
+                lot.id,
+                kg(have),
+                place_name(from),
+                kg(amount)
+            ),
+        )
+    };
+    match from {
+        Place::Outside => {}
+        Place::Held { actor } => {
+            let have = lot.held_by(actor);
+            if have < amount {
+                return short(have);
+            }
+            if have == amount {
+                lot.held.remove(actor);
+            } else {
+                lot.held.insert(actor.clone(), have - amount);
+            }
+        }
+        Place::Transit { from, to } => {
+            let have = lot.in_transit(from, to);
+            if have < amount {
+                return short(have);
+            }
+            lot.transit
+                .iter_mut()
+                .filter(|t| t.from == *from && t.to == *to)
+                .for_each(|t| t.amount -= amount);
+            lot.transit.retain(|t| t.amount > 0);
+        }
+        Place::Consumed => {
+            if lot.consumed < amount {
+                return short(lot.consumed);
+            }
+            lot.consumed -= amount;
+        }
+    }
+    Ok(())
+}
+
+fn give(lot: &mut LotRecord, to: &Place, amount: i64) {
+    match to {
+        Place::Outside => {}
+        Place::Held { actor } => {
+            *lot.held.entry(actor.clone()).or_insert(0) += amount;
+            if !lot.handlers.contains(actor) {
+                lot.handlers.push(actor.clone());
+            }
+        }
+        Place::Transit { from, to } => {
+            match lot
+                .transit
+                .iter_mut()
+                .find(|t| t.from == *from && t.to == *to)
+            {
+                Some(t) => t.amount += amount,
+                None => lot.transit.push(TransitLine {
+                    from: from.clone(),
+                    to: to.clone(),
+                    amount,
+                }),
+            }
+        }
+        Place::Consumed => lot.consumed += amount,
+    }
+}
+
+fn place_name(p: &Place) -> String {
+    match p {
+        Place::Outside => "outside".into(),
+        Place::Held { actor } => actor.clone(),
+        Place::Transit { from, to } => format!("transit from {from} to {to}"),
+        Place::Consumed => "consumed".into(),
+    }
+}
+
+fn holder_hint(lot: &LotRecord) -> String {
+    if let Some(t) = lot.transit.first() {
+        return format!(" (it is in transit from {} to {})", t.from, t.to);
+    }
+    match lot.held.keys().next() {
+        Some(h) => format!(" (it is held by {h})"),
+        None if lot.consumed > 0 => " (it was consumed)".into(),
+        None => String::new(),
+    }
+}
+
+/// A mass for messages: `1234.5 kg`.
+pub fn kg(mg: i64) -> String {
+    format!("{} kg", mg as f64 / 1e6)
+}
+
+/// Organic ranks above in-conversion above conventional; a mix takes the lowest.
+fn method_rank(m: &str) -> u8 {
+    match m {
+        "organic" => 2,
+        "in-conversion" => 1,
+        _ => 0,
+    }
+}
