@@ -12,22 +12,21 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use ed25519_dalek::{Signer as _, SigningKey};
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Client;
 use crate::config::Config;
 use crate::core::{di, didkey, event::EventId};
+use crate::scenario;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
-    /// Durable ingest through POST /v1/events/batch, against strict Ed25519 verification on all cores.
+    /// Durable ingest of a realistic rice-chain event mix through POST /v1/events/batch, with
+    /// every rule on, against strict Ed25519 verification on all cores.
     Ingest {
         /// Events to submit.
         #[arg(long, default_value_t = 30_000)]
         events: usize,
-        /// Distinct signing actors.
-        #[arg(long, default_value_t = 64)]
-        actors: usize,
         /// Events per batch request.
         #[arg(long, default_value_t = 250)]
         batch: usize,
@@ -41,34 +40,152 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Ingest {
             events,
-            actors,
             batch,
             concurrency,
-        } => ingest(events, actors, batch, concurrency),
+        } => ingest(events, batch, concurrency),
     }
 }
 
-/// A receiving event of about 1 KB, as a mill logs for a delivery of tagged paddy bags.
-fn sample_event(n: usize, actor: usize) -> Value {
-    let epcs: Vec<String> = (0..6)
-        .map(|i| format!("urn:epc:id:sgtin:0885000.{:06}.{}", 100 + actor, n * 10 + i))
+/// Documents of one client's stream: its actors' registrations (signed by the registrar),
+/// then `chains` supply chains of eleven events each, in the order they must be applied.
+struct Stream {
+    registrations: Vec<Value>,
+    events: Vec<Value>,
+}
+
+/// One client's actors and chains. Each chain is what a rice chain logs for one lot: harvest,
+/// farm → collector → mill (shipping and receiving twice), milling into four products,
+/// bagging into 50 tagged bags, palletising, shipping the pallet to the exporter, receiving
+/// it, and an invoice. Every rule applies: keys, roles, custody, balances, yields.
+fn stream(client: usize, chains: usize, registrar: &SigningKey) -> Result<Stream> {
+    use scenario::{items::*, *};
+    let names = ["farm", "collector", "mill", "exporter"];
+    let roles: [&[&str]; 4] = [
+        &["farm"],
+        &["collector"],
+        &["mill", "packer"],
+        &["exporter"],
+    ];
+    let keys: Vec<SigningKey> = names
+        .iter()
+        .map(|n| seeded_key(&format!("bench {client} {n}")))
         .collect();
-    json!({
-        "@context": ["https://ref.gs1.org/standards/epcis/epcis-context.jsonld"],
-        "type": "ObjectEvent",
-        "eventID": EventId::new_v7().to_string(),
-        "eventTime": "2026-11-20T08:15:00+07:00",
-        "eventTimeZoneOffset": "+07:00",
-        "epcList": epcs,
-        "action": "OBSERVE",
-        "bizStep": "receiving",
-        "disposition": "in_progress",
-        "readPoint": {"id": format!("urn:epc:id:sgln:0885000.{:05}.0", actor)},
-        "bizLocation": {"id": format!("urn:epc:id:sgln:0885000.{:05}.0", actor)},
-        "sourceList": [{"type": "owning_party", "source": "urn:epc:id:pgln:0885000.00001"}],
-        "destinationList": [{"type": "owning_party", "destination": format!("urn:epc:id:pgln:0885000.{:05}", actor)}],
-        "quantityList": [{"epcClass": format!("urn:epc:class:lgtin:0885000.{:06}.L2026-{n}", 100 + actor), "quantity": 300.0, "uom": "KGM"}],
-        "bizTransactionList": [{"type": "po", "bizTransaction": format!("urn:epcglobal:cbv:bt:0885000000017:PO-{n}")}],
+    let ids: Vec<String> = (0..4).map(|i| pgln((client * 10 + i + 1) as u32)).collect();
+    let registrations = (0..4)
+        .map(|i| {
+            let doc = register(
+                None,
+                "2026-01-01T00:00:00+07:00",
+                &ids[i],
+                names[i],
+                ("KH", "Battambang"),
+                roles[i],
+                &[did(&keys[i])],
+                None,
+            );
+            di::sign(&doc, registrar, "2026-11-20T01:15:00Z")
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (farm, collector, mill, exporter) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    let mut docs: Vec<(usize, Value)> = Vec::with_capacity(chains * 11);
+    for k in 0..chains {
+        let tag = format!("B{client}-{k}");
+        let t = |day: u32| format!("2026-10-{:02}T08:00:00+07:00", 1 + day);
+        let paddy = lgtin(PADDY, &tag);
+        let head = lgtin(HEAD_RICE, &tag);
+        let bags: Vec<String> = (0..50)
+            .map(|i| sgtin(HEAD_RICE_BAG_50KG, client * 10_000_000 + k * 100 + i))
+            .collect();
+        let pallet = sscc((client * 1_000_000 + k + 1) as u64);
+        let field = plot(&format!("P{client}-{k}"), "Battambang", 2.0, 103.2, 13.1);
+        docs.push((
+            0,
+            harvest(
+                None,
+                &t(0),
+                &paddy,
+                5000.0,
+                farm,
+                "rice",
+                Some("Sen Kra'ob"),
+                field,
+                "organic",
+            ),
+        ));
+        docs.push((
+            0,
+            movement(true, &t(1), farm, collector, &[], &[kg(&paddy, 5000.0)]),
+        ));
+        docs.push((
+            1,
+            movement(false, &t(1), farm, collector, &[], &[kg(&paddy, 5000.0)]),
+        ));
+        docs.push((
+            1,
+            movement(true, &t(2), collector, mill, &[], &[kg(&paddy, 5000.0)]),
+        ));
+        docs.push((
+            2,
+            movement(false, &t(3), collector, mill, &[], &[kg(&paddy, 5000.0)]),
+        ));
+        docs.push((
+            2,
+            transform(
+                &t(4),
+                "milling",
+                &[kg(&paddy, 5000.0)],
+                &[
+                    (head.clone(), 2500.0, Some("head-rice")),
+                    (lgtin(BROKEN_RICE, &tag), 750.0, Some("broken-rice")),
+                    (lgtin(BRAN, &tag), 450.0, Some("bran")),
+                    (lgtin(HUSK, &tag), 1000.0, Some("husk")),
+                ],
+            ),
+        ));
+        docs.push((2, bagging(&t(5), kg(&head, 2500.0), &bags, 50.0)));
+        docs.push((2, aggregation(true, &t(6), &pallet, &bags)));
+        docs.push((
+            2,
+            movement(
+                true,
+                &t(7),
+                mill,
+                exporter,
+                std::slice::from_ref(&pallet),
+                &[],
+            ),
+        ));
+        docs.push((
+            3,
+            movement(
+                false,
+                &t(8),
+                mill,
+                exporter,
+                std::slice::from_ref(&pallet),
+                &[],
+            ),
+        ));
+        docs.push((
+            3,
+            transaction(
+                &t(9),
+                std::slice::from_ref(&pallet),
+                &[],
+                &[(
+                    "inv",
+                    &format!("urn:epcglobal:cbv:bt:8841234000019:INV-{tag}"),
+                )],
+            ),
+        ));
+    }
+    let events = docs
+        .into_par_iter()
+        .map(|(who, doc)| di::sign(&doc, &keys[who], "2026-11-20T01:15:00Z"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Stream {
+        registrations,
+        events,
     })
 }
 
@@ -80,31 +197,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Result<()> {
-    if events == 0 || actors == 0 || batch == 0 || concurrency == 0 {
-        bail!("--events, --actors, --batch and --concurrency must all be at least 1");
+fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
+    if events == 0 || batch == 0 || concurrency == 0 {
+        bail!("--events, --batch and --concurrency must all be at least 1");
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chains = events.div_ceil(11 * concurrency);
     println!(
-        "bench ingest: {events} events, {actors} actors, batches of {batch}, {concurrency} clients, {cores} cores"
+        "bench ingest: {concurrency} clients x {chains} rice chains x 11 events (harvest, 4 custody moves, milling, bagging 50 tagged bags, palletising, shipping, receiving, invoice), batches of {batch}, {cores} cores"
     );
 
-    let keys: Vec<SigningKey> = (0..actors)
-        .map(|_| didkey::generate())
+    let registrar = crate::scenario::seeded_key("bench registrar");
+    let streams: Vec<Stream> = (0..concurrency)
+        .map(|c| stream(c, chains, &registrar))
+        .collect::<Result<_>>()?;
+    let total: usize = streams.iter().map(|s| s.events.len()).sum();
+    let bodies: Vec<Vec<Vec<u8>>> = streams
+        .iter()
+        .map(|s| {
+            s.events
+                .chunks(batch)
+                .map(serde_json::to_vec)
+                .collect::<Result<_, _>>()
+        })
         .collect::<Result<_, _>>()?;
-    let created = "2026-11-20T01:15:00Z";
-    let signed: Vec<Value> = (0..events)
-        .into_par_iter()
-        .map(|n| di::sign(&sample_event(n, n % actors), &keys[n % actors], created))
-        .collect::<Result<_, _>>()?;
-    let bodies: Vec<Vec<u8>> = signed
-        .chunks(batch)
-        .map(serde_json::to_vec)
-        .collect::<Result<_, _>>()?;
-    let avg = bodies.iter().map(Vec::len).sum::<usize>() / events;
+    let bytes: usize = bodies.iter().flatten().map(Vec::len).sum();
     println!(
-        "prepared {} batch bodies, {avg} bytes per signed event",
-        bodies.len()
+        "prepared {total} signed events, {} bytes on average",
+        bytes / total.max(1)
     );
 
     let dir = std::env::temp_dir().join(format!(
@@ -117,6 +237,7 @@ fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Res
         listen: "127.0.0.1:0".into(),
         origin: Some("bench.invalid/lotline".into()),
         max_batch: batch.max(1000),
+        registrars: vec![crate::scenario::did(&registrar)],
         ..Config::default()
     };
     let (tx, rx) = mpsc::channel();
@@ -128,17 +249,26 @@ fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Res
     let (addr, handle) = rx
         .recv_timeout(Duration::from_secs(60))
         .context("the benchmark server did not start")?;
-
     let base = format!("http://{addr}");
-    let next = AtomicUsize::new(0);
-    let latencies = Mutex::new(Vec::with_capacity(events));
+
+    // Registrations first, untimed: actors must exist before their events.
+    let setup = Client::new(&base, 3)?;
+    let regs: Vec<&Value> = streams.iter().flat_map(|s| &s.registrations).collect();
+    let (status, v) = setup.post("/v1/events/batch", &serde_json::to_vec(&regs)?)?;
+    if status != 200 || v["accepted"].as_u64() != Some(regs.len() as u64) {
+        bail!("registering the benchmark's actors failed: {status} {v}");
+    }
+
+    let latencies = Mutex::new(Vec::with_capacity(total));
     let accepted = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     let started = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..concurrency {
-            s.spawn(|| {
-                let client = match Client::new(&base, 3) {
+        // Each client sends its own stream in order, one batch at a time, as a site would.
+        for stream in &bodies {
+            let (base, latencies, accepted, failures) = (&base, &latencies, &accepted, &failures);
+            s.spawn(move || {
+                let client = match Client::new(base, 3) {
                     Ok(c) => c,
                     Err(e) => {
                         return failures
@@ -147,9 +277,7 @@ fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Res
                             .unwrap_or(());
                     }
                 };
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else { break };
+                for body in stream {
                     let t = Instant::now();
                     match client.post("/v1/events/batch", body) {
                         Ok((200, v)) => {
@@ -158,6 +286,12 @@ fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Res
                             accepted.fetch_add(ok, Ordering::Relaxed);
                             if let Ok(mut l) = latencies.lock() {
                                 l.extend(std::iter::repeat_n(took, ok));
+                            }
+                            let refused = v["results"]
+                                .as_array()
+                                .and_then(|r| r.iter().find(|x| x.get("problem").is_some()));
+                            if let Some(r) = refused {
+                                let _ = failures.lock().map(|mut f| f.push(r.to_string()));
                             }
                         }
                         Ok((status, v)) => {
@@ -182,11 +316,11 @@ fn ingest(events: usize, actors: usize, batch: usize, concurrency: usize) -> Res
 
     let failures = failures.into_inner().unwrap_or_default();
     if let Some(f) = failures.first() {
-        bail!("{} batch requests failed; first: {f}", failures.len());
+        bail!("{} batches had failures; first: {f}", failures.len());
     }
     let accepted = accepted.into_inner();
-    if accepted != events {
-        bail!("only {accepted} of {events} events were accepted");
+    if accepted != total {
+        bail!("only {accepted} of {total} events were accepted");
     }
     let mut lat = latencies.into_inner().unwrap_or_default();
     lat.sort_unstable();

@@ -13,13 +13,15 @@ use super::{AppState, Problem};
 use crate::core::entry::Entry;
 use crate::core::{digital_link, profile, tds};
 use crate::state::query::{Scan, StateReader};
-use crate::state::{EntryMeta, LotRecord};
+use crate::state::{EntryMeta, LotRecord, Origin};
 
 type Data = web::Data<AppState>;
 
 /// Most events listed inline in a lot's state; the rest are a query away.
 const LOT_EVENTS: usize = 500;
 const DEFAULT_PER_PAGE: usize = 100;
+/// Most upstream lots visited to find a lot's origins.
+const MAX_GENEALOGY: usize = 100_000;
 const MAX_PER_PAGE: usize = 1000;
 /// EPCIS 2.0 JSON-LD context, the first item of every document lotline produces.
 const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
@@ -50,7 +52,7 @@ fn quantity(lot: &LotRecord, amount: i64) -> Value {
 }
 
 /// The public view of a lot's state.
-fn lot_json(lot: &LotRecord, events: Vec<Value>, more: bool) -> Value {
+fn lot_json(lot: &LotRecord, origins: &[Origin], events: Vec<Value>, more: bool) -> Value {
     let held: Vec<Value> = lot
         .held
         .iter()
@@ -61,7 +63,8 @@ fn lot_json(lot: &LotRecord, events: Vec<Value>, more: bool) -> Value {
         .iter()
         .map(|t| json!({"from": t.from, "to": t.to, "amount": quantity(lot, t.amount)}))
         .collect();
-    let mut farms: Vec<&str> = lot.origins.iter().map(|o| o.farm.as_str()).collect();
+    let mut farms: Vec<&str> = origins.iter().map(|o| o.farm.as_str()).collect();
+    farms.sort_unstable();
     farms.dedup();
     let on_hand: i64 = lot.held.values().sum();
     json!({
@@ -82,7 +85,7 @@ fn lot_json(lot: &LotRecord, events: Vec<Value>, more: bool) -> Value {
         "createdAt": lot.created_at,
         "createdBy": lot.created_by,
         "originFarms": farms,
-        "origins": lot.origins,
+        "origins": origins,
         "inputs": lot.inputs,
         "parent": lot.parent,
         "children": lot.children,
@@ -155,7 +158,10 @@ pub(super) async fn get_lot(data: Data, path: web::Path<String>) -> Result<HttpR
         .iter()
         .map(|i| entry_summary(&reader, &data, *i))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(HttpResponse::Ok().json(lot_json(&lot, events, page.next.is_some())))
+    let origins = reader
+        .origins(&lot, MAX_GENEALOGY)
+        .map_err(Problem::internal)?;
+    Ok(HttpResponse::Ok().json(lot_json(&lot, &origins, events, page.next.is_some())))
 }
 
 pub(super) async fn get_actor(

@@ -671,6 +671,7 @@ impl<'g, 's> Tx<'g, 's> {
                 actor: actor.to_owned(),
             },
             amount,
+            contents: Vec::new(),
         };
         self.effect(&e, true)?;
         meta.effects.push(e);
@@ -809,7 +810,8 @@ impl<'g, 's> Tx<'g, 's> {
         Ok(())
     }
 
-    /// Moves a lot and, for a logistic unit, everything packed in it.
+    /// Moves a lot and, for a logistic unit, everything packed in it — recorded as one effect
+    /// that lists the contents, so a container of 500 bags costs one effect, not 501.
     fn move_all(
         &mut self,
         key: &str,
@@ -818,23 +820,32 @@ impl<'g, 's> Tx<'g, 's> {
         amount: i64,
         meta: &mut EntryMeta,
     ) -> R<()> {
+        let contents = self.descendants(key)?;
         let e = Effect::Move {
             key: key.to_owned(),
             from: from.clone(),
             to: to.clone(),
             amount,
+            contents,
         };
         self.effect(&e, true)?;
         meta.effects.push(e);
-        let children = self.lot(key)?.map(|l| l.children).unwrap_or_default();
-        for c in children {
-            let amount = self
-                .lot(&c)?
-                .map(|l| l.amount)
-                .ok_or_else(|| StoreError::Corrupt(format!("packed child {c} is missing")))?;
-            self.move_all(&c, from, to, amount, meta)?;
-        }
         Ok(())
+    }
+
+    /// Everything packed in `key`, recursively.
+    fn descendants(&mut self, key: &str) -> R<Vec<String>> {
+        let mut out = Vec::new();
+        let mut todo = self.lot(key)?.map(|l| l.children).unwrap_or_default();
+        while let Some(c) = todo.pop() {
+            let grandchildren = self
+                .lot(&c)?
+                .map(|l| l.children)
+                .ok_or_else(|| StoreError::Corrupt(format!("packed child {c} is missing")))?;
+            todo.extend(grandchildren);
+            out.push(c);
+        }
+        Ok(out)
     }
 
     fn ship(&mut self, m: &Movement, actor: &str, meta: &mut EntryMeta) -> R<()> {
@@ -967,6 +978,7 @@ impl<'g, 's> Tx<'g, 's> {
                 from: held.clone(),
                 to: Place::Consumed,
                 amount: *amount,
+                contents: Vec::new(),
             };
             self.effect(&e, true)?;
             meta.effects.push(e);
@@ -988,14 +1000,6 @@ impl<'g, 's> Tx<'g, 's> {
                     .unwrap_or_else(|| "conventional".into())
             })
             .min_by_key(|m| method_rank(m));
-        let mut origins: Vec<Origin> = Vec::new();
-        for (l, _) in &inputs {
-            for o in &l.origins {
-                if !origins.contains(o) {
-                    origins.push(o.clone());
-                }
-            }
-        }
         let input_keys: Vec<String> = inputs.iter().map(|(l, _)| l.key.clone()).collect();
 
         // Plausibility of the yield, by product.
@@ -1079,7 +1083,6 @@ impl<'g, 's> Tx<'g, 's> {
             lot.product = o.product.clone().or_else(|| in_product.clone());
             lot.crop = crop.clone();
             lot.growing_method = method.clone();
-            lot.origins = origins.clone();
             lot.inputs = input_keys.clone();
             lot.flags = flags.clone();
             self.create(lot, actor, meta)?;
@@ -1120,14 +1123,14 @@ impl<'g, 's> Tx<'g, 's> {
                 );
             }
             Self::custody(&child, actor, child.amount, &c.urn)?;
-            let e = Effect::Parent {
-                child: child.key.clone(),
-                old: None,
-                new: Some(parent.key.clone()),
-            };
-            self.effect(&e, true)?;
-            meta.effects.push(e);
         }
+        let e = Effect::Parent {
+            children: children.iter().map(|c| c.key.clone()).collect(),
+            old: None,
+            new: Some(parent.key.clone()),
+        };
+        self.effect(&e, true)?;
+        meta.effects.push(e);
         // Describe the unit by what it now contains.
         let mut unit = self.existing(parent)?;
         let mut products = BTreeSet::new();
@@ -1140,11 +1143,6 @@ impl<'g, 's> Tx<'g, 's> {
                         .clone()
                         .unwrap_or_else(|| "conventional".into()),
                 );
-                for o in cl.origins {
-                    if !unit.origins.contains(&o) {
-                        unit.origins.push(o);
-                    }
-                }
                 if !unit.inputs.contains(&c) {
                     unit.inputs.push(c);
                 }
@@ -1201,15 +1199,13 @@ impl<'g, 's> Tx<'g, 's> {
             }
             keys
         };
-        for k in keys {
-            let e = Effect::Parent {
-                child: k,
-                old: Some(parent.key.clone()),
-                new: None,
-            };
-            self.effect(&e, true)?;
-            meta.effects.push(e);
-        }
+        let e = Effect::Parent {
+            children: keys,
+            old: Some(parent.key.clone()),
+            new: None,
+        };
+        self.effect(&e, true)?;
+        meta.effects.push(e);
         Ok(())
     }
 
@@ -1249,42 +1245,52 @@ impl<'g, 's> Tx<'g, 's> {
                 from,
                 to,
                 amount,
+                contents,
             } => {
                 let (from, to) = if forward { (from, to) } else { (to, from) };
-                let mut lot = self
-                    .lot(key)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("moved lot {key} is missing")))?;
-                take(&mut lot, from, *amount)?;
-                give(&mut lot, to, *amount);
-                self.put_lot(lot);
+                for (k, whole) in
+                    std::iter::once((key, false)).chain(contents.iter().map(|c| (c, true)))
+                {
+                    let mut lot = self
+                        .lot(k)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("moved lot {k} is missing")))?;
+                    // Packed contents always move whole.
+                    let amount = if whole { lot.amount } else { *amount };
+                    take(&mut lot, from, amount)?;
+                    give(&mut lot, to, amount);
+                    self.put_lot(lot);
+                }
                 Ok(())
             }
-            Effect::Parent { child, old, new } => {
+            Effect::Parent { children, old, new } => {
                 let (old, new) = if forward { (old, new) } else { (new, old) };
-                let mut c = self
-                    .lot(child)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("packed lot {child} is missing")))?;
-                if c.parent != *old {
-                    return fail(
-                        "correction_conflict",
-                        format!(
-                            "{} has been repacked since; declare that event erroneous first",
-                            c.id
-                        ),
-                    );
+                let mut mass = 0;
+                for child in children {
+                    let mut c = self.lot(child)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("packed lot {child} is missing"))
+                    })?;
+                    if c.parent != *old {
+                        return fail(
+                            "correction_conflict",
+                            format!(
+                                "{} has been repacked since; declare that event erroneous first",
+                                c.id
+                            ),
+                        );
+                    }
+                    mass += if c.class == IdClass::Unit {
+                        c.content_mg
+                    } else {
+                        c.amount
+                    };
+                    c.parent = new.clone();
+                    self.put_lot(c);
                 }
-                let mass = if c.class == IdClass::Unit {
-                    c.content_mg
-                } else {
-                    c.amount
-                };
-                c.parent = new.clone();
-                self.put_lot(c);
                 if let Some(p) = old {
-                    self.adjust_parent(p, child, -mass)?;
+                    self.adjust_parent(p, children, false, mass)?;
                 }
                 if let Some(p) = new {
-                    self.adjust_parent(p, child, mass)?;
+                    self.adjust_parent(p, children, true, mass)?;
                 }
                 Ok(())
             }
@@ -1303,18 +1309,23 @@ impl<'g, 's> Tx<'g, 's> {
         }
     }
 
-    /// Adds or removes `child` under `parent` and carries the mass change up the chain.
-    fn adjust_parent(&mut self, parent: &str, child: &str, mass: i64) -> R<()> {
+    /// Adds or removes `children` (weighing `mass` together) under `parent`, and carries the
+    /// mass change up the chain of parents.
+    fn adjust_parent(&mut self, parent: &str, children: &[String], add: bool, mass: i64) -> R<()> {
         let mut p = self
             .lot(parent)?
             .ok_or_else(|| StoreError::Corrupt(format!("parent {parent} is missing")))?;
-        if mass >= 0 {
-            if !p.children.iter().any(|c| c == child) {
-                p.children.push(child.to_owned());
+        let mass = if add {
+            for c in children {
+                if !p.children.contains(c) {
+                    p.children.push(c.clone());
+                }
             }
+            mass
         } else {
-            p.children.retain(|c| c != child);
-        }
+            p.children.retain(|c| !children.contains(c));
+            -mass
+        };
         let mut up = p.parent.clone();
         p.content_mg += mass;
         self.put_lot(p);

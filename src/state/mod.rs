@@ -228,8 +228,12 @@ pub struct LotRecord {
     pub consumed: i64,
     /// Everyone who ever held some of it.
     pub handlers: Vec<String>,
-    /// Lots this one was made from (canonical keys).
+    /// Lots this one was made from (canonical keys): transformation inputs, or what a
+    /// logistic unit holds.
     pub inputs: Vec<String>,
+    /// For harvested lots, where they grew. Derived lots keep none: their origins are found by
+    /// walking `inputs` (see `query::StateReader::origins`), so they are stored once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origins: Vec<Origin>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
@@ -276,14 +280,19 @@ pub enum Effect {
     Create {
         key: String,
     },
+    /// `amount` of `key` from one place to another, and with it, whole, everything packed in
+    /// it (`contents`, for logistic units).
     Move {
         key: String,
         from: Place,
         to: Place,
         amount: i64,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        contents: Vec<String>,
     },
+    /// `children` taken out of `old` and put into `new` (packing, unpacking).
     Parent {
-        child: String,
+        children: Vec<String>,
         old: Option<String>,
         new: Option<String>,
     },

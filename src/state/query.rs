@@ -6,7 +6,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{ActorRecord, EntryMeta, LotRecord, index_prefix, tag, time_bytes};
+use super::{ActorRecord, EntryMeta, LotRecord, Origin, index_prefix, tag, time_bytes};
 use crate::store::{StateCf, Store, StoreError};
 
 /// Read access to the state families.
@@ -144,6 +144,29 @@ impl<'a> StateReader<'a> {
                 });
             }
         }
+    }
+
+    /// Where a lot grew: the origins of the harvested lots upstream of it, found by walking its
+    /// inputs (each lot visited once; at most `limit` visited). The walk follows the lot's own
+    /// history, never the size of the log.
+    pub fn origins(&self, lot: &LotRecord, limit: usize) -> Result<Vec<Origin>, StoreError> {
+        let mut out: Vec<Origin> = lot.origins.clone();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo: Vec<String> = lot.inputs.clone();
+        while let Some(k) = todo.pop() {
+            if seen.len() >= limit || !seen.insert(k.clone()) {
+                continue;
+            }
+            if let Some(l) = self.lot(&k)? {
+                for o in l.origins {
+                    if !out.contains(&o) {
+                        out.push(o);
+                    }
+                }
+                todo.extend(l.inputs);
+            }
+        }
+        Ok(out)
     }
 
     /// Whether `token` is a page token of `scan` (tokens are only valid for the same query).

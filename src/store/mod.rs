@@ -174,6 +174,10 @@ impl Store {
         .chain(StateCf::ALL.iter().map(|cf| {
             let mut o = Options::default();
             o.set_compression_type(DBCompressionType::Lz4);
+            // Commissioning looks up identifiers that mostly do not exist yet.
+            let mut block = BlockBasedOptions::default();
+            block.set_bloom_filter(10.0, false);
+            o.set_block_based_table_factory(&block);
             ColumnFamilyDescriptor::new(cf.name(), o)
         }))
         .collect::<Vec<_>>();
