@@ -129,59 +129,28 @@ pub fn actor(cmd: ActorCommand) -> Result<ExitCode> {
             (reg, doc)
         }
         ActorCommand::Grant { reg, id, role } => {
-            let doc = scenario::registrar_doc(
-                "lotline:RoleGrant",
-                &time_of(&reg)?,
-                &id,
-                ("role", &role),
-                None,
-            );
-            (reg, doc)
+            change(reg, "lotline:RoleGrant", &id, ("role", &role), None)?
         }
         ActorCommand::RevokeRole { reg, id, role } => {
-            let doc = scenario::registrar_doc(
-                "lotline:RoleRevocation",
-                &time_of(&reg)?,
-                &id,
-                ("role", &role),
-                None,
-            );
-            (reg, doc)
+            change(reg, "lotline:RoleRevocation", &id, ("role", &role), None)?
         }
         ActorCommand::AddKey { reg, id, key } => {
-            let doc = scenario::registrar_doc(
-                "lotline:KeyAddition",
-                &time_of(&reg)?,
-                &id,
-                ("key", &key),
-                None,
-            );
-            (reg, doc)
+            change(reg, "lotline:KeyAddition", &id, ("key", &key), None)?
         }
         ActorCommand::RotateKey {
             reg,
             id,
             key,
             replaces,
-        } => {
-            let doc = scenario::registrar_doc(
-                "lotline:KeyRotation",
-                &time_of(&reg)?,
-                &id,
-                ("key", &key),
-                Some(&replaces),
-            );
-            (reg, doc)
-        }
+        } => change(
+            reg,
+            "lotline:KeyRotation",
+            &id,
+            ("key", &key),
+            Some(&replaces),
+        )?,
         ActorCommand::RevokeKey { reg, id, key } => {
-            let doc = scenario::registrar_doc(
-                "lotline:KeyRevocation",
-                &time_of(&reg)?,
-                &id,
-                ("key", &key),
-                None,
-            );
-            (reg, doc)
+            change(reg, "lotline:KeyRevocation", &id, ("key", &key), None)?
         }
     };
     let key = load_key(&reg.registrar_key)?;
@@ -194,6 +163,18 @@ pub fn actor(cmd: ActorCommand) -> Result<ExitCode> {
     }
     eprintln!("refused: {}", describe_problem(&body));
     Ok(ExitCode::from(if status >= 500 { 2 } else { 1 }))
+}
+
+/// A registrar document changing one role or key of actor `id`, taking effect at `--time`.
+fn change(
+    reg: RegistrarArgs,
+    ty: &str,
+    id: &str,
+    field: (&str, &str),
+    replaces: Option<&str>,
+) -> Result<(RegistrarArgs, Value)> {
+    let doc = scenario::registrar_doc(ty, &time_of(&reg)?, id, field, replaces);
+    Ok((reg, doc))
 }
 
 fn time_of(reg: &RegistrarArgs) -> Result<String> {

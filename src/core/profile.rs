@@ -176,19 +176,7 @@ impl Kind {
             Kind::Chipping | Kind::StarchExtraction => &["processor"],
             Kind::Bagging => &["mill", "processor", "packer"],
             Kind::Packing | Kind::Unpacking => HANDLERS,
-            Kind::Transaction => &[
-                "farm",
-                "cooperative",
-                "collector",
-                "mill",
-                "processor",
-                "packer",
-                "warehouse",
-                "exporter",
-                "certifier",
-                "lab",
-                "importer",
-            ],
+            Kind::Transaction => ROLES,
             _ => &[],
         }
     }

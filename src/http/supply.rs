@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use super::{AppState, Problem};
 use crate::core::entry::Entry;
 use crate::core::{digital_link, profile, tds};
+use crate::ledger::LedgerError;
 use crate::state::query::{Scan, StateReader};
 use crate::state::{EntryMeta, LotRecord, Origin};
+use crate::store::StoreError;
 
 type Data = web::Data<AppState>;
 
@@ -109,14 +111,18 @@ fn urlencode(s: &str) -> String {
     out
 }
 
-/// A summary of an entry for listings: what the rules made of it.
-fn entry_summary(reader: &StateReader<'_>, data: &Data, index: u64) -> Result<Value, Problem> {
-    let meta: Option<EntryMeta> = reader.meta(index).map_err(Problem::internal)?;
+/// The stored entry an index points at.
+fn indexed_entry(data: &Data, index: u64) -> Result<Entry, Problem> {
     let bytes = data
         .ledger
         .entry(index)?
         .ok_or_else(|| Problem::internal(format!("indexed entry {index} is missing")))?;
-    let e = Entry::parse(&bytes).map_err(Problem::internal)?;
+    Entry::parse(&bytes).map_err(Problem::internal)
+}
+
+/// A summary of entry `index` for listings: what the rules made of it.
+fn entry_summary(reader: &StateReader<'_>, e: &Entry, index: u64) -> Result<Value, Problem> {
+    let meta: Option<EntryMeta> = reader.meta(index).map_err(Problem::internal)?;
     Ok(json!({
         "index": index,
         "eventID": e.event_id(),
@@ -156,7 +162,7 @@ pub(super) async fn get_lot(data: Data, path: web::Path<String>) -> Result<HttpR
     let events = page
         .indexes
         .iter()
-        .map(|i| entry_summary(&reader, &data, *i))
+        .map(|i| entry_summary(&reader, &indexed_entry(&data, *i)?, *i))
         .collect::<Result<Vec<_>, _>>()?;
     let origins = reader
         .origins(&lot, MAX_GENEALOGY)
@@ -310,13 +316,20 @@ fn run_query(
                 }
             }
             if let Some(s) = &check_step {
-                let bytes = ledger.entry(index).ok().flatten().unwrap_or_default();
-                let e = Entry::parse(&bytes).ok();
-                let step = e
-                    .as_ref()
-                    .and_then(|e| e.event.get("bizStep"))
-                    .and_then(Value::as_str);
-                if step != Some(s.as_str()) {
+                // A storage fault is an error, not a non-match.
+                let bytes = match ledger.entry(index) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => {
+                        return Err(StoreError::Corrupt(format!(
+                            "indexed entry {index} is missing"
+                        )));
+                    }
+                    Err(LedgerError::Store(e)) => return Err(e),
+                    Err(e) => return Err(StoreError::Corrupt(e.to_string())),
+                };
+                let e = Entry::parse(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+                if e.event.get("bizStep").and_then(Value::as_str) != Some(s.as_str()) {
                     return Ok(false);
                 }
             }
@@ -325,13 +338,9 @@ fn run_query(
         .map_err(Problem::internal)?;
     let mut summaries = Vec::with_capacity(page.indexes.len());
     for index in &page.indexes {
-        let bytes = data
-            .ledger
-            .entry(*index)?
-            .ok_or_else(|| Problem::internal(format!("indexed entry {index} is missing")))?;
-        let e = Entry::parse(&bytes).map_err(Problem::internal)?;
+        let e = indexed_entry(data, *index)?;
+        summaries.push(entry_summary(&reader, &e, *index)?);
         events.push(e.event);
-        summaries.push(entry_summary(&reader, data, *index)?);
     }
     let mut res = HttpResponse::Ok();
     if let Some(next) = &page.next {

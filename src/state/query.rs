@@ -70,13 +70,6 @@ impl<'a> StateReader<'a> {
             .transpose()
     }
 
-    pub fn key_owner(&self, did: &str) -> Result<Option<String>, StoreError> {
-        self.store
-            .state(StateCf::Keys, did.as_bytes())?
-            .map(|b| String::from_utf8(b).map_err(|_| StoreError::Corrupt("key owner".into())))
-            .transpose()
-    }
-
     pub fn meta(&self, index: u64) -> Result<Option<EntryMeta>, StoreError> {
         self.store
             .state(StateCf::EntryMeta, &index.to_be_bytes())?
