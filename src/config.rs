@@ -277,4 +277,28 @@ mod tests {
         c.max_json_depth = 500;
         assert!(c.validate().is_err());
     }
+
+    #[test]
+    fn registrars_and_plausibility_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lotline.toml");
+        std::fs::write(
+            &path,
+            "registrars = [\"did:key:nope\"]\n[plausibility]\nmilling_recovery = [0.6, 0.5]\n",
+        )
+        .unwrap();
+        let mut c = Config::from_file(Some(&path)).unwrap();
+        assert_eq!(c.plausibility.milling_recovery, [0.6, 0.5]);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("did:key:nope"), "{err}");
+        let did = crate::scenario::did(&crate::scenario::seeded_key("config test"));
+        c.apply_env([("LOTLINE_REGISTRARS".to_string(), format!(" {did} ,"))])
+            .unwrap();
+        assert_eq!(c.registrars, vec![did.clone()]);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("milling_recovery"), "{err}");
+        c.plausibility = crate::state::Bounds::default();
+        c.validate().unwrap();
+        assert_eq!(c.rules().registrars, vec![did]);
+    }
 }

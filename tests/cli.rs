@@ -161,7 +161,41 @@ fn keygen_sign_submit_fsck() {
         "{}",
         text(&out.stderr)
     );
+    // Key and role changes through the CLI: a second key added, rotated to a third, revoked.
+    let registrar_cmd = |args: &[&str]| {
+        let mut all = vec![
+            "actor",
+            args[0],
+            "--server",
+            &server.base,
+            "--registrar-key",
+            reg_key.to_str().unwrap(),
+            "--id",
+            coop,
+            "--time",
+            "2026-02-01T00:00:00+07:00",
+        ];
+        all.extend_from_slice(&args[1..]);
+        let out = run(&all);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    let did_of = |name: &str| {
+        let path = dir.path().join(name);
+        text(&run(&["keygen", "--out", path.to_str().unwrap()]).stdout)
+            .trim()
+            .to_owned()
+    };
+    let (second, third) = (did_of("second.key"), did_of("third.key"));
+    registrar_cmd(&["add-key", "--key", &second]);
+    registrar_cmd(&["rotate-key", "--key", &third, "--replaces", &second]);
+    registrar_cmd(&["revoke-key", "--key", &third]);
+    registrar_cmd(&["grant", "--role", "collector"]);
+    registrar_cmd(&["revoke-role", "--role", "collector"]);
     let actor = get(&server.url(&format!("/v1/actors/{coop}"))).json();
+    assert_eq!(actor["keys"].as_array().unwrap().len(), 3);
+    assert!(actor["keys"][2]["untilMs"].is_i64());
+    assert!(actor["roles"][1]["untilMs"].is_i64());
+
     assert_eq!(actor["name"], "Test cooperative");
     assert_eq!(actor["keys"][0]["key"], did.as_str());
 
@@ -175,8 +209,8 @@ fn keygen_sign_submit_fsck() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let receipt: Value = serde_json::from_slice(&out.stdout).unwrap();
-    // After the two registrations.
-    assert_eq!(receipt["index"], 2);
+    // After the two registrations and the five key and role changes.
+    assert_eq!(receipt["index"], 7);
 
     let signed_arr_file = dir.path().join("signed.json");
     std::fs::write(&signed_arr_file, signed_arr.to_string()).unwrap();
@@ -197,7 +231,7 @@ fn keygen_sign_submit_fsck() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(idx, vec![3, 4, 5]);
+    assert_eq!(idx, vec![8, 9, 10]);
 
     // NDJSON with one tampered event: the others go in, exit 1, the problem on stderr.
     let mut lines: Vec<String> = signed_nd.lines().map(str::to_owned).collect();
@@ -221,7 +255,7 @@ fn keygen_sign_submit_fsck() {
         lines.join("\n").as_bytes(),
     );
     assert_eq!(text(&again.stdout), text(&out.stdout));
-    assert_eq!(size(&server), 10);
+    assert_eq!(size(&server), 15);
 
     // Unreachable server: exit 2 after the retries.
     let out = run(&[
@@ -240,7 +274,7 @@ fn keygen_sign_submit_fsck() {
     server.stop();
     let out = run(&["fsck", "--data", d]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).starts_with("ok: 10 entries"));
+    assert!(text(&out.stdout).starts_with("ok: 15 entries"));
 
     // Flip one byte of entry 5 in RocksDB: fsck names entry 5.
     tamper_entry(&data, 5, 40);

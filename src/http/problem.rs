@@ -343,6 +343,42 @@ mod tests {
         }
     }
 
+    /// A refusal whose code is missing from `CODES` would be answered as a 500: every code the
+    /// rules and the profile can give must be in the table.
+    #[test]
+    fn every_code_the_rules_give_is_in_the_table() {
+        let sources = [
+            include_str!("../state/apply.rs"),
+            include_str!("../ledger/sequencer.rs"),
+            include_str!("../core/profile.rs"),
+        ];
+        let mut found = 0;
+        for src in sources {
+            for marker in ["fail(", "fail::<()>(", "code: \""] {
+                for (at, _) in src.match_indices(marker) {
+                    let rest = &src[at + marker.len()..];
+                    // The first string literal after the marker (for `code: "` the marker ends
+                    // inside it).
+                    let lit = if marker.ends_with('"') {
+                        rest
+                    } else {
+                        match rest.find('"') {
+                            Some(i) if rest[..i].trim().is_empty() => &rest[i + 1..],
+                            _ => continue,
+                        }
+                    };
+                    let code = &lit[..lit.find('"').unwrap()];
+                    assert!(
+                        CODES.iter().any(|(c, _, _)| *c == code),
+                        "code {code:?} is not in CODES"
+                    );
+                    found += 1;
+                }
+            }
+        }
+        assert!(found > 40, "only {found} codes found; the scan is broken");
+    }
+
     #[test]
     fn back_pressure_says_when_to_retry() {
         for (err, code) in [
