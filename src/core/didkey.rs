@@ -142,7 +142,45 @@ pub fn parse_did_key(s: &str) -> Result<VerifyingKey, DidKeyError> {
     if value.contains(['#', '?', '/']) {
         return Err(DidKeyError::DidUrl { found: excerpt(s) });
     }
-    parse_public_multibase(value)
+    if let Some(vk) = cache::get(value) {
+        return Ok(vk);
+    }
+    let vk = parse_public_multibase(value)?;
+    cache::put(value, vk);
+    Ok(vk)
+}
+
+/// Keys that already passed [`parse_public_multibase`], by their multibase spelling.
+///
+/// Every event names its signer's key, and decoding one (base58, point decompression, the
+/// canonical re-compression check) costs about a third of an Ed25519 verification; the same few
+/// keys sign almost everything. Only keys that passed every check are kept, so a hit is exactly
+/// as strict as a parse. The cache is bounded: when full it starts again empty.
+mod cache {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+
+    use ed25519_dalek::VerifyingKey;
+
+    const CAPACITY: usize = 4096;
+
+    fn keys() -> &'static RwLock<HashMap<Box<str>, VerifyingKey>> {
+        static KEYS: OnceLock<RwLock<HashMap<Box<str>, VerifyingKey>>> = OnceLock::new();
+        KEYS.get_or_init(Default::default)
+    }
+
+    pub(super) fn get(multibase: &str) -> Option<VerifyingKey> {
+        keys().read().ok()?.get(multibase).copied()
+    }
+
+    pub(super) fn put(multibase: &str, vk: VerifyingKey) {
+        if let Ok(mut m) = keys().write() {
+            if m.len() >= CAPACITY {
+                m.clear();
+            }
+            m.insert(multibase.into(), vk);
+        }
+    }
 }
 
 /// Parses a Multikey `publicKeyMultibase` value (`z6Mk…`) with the same

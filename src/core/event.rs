@@ -139,6 +139,7 @@ fn envelope_validator() -> &'static jsonschema::Validator {
             .expect("schemas/event-envelope.schema.json is valid JSON (checked by a unit test)");
         jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
+            .with_pattern_options(jsonschema::PatternOptions::regex())
             .should_validate_formats(true)
             .build(&schema)
             .expect("schemas/event-envelope.schema.json compiles (checked by a unit test)")

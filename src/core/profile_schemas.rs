@@ -84,10 +84,13 @@ fn registry() -> &'static Registry<'static> {
 }
 
 /// Compiles one schema: draft 2020-12, `format` asserted (`date-time`, `date`, `uri`), no
-/// retrieval, `common` resolved from the registry.
+/// retrieval, `common` resolved from the registry. Patterns run on the `regex` engine: ours use
+/// no look-around or back-references, and it is several times faster than the default
+/// backtracking one on every EPC of every event.
 fn build(name: &str, text: &str) -> Result<Validator, String> {
     jsonschema::options()
         .with_draft(Draft::Draft202012)
+        .with_pattern_options(jsonschema::PatternOptions::regex())
         .should_validate_formats(true)
         .offline()
         .with_registry(registry())

@@ -43,61 +43,59 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).unwrap_or_default()
 }
 
+/// Hash maps keyed by identifiers from submitted events: foldhash is several times faster than
+/// SipHash on these short keys and still seeded per process.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A record as the group knows it: `None` when the store has none, `dirty` once an accepted
+/// event of the group changed it.
+struct Cached<T> {
+    rec: Option<T>,
+    dirty: bool,
+}
+
 /// Reads of one sequencer group, and its accepted changes.
 pub struct GroupState<'s> {
     store: &'s Store,
-    actors: HashMap<String, Option<ActorRecord>>,
-    keys: HashMap<String, Option<String>>,
-    lots: HashMap<String, Option<LotRecord>>,
-    metas: HashMap<u64, Option<EntryMeta>>,
-    dirty: BTreeSet<(u8, String)>,
+    actors: Map<String, Cached<ActorRecord>>,
+    keys: Map<String, Cached<String>>,
+    lots: Map<String, Cached<LotRecord>>,
+    metas: Map<u64, Cached<EntryMeta>>,
     index: Vec<Vec<u8>>,
 }
-
-const D_ACTOR: u8 = 0;
-const D_KEY: u8 = 1;
-const D_LOT: u8 = 2;
-const D_META: u8 = 3;
 
 impl<'s> GroupState<'s> {
     pub fn new(store: &'s Store) -> Self {
         GroupState {
             store,
-            actors: HashMap::new(),
-            keys: HashMap::new(),
-            lots: HashMap::new(),
-            metas: HashMap::new(),
-            dirty: BTreeSet::new(),
+            actors: Map::default(),
+            keys: Map::default(),
+            lots: Map::default(),
+            metas: Map::default(),
             index: Vec::new(),
         }
     }
 
     /// Puts every record changed by accepted events into `batch`.
     pub fn write(self, batch: &mut BatchWriter<'_>) {
-        for (kind, key) in &self.dirty {
-            match *kind {
-                D_ACTOR => {
-                    if let Some(Some(a)) = self.actors.get(key) {
-                        batch.put_state(StateCf::Actors, key.as_bytes(), &encode(a));
-                    }
-                }
-                D_KEY => {
-                    if let Some(Some(owner)) = self.keys.get(key) {
-                        batch.put_state(StateCf::Keys, key.as_bytes(), owner.as_bytes());
-                    }
-                }
-                D_LOT => {
-                    if let Some(Some(l)) = self.lots.get(key) {
-                        batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
-                    }
-                }
-                _ => {
-                    if let Ok(i) = key.parse::<u64>()
-                        && let Some(Some(m)) = self.metas.get(&i)
-                    {
-                        batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
-                    }
-                }
+        for (id, c) in self.actors.iter().filter(|(_, c)| c.dirty) {
+            if let Some(a) = &c.rec {
+                batch.put_state(StateCf::Actors, id.as_bytes(), &encode(a));
+            }
+        }
+        for (did, c) in self.keys.iter().filter(|(_, c)| c.dirty) {
+            if let Some(owner) = &c.rec {
+                batch.put_state(StateCf::Keys, did.as_bytes(), owner.as_bytes());
+            }
+        }
+        for (key, c) in self.lots.iter().filter(|(_, c)| c.dirty) {
+            if let Some(l) = &c.rec {
+                batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
+            }
+        }
+        for (i, c) in self.metas.iter().filter(|(_, c)| c.dirty) {
+            if let Some(m) = &c.rec {
+                batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
             }
         }
         for k in &self.index {
@@ -105,66 +103,86 @@ impl<'s> GroupState<'s> {
         }
     }
 
-    fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
-        if let Some(a) = self.actors.get(id) {
-            return Ok(a.clone());
+    fn actor(&mut self, id: &str) -> Result<Option<&ActorRecord>, StoreError> {
+        if !self.actors.contains_key(id) {
+            let rec = self
+                .store
+                .state(StateCf::Actors, id.as_bytes())?
+                .map(|b| decode(&b, "actor record"))
+                .transpose()?;
+            self.actors
+                .insert(id.to_owned(), Cached { rec, dirty: false });
         }
-        let a = match self.store.state(StateCf::Actors, id.as_bytes())? {
-            Some(b) => Some(decode(&b, "actor record")?),
-            None => None,
-        };
-        self.actors.insert(id.to_owned(), a.clone());
-        Ok(a)
+        Ok(self.actors.get(id).and_then(|c| c.rec.as_ref()))
     }
 
-    fn key_owner(&mut self, did: &str) -> Result<Option<String>, StoreError> {
-        if let Some(k) = self.keys.get(did) {
-            return Ok(k.clone());
+    fn key_owner(&mut self, did: &str) -> Result<Option<&String>, StoreError> {
+        if !self.keys.contains_key(did) {
+            let rec = self
+                .store
+                .state(StateCf::Keys, did.as_bytes())?
+                .map(|b| {
+                    String::from_utf8(b)
+                        .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))
+                })
+                .transpose()?;
+            self.keys
+                .insert(did.to_owned(), Cached { rec, dirty: false });
         }
-        let k = match self.store.state(StateCf::Keys, did.as_bytes())? {
-            Some(b) => Some(
-                String::from_utf8(b)
-                    .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))?,
-            ),
-            None => None,
-        };
-        self.keys.insert(did.to_owned(), k.clone());
-        Ok(k)
+        Ok(self.keys.get(did).and_then(|c| c.rec.as_ref()))
     }
 
-    fn lot(&mut self, key: &str) -> Result<Option<LotRecord>, StoreError> {
-        if let Some(l) = self.lots.get(key) {
-            return Ok(l.clone());
+    fn lot(&mut self, key: &str) -> Result<Option<&LotRecord>, StoreError> {
+        if !self.lots.contains_key(key) {
+            let rec = self
+                .store
+                .state(StateCf::Lots, key.as_bytes())?
+                .map(|b| decode(&b, "lot record"))
+                .transpose()?;
+            self.lots
+                .insert(key.to_owned(), Cached { rec, dirty: false });
         }
-        let l = match self.store.state(StateCf::Lots, key.as_bytes())? {
-            Some(b) => Some(decode(&b, "lot record")?),
-            None => None,
-        };
-        self.lots.insert(key.to_owned(), l.clone());
-        Ok(l)
+        Ok(self.lots.get(key).and_then(|c| c.rec.as_ref()))
     }
 
     /// The rules' record of entry `index`.
     pub fn meta(&mut self, index: u64) -> Result<Option<EntryMeta>, StoreError> {
-        if let Some(m) = self.metas.get(&index) {
-            return Ok(m.clone());
+        if !self.metas.contains_key(&index) {
+            let rec = self
+                .store
+                .state(StateCf::EntryMeta, &index.to_be_bytes())?
+                .map(|b| decode(&b, "entry meta"))
+                .transpose()?;
+            self.metas.insert(index, Cached { rec, dirty: false });
         }
-        let m = match self.store.state(StateCf::EntryMeta, &index.to_be_bytes())? {
-            Some(b) => Some(decode(&b, "entry meta")?),
-            None => None,
-        };
-        self.metas.insert(index, m.clone());
-        Ok(m)
+        Ok(self.metas.get(&index).and_then(|c| c.rec.clone()))
+    }
+}
+
+/// Puts an accepted event's records into its group, marked for writing.
+fn keep<K: std::hash::Hash + Eq, T>(group: &mut Map<K, Cached<T>>, changed: Map<K, T>) {
+    for (k, v) in changed {
+        group.insert(
+            k,
+            Cached {
+                rec: Some(v),
+                dirty: true,
+            },
+        );
     }
 }
 
 /// One event's changes, on top of its group.
+///
+/// Records are copied from the group on an event's first change to them ([`Tx::lot_mut`]) and
+/// read in place otherwise ([`Tx::lot_ref`]), so a refused event leaves the group untouched at
+/// the price of one copy per changed record.
 pub struct Tx<'g, 's> {
     group: &'g mut GroupState<'s>,
-    actors: HashMap<String, ActorRecord>,
-    keys: HashMap<String, String>,
-    lots: HashMap<String, LotRecord>,
-    metas: HashMap<u64, EntryMeta>,
+    actors: Map<String, ActorRecord>,
+    keys: Map<String, String>,
+    lots: Map<String, LotRecord>,
+    metas: Map<u64, EntryMeta>,
     index: Vec<Vec<u8>>,
     /// The entry being decided.
     at: u64,
@@ -176,10 +194,10 @@ impl<'g, 's> Tx<'g, 's> {
     pub fn new(group: &'g mut GroupState<'s>, index: u64) -> Self {
         Tx {
             group,
-            actors: HashMap::new(),
-            keys: HashMap::new(),
-            lots: HashMap::new(),
-            metas: HashMap::new(),
+            actors: Map::default(),
+            keys: Map::default(),
+            lots: Map::default(),
+            metas: Map::default(),
             index: Vec::new(),
             at: index,
             original: None,
@@ -189,49 +207,67 @@ impl<'g, 's> Tx<'g, 's> {
     /// Keeps this event's changes in the group (the event was accepted).
     pub fn commit(self) {
         let g = self.group;
-        for (k, v) in self.actors {
-            g.dirty.insert((D_ACTOR, k.clone()));
-            g.actors.insert(k, Some(v));
-        }
-        for (k, v) in self.keys {
-            g.dirty.insert((D_KEY, k.clone()));
-            g.keys.insert(k, Some(v));
-        }
-        for (k, v) in self.lots {
-            g.dirty.insert((D_LOT, k.clone()));
-            g.lots.insert(k, Some(v));
-        }
-        for (k, v) in self.metas {
-            g.dirty.insert((D_META, k.to_string()));
-            g.metas.insert(k, Some(v));
-        }
+        keep(&mut g.actors, self.actors);
+        keep(&mut g.keys, self.keys);
+        keep(&mut g.lots, self.lots);
+        keep(&mut g.metas, self.metas);
         g.index.extend(self.index);
     }
 
     fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
         match self.actors.get(id) {
             Some(a) => Ok(Some(a.clone())),
-            None => self.group.actor(id),
+            None => Ok(self.group.actor(id)?.cloned()),
         }
     }
 
     fn key_owner(&mut self, did: &str) -> Result<Option<String>, StoreError> {
         match self.keys.get(did) {
             Some(a) => Ok(Some(a.clone())),
-            None => self.group.key_owner(did),
+            None => Ok(self.group.key_owner(did)?.cloned()),
+        }
+    }
+
+    /// A lot as this event sees it, without copying.
+    fn lot_ref(&mut self, key: &str) -> Result<Option<&LotRecord>, StoreError> {
+        if self.lots.contains_key(key) {
+            return Ok(self.lots.get(key));
+        }
+        self.group.lot(key)
+    }
+
+    /// A lot to change: this event's own copy, made on first use.
+    fn lot_mut(&mut self, key: &str) -> Result<Option<&mut LotRecord>, StoreError> {
+        if !self.lots.contains_key(key) {
+            let Some(l) = self.group.lot(key)? else {
+                return Ok(None);
+            };
+            let copy = l.clone();
+            self.lots.insert(key.to_owned(), copy);
+        }
+        Ok(self.lots.get_mut(key))
+    }
+
+    /// A lot that must exist, to change.
+    fn lot_must(&mut self, key: &str, what: &str) -> R<&mut LotRecord> {
+        match self.lot_mut(key)? {
+            Some(l) => Ok(l),
+            None => Err(StoreError::Corrupt(format!("{what} {key} is missing")).into()),
         }
     }
 
     fn lot(&mut self, key: &str) -> Result<Option<LotRecord>, StoreError> {
-        match self.lots.get(key) {
-            Some(l) => Ok(Some(l.clone())),
-            None => self.group.lot(key),
-        }
+        Ok(self.lot_ref(key)?.cloned())
     }
 
     /// A lot that must exist and not be voided.
     fn existing(&mut self, id: &Ident) -> R<LotRecord> {
-        match self.lot(&id.key)? {
+        Ok(self.existing_ref(id)?.clone())
+    }
+
+    /// [`Tx::existing`], without copying.
+    fn existing_ref(&mut self, id: &Ident) -> R<&LotRecord> {
+        match self.lot_ref(&id.key)? {
             Some(l) if l.voided_by.is_none() => Ok(l),
             Some(l) => fail(
                 "unknown_lot",
@@ -621,7 +657,7 @@ impl<'g, 's> Tx<'g, 's> {
     }
 
     fn new_lot(&mut self, id: &Ident, amount: i64, actor: &str) -> R<LotRecord> {
-        if let Some(l) = self.lot(&id.key)?
+        if let Some(l) = self.lot_ref(&id.key)?
             && l.voided_by.is_none()
         {
             return fail(
@@ -836,11 +872,14 @@ impl<'g, 's> Tx<'g, 's> {
     /// Everything packed in `key`, recursively.
     fn descendants(&mut self, key: &str) -> R<Vec<String>> {
         let mut out = Vec::new();
-        let mut todo = self.lot(key)?.map(|l| l.children).unwrap_or_default();
+        let mut todo = self
+            .lot_ref(key)?
+            .map(|l| l.children.clone())
+            .unwrap_or_default();
         while let Some(c) = todo.pop() {
             let grandchildren = self
-                .lot(&c)?
-                .map(|l| l.children)
+                .lot_ref(&c)?
+                .map(|l| l.children.clone())
                 .ok_or_else(|| StoreError::Corrupt(format!("packed child {c} is missing")))?;
             todo.extend(grandchildren);
             out.push(c);
@@ -1115,14 +1154,14 @@ impl<'g, 's> Tx<'g, 's> {
             }
         }
         for c in children {
-            let child = self.existing(c)?;
+            let child = self.existing_ref(c)?;
             if let Some(p) = &child.parent {
                 return fail(
                     "already_packed",
                     format!("{} is already packed in {p}; unpack it first", c.urn),
                 );
             }
-            Self::custody(&child, actor, child.amount, &c.urn)?;
+            Self::custody(child, actor, child.amount, &c.urn)?;
         }
         let e = Effect::Parent {
             children: children.iter().map(|c| c.key.clone()).collect(),
@@ -1136,7 +1175,7 @@ impl<'g, 's> Tx<'g, 's> {
         let mut products = BTreeSet::new();
         let mut methods = Vec::new();
         for c in unit.children.clone() {
-            if let Some(cl) = self.lot(&c)? {
+            if let Some(cl) = self.lot_ref(&c)? {
                 products.insert(cl.product.clone());
                 methods.push(
                     cl.growing_method
@@ -1251,14 +1290,11 @@ impl<'g, 's> Tx<'g, 's> {
                 for (k, whole) in
                     std::iter::once((key, false)).chain(contents.iter().map(|c| (c, true)))
                 {
-                    let mut lot = self
-                        .lot(k)?
-                        .ok_or_else(|| StoreError::Corrupt(format!("moved lot {k} is missing")))?;
+                    let lot = self.lot_must(k, "moved lot")?;
                     // Packed contents always move whole.
                     let amount = if whole { lot.amount } else { *amount };
-                    take(&mut lot, from, amount)?;
-                    give(&mut lot, to, amount);
-                    self.put_lot(lot);
+                    take(lot, from, amount)?;
+                    give(lot, to, amount);
                 }
                 Ok(())
             }
@@ -1266,9 +1302,7 @@ impl<'g, 's> Tx<'g, 's> {
                 let (old, new) = if forward { (old, new) } else { (new, old) };
                 let mut mass = 0;
                 for child in children {
-                    let mut c = self.lot(child)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("packed lot {child} is missing"))
-                    })?;
+                    let c = self.lot_must(child, "packed lot")?;
                     if c.parent != *old {
                         return fail(
                             "correction_conflict",
@@ -1284,7 +1318,6 @@ impl<'g, 's> Tx<'g, 's> {
                         c.amount
                     };
                     c.parent = new.clone();
-                    self.put_lot(c);
                 }
                 if let Some(p) = old {
                     self.adjust_parent(p, children, false, mass)?;
@@ -1312,9 +1345,7 @@ impl<'g, 's> Tx<'g, 's> {
     /// Adds or removes `children` (weighing `mass` together) under `parent`, and carries the
     /// mass change up the chain of parents.
     fn adjust_parent(&mut self, parent: &str, children: &[String], add: bool, mass: i64) -> R<()> {
-        let mut p = self
-            .lot(parent)?
-            .ok_or_else(|| StoreError::Corrupt(format!("parent {parent} is missing")))?;
+        let p = self.lot_must(parent, "parent")?;
         let mass = if add {
             for c in children {
                 if !p.children.contains(c) {
@@ -1328,14 +1359,10 @@ impl<'g, 's> Tx<'g, 's> {
         };
         let mut up = p.parent.clone();
         p.content_mg += mass;
-        self.put_lot(p);
         while let Some(k) = up {
-            let mut a = self
-                .lot(&k)?
-                .ok_or_else(|| StoreError::Corrupt(format!("parent {k} is missing")))?;
+            let a = self.lot_must(&k, "parent")?;
             a.content_mg += mass;
             up = a.parent.clone();
-            self.put_lot(a);
         }
         Ok(())
     }

@@ -85,6 +85,10 @@ pub(crate) fn refuse(code: &'static str, message: impl Into<String>) -> RuleErro
     }
 }
 
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
 /// A time span `[from, until)` in milliseconds, with the entries that opened and closed it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,7 +202,8 @@ pub struct DocLink {
     pub index: u64,
 }
 
-/// The state of one lot, tagged item or logistic unit.
+/// The state of one lot, tagged item or logistic unit. Stored as compact JSON (empty members
+/// left out); the HTTP views are built from it, not serialised from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LotRecord {
@@ -216,20 +221,24 @@ pub struct LotRecord {
     /// What the balances count: milligrams for lots and items, 1 for a logistic unit.
     pub amount: i64,
     /// Milligrams packed in a logistic unit (its children, recursively).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub content_mg: i64,
     pub created_at: u64,
     pub created_by: String,
     /// Held amounts per actor (zero entries removed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub held: BTreeMap<String, i64>,
     /// Shipped but not yet received: `(from, to) → amount`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transit: Vec<TransitLine>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub consumed: i64,
     /// Everyone who ever held some of it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub handlers: Vec<String>,
     /// Lots this one was made from (canonical keys): transformation inputs, or what a
     /// logistic unit holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
     /// For harvested lots, where they grew. Derived lots keep none: their origins are found by
     /// walking `inputs` (see `query::StateReader::origins`), so they are stored once.
@@ -237,9 +246,11 @@ pub struct LotRecord {
     pub origins: Vec<Origin>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<Flag>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub documents: Vec<DocLink>,
     /// Set when the creating event was declared erroneous.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,7 +324,9 @@ pub struct EntryMeta {
     /// The role that authorised the event, or `registrar`.
     pub role: String,
     pub event_time_ms: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<Flag>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub effects: Vec<Effect>,
     /// For a correction: the entry it declared erroneous.
     #[serde(default, skip_serializing_if = "Option::is_none")]
