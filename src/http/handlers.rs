@@ -264,11 +264,18 @@ async fn post_batch(
             ),
         ));
     }
-    // Verify on every core, off the actix worker threads.
-    let admitted: Vec<Result<Admitted, Rejection>> =
+    // Verify on every core, off the actix worker threads, one batch at a time (see
+    // `AppState::admission`).
+    let admitted: Vec<Result<Admitted, Rejection>> = {
+        let _turn = data
+            .admission
+            .acquire()
+            .await
+            .map_err(|_| Problem::internal("the admission gate is closed"))?;
         web::block(move || events.par_iter().map(event::admit).collect())
             .await
-            .map_err(Problem::internal)?;
+            .map_err(Problem::internal)?
+    };
 
     let mut results: Vec<Option<Value>> = vec![None; admitted.len()];
     let mut to_append = Vec::new();

@@ -42,6 +42,11 @@ impl Limits {
 pub(crate) struct AppState {
     pub ledger: Arc<Ledger>,
     pub limits: Limits,
+    /// Batches are admitted one at a time, each on every core, in arrival order (the semaphore
+    /// is fair). Admitted together, concurrent batches would all finish verification at about
+    /// the same moment and reach the sequencer in one burst, leaving the cores idle while it
+    /// works; one at a time, each batch is sequenced while the next is being verified.
+    pub admission: tokio::sync::Semaphore,
 }
 
 /// A bound, not yet running, server.
@@ -57,6 +62,7 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
     let state = web::Data::new(AppState {
         ledger,
         limits: Limits::from_config(cfg),
+        admission: tokio::sync::Semaphore::new(1),
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -1,12 +1,20 @@
 //! The sequencer: the only code that writes the log.
 //!
 //! It runs on its own thread and owns the head of the log — size, Merkle frontier, hash of the
-//! last entry, last record time and last checkpoint. Nothing else holds or mutates those; other
-//! threads see the head only through the [`Head`] it publishes after each durable commit.
+//! last entry, last record time and last checkpoint. Nothing else holds or mutates those.
+//!
+//! Writing is pipelined over two threads. The sequencer decides a group of events (rules,
+//! chaining, hashing) and stages it; a writer thread encodes the group's state changes, commits
+//! the batch with one synced write, and only then publishes the new [`Head`] and answers the
+//! group's submissions. Groups are committed strictly in order, so while the writer syncs one
+//! group the sequencer decides the next on top of it, reading the groups still in flight
+//! before the store ([`InFlight`]). Other threads see the head only as published, after the
+//! write that made it durable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::time::Instant;
 
 use time::OffsetDateTime;
@@ -20,8 +28,8 @@ use crate::core::event::{Admitted, IdKey};
 use crate::core::merkle::{Frontier, Hash};
 use crate::core::note::NoteSigner;
 use crate::core::profile;
-use crate::state::{ApplyError, GroupState, RuleError, Tx};
-use crate::store::{BatchWriter, META_CHECKPOINT, Store, StoreError};
+use crate::state::{ApplyError, Changes, GroupState, RuleError, Tx};
+use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use serde_json::Value;
 
 /// One submission: a single event or a batch, answered together once durable.
@@ -39,13 +47,103 @@ pub(super) struct Sequencer {
     signer: NoteSigner,
     opts: LedgerOptions,
     jobs: Receiver<Job>,
-    published: watch::Sender<Head>,
-    // The head of the log, owned by this thread alone.
+    published: Option<watch::Sender<Head>>,
+    // The head of the log, owned by this thread alone. It runs ahead of what is durable by the
+    // groups in `inflight`.
     frontier: Frontier,
     prev_hash: Hash,
     last_record_time: String,
     checkpoint: Arc<SignedCheckpoint>,
     checkpoint_at: Instant,
+    /// Groups handed to the writer and not yet durable, oldest first.
+    inflight: VecDeque<InFlight>,
+}
+
+/// How many decided groups may wait for the writer while it commits another. One is enough to
+/// keep both threads busy; more would only hold more memory and answers back.
+const WRITER_QUEUE: usize = 1;
+
+/// What a group decided, kept until the writer reports it durable: the next groups must see
+/// its state and its eventIDs although they are not in the store yet.
+struct InFlight {
+    changes: Arc<Changes>,
+    fresh: Arc<HashMap<IdKey, (Hash, Receipt)>>,
+}
+
+/// A decided group on its way to disk.
+struct Staged {
+    jobs: Vec<Job>,
+    outcomes: Vec<Vec<Result<Appended, AppendError>>>,
+    /// Entries, tree nodes, eventIDs and checkpoint, staged by the sequencer.
+    batch: Batch,
+    /// State changes, encoded into the batch by the writer.
+    changes: Option<Arc<Changes>>,
+    /// The head to publish once the batch is durable.
+    head: Option<Head>,
+}
+
+/// The writer thread's end: commits staged groups in order, then publishes and answers.
+struct Writer {
+    store: Arc<Store>,
+    published: watch::Sender<Head>,
+    staged: Receiver<Staged>,
+    done: SyncSender<()>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Writer {
+    fn run(self) {
+        let Writer {
+            store,
+            published,
+            staged,
+            done,
+            stopped,
+        } = self;
+        let mut failure = None;
+        for s in &staged {
+            let Staged {
+                jobs,
+                outcomes,
+                batch,
+                changes,
+                head,
+            } = s;
+            let mut batch = store.resume(batch);
+            if let Some(c) = &changes {
+                c.write(&mut batch);
+            }
+            if !batch.is_empty()
+                && let Err(e) = batch.commit()
+            {
+                tracing::error!(error = %e, "a write failed; the ledger stopped accepting writes — restart it");
+                fail_all(jobs, &e.to_string());
+                failure = Some(e.to_string());
+                break;
+            }
+            if let Some(head) = head {
+                tracing::debug!(size = head.size, "group committed");
+                published.send_replace(head);
+            }
+            for (job, answers) in jobs.into_iter().zip(outcomes) {
+                // A client that went away no longer needs its answer; its entries are durable.
+                let _ = job.reply.send(answers);
+            }
+            if changes.is_some() {
+                // The sequencer may have stopped first; then nobody needs to know.
+                let _ = done.send(());
+            }
+        }
+        if let Some(reason) = failure {
+            // Fail-stop (see `Sequencer::fail`). Every group staged after this one was decided
+            // on top of it, so it fails too; the sequencer sees `stopped` and ends.
+            stopped.store(true, Ordering::SeqCst);
+            drop(done);
+            for s in &staged {
+                fail_all(s.jobs, &reason);
+            }
+        }
+    }
 }
 
 impl Sequencer {
@@ -66,22 +164,63 @@ impl Sequencer {
             signer,
             opts,
             jobs,
-            published,
+            published: Some(published),
             frontier,
             prev_hash,
             last_record_time,
             checkpoint,
             checkpoint_at: Instant::now(),
+            inflight: VecDeque::new(),
         }
     }
 
+    /// Decides groups on this thread and commits them on a writer thread, so that the next
+    /// group is decided while the last one is being synced.
     pub(super) fn run(mut self) {
+        let (staged_tx, staged_rx) = sync_channel(WRITER_QUEUE);
+        // Far more room than groups can be in flight, so the writer never waits on it.
+        let (done_tx, done_rx) = sync_channel(64);
+        let stopped = Arc::new(AtomicBool::new(false));
+        let Some(published) = self.published.take() else {
+            return;
+        };
+        let writer = Writer {
+            store: self.store.clone(),
+            published,
+            staged: staged_rx,
+            done: done_tx,
+            stopped: stopped.clone(),
+        };
+        let handle = match std::thread::Builder::new()
+            .name("lotline-writer".into())
+            .spawn(move || writer.run())
+        {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the writer thread; the ledger accepts no writes");
+                return;
+            }
+        };
+        let pipe = Pipe {
+            staged: staged_tx,
+            done: done_rx,
+            stopped,
+        };
+        self.sequence(&pipe);
+        drop(pipe);
+        if handle.join().is_err() {
+            tracing::error!("the writer thread panicked");
+        }
+        tracing::info!(size = self.frontier.size(), "sequencer stopped");
+    }
+
+    fn sequence(&mut self, pipe: &Pipe) {
         loop {
             let wait = self
                 .opts
                 .checkpoint_interval
                 .saturating_sub(self.checkpoint_at.elapsed());
-            match self.jobs.recv_timeout(wait) {
+            let outcome = match self.jobs.recv_timeout(wait) {
                 Ok(first) => {
                     let mut group = vec![first];
                     let mut events = group[0].items.len();
@@ -94,31 +233,27 @@ impl Sequencer {
                             Err(_) => break,
                         }
                     }
-                    if let Err(e) = self.commit_group(group) {
-                        return self.fail(e);
-                    }
+                    self.commit_group(group, pipe)
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Err(e) = self.checkpoint_if_behind() {
-                        return self.fail(e);
-                    }
-                }
+                Err(RecvTimeoutError::Timeout) => self.checkpoint_if_behind(pipe),
                 // Shutdown: the senders are gone and the queue is drained.
                 Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if let Err(e) = outcome {
+                return self.fail(e);
             }
         }
-        if let Err(e) = self.checkpoint_if_behind() {
-            return self.fail(e);
+        if let Err(e) = self.checkpoint_if_behind(pipe) {
+            self.fail(e);
         }
-        tracing::info!(size = self.frontier.size(), "sequencer stopped");
     }
 
     /// Fail-stop. After a failed write the store's state is unknown — a synced write that
     /// reports an error may still have reached the disk, and RocksDB may refuse further writes —
-    /// so this process writes nothing more: the thread ends, later submissions are answered
+    /// so this process writes nothing more: the threads end, later submissions are answered
     /// `503 unavailable`, `/readyz` fails, and a restart rebuilds the head from what is on disk.
-    fn fail(self, error: StoreError) {
-        tracing::error!(%error, size = self.frontier.size(), "a write failed; the ledger stopped accepting writes — restart it");
+    fn fail(&self, error: StoreError) {
+        tracing::error!(%error, size = self.frontier.size(), "the ledger stopped accepting writes — restart it");
     }
 
     /// Record times never go backwards, even if the wall clock does.
@@ -133,14 +268,71 @@ impl Sequencer {
         }
     }
 
-    /// Decides, writes and answers one group. Nothing is answered before the group's synced
-    /// write returned; if it fails, every event of the group gets an error and the caller stops.
-    fn commit_group(&mut self, group: Vec<Job>) -> Result<(), StoreError> {
+    /// Forgets the groups the writer has made durable since the last call; with `all`, first
+    /// waits until every group in flight is.
+    fn settle(&mut self, pipe: &Pipe, all: bool) -> Result<(), StoreError> {
+        while !self.inflight.is_empty() {
+            let finished = if all {
+                pipe.done.recv().is_ok()
+            } else {
+                pipe.done.try_recv().is_ok()
+            };
+            if !finished {
+                if pipe.stopped.load(Ordering::SeqCst) {
+                    return Err(StoreError::Corrupt("the writer stopped".into()));
+                }
+                if all {
+                    return Err(StoreError::Corrupt("the writer is gone".into()));
+                }
+                break;
+            }
+            self.inflight.pop_front();
+        }
+        Ok(())
+    }
+
+    /// The eventID lookups of a group: the store's answer, unless a group in flight has it.
+    fn logged(&self, keys: &[IdKey]) -> Result<Vec<Logged>, StoreError> {
+        let stored = self.store.event_ids(keys)?;
+        Ok(keys
+            .iter()
+            .zip(stored)
+            .map(|(k, found)| {
+                let pending = self
+                    .inflight
+                    .iter()
+                    .rev()
+                    .find_map(|f| f.fresh.get(k).cloned());
+                match (found, pending) {
+                    (Some((index, digest)), _) => Logged::Stored(index, digest),
+                    (None, Some((digest, receipt))) => Logged::Pending(digest, receipt),
+                    (None, None) => Logged::New,
+                }
+            })
+            .collect())
+    }
+
+    /// Decides and stages one group and hands it to the writer, which answers it once durable.
+    /// An error here stops the sequencer; the group's events are answered with it.
+    fn commit_group(&mut self, group: Vec<Job>, pipe: &Pipe) -> Result<(), StoreError> {
+        let settled = if group
+            .iter()
+            .any(|j| j.items.iter().any(|i| i.doc.declares_error))
+        {
+            // A correction compares itself with the stored original: let everything land.
+            self.settle(pipe, true)
+        } else {
+            self.settle(pipe, false)
+        };
+        if let Err(e) = settled {
+            fail_all(group, &e.to_string());
+            return Err(e);
+        }
         let keys: Vec<IdKey> = group
             .iter()
             .flat_map(|j| j.items.iter().map(Admitted::id_key))
             .collect();
-        let logged = match self.store.event_ids(&keys) {
+        let logged = match self.logged(&keys) {
             Ok(v) => v,
             Err(e) => {
                 fail_all(group, &e.to_string());
@@ -150,7 +342,8 @@ impl Sequencer {
         let record_time = self.next_record_time();
         let now_ms = profile::parse_time_ms(&record_time).unwrap_or(i64::MAX);
         let store = self.store.clone();
-        let mut state = GroupState::new(&store);
+        let pending: Vec<Arc<Changes>> = self.inflight.iter().map(|f| f.changes.clone()).collect();
+        let mut state = GroupState::new(&store, &pending);
         let mut batch = store.batch();
         // Events of this group that are new: eventID key → (content digest, receipt).
         let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();
@@ -160,31 +353,38 @@ impl Sequencer {
         for job in &group {
             let mut answers = Vec::with_capacity(job.items.len());
             for item in &job.items {
-                let earlier = logged.next().flatten();
-                let answer = if let Some((index, digest)) = earlier {
-                    self.replay(item, index, &digest)
-                } else if let Some((digest, receipt)) = fresh.get(&item.id_key()) {
-                    if *digest == item.content_digest {
-                        Ok(Appended::Duplicate(receipt.clone()))
-                    } else {
-                        Err(conflict(item, receipt.index))
-                    }
-                } else {
-                    let index = self.frontier.size();
-                    if index > entry::MAX_INDEX {
-                        Err(AppendError::Storage("the log is full".into()))
-                    } else {
-                        match self.decide(&mut state, item, index, now_ms) {
-                            Err(ApplyError::Store(e)) => {
-                                fail_all(group, &e.to_string());
-                                return Err(e);
-                            }
-                            Err(ApplyError::Rule(r)) => Err(AppendError::Rejected(r)),
-                            Ok(()) => {
-                                let receipt =
-                                    self.append_entry(&mut batch, item, index, &record_time);
-                                fresh.insert(item.id_key(), (item.content_digest, receipt.clone()));
-                                Ok(Appended::Created(receipt))
+                let earlier = logged.next().unwrap_or(Logged::New);
+                let answer = match earlier {
+                    Logged::Stored(index, digest) => self.replay(item, index, &digest),
+                    Logged::Pending(digest, receipt) => same_or_conflict(item, &digest, receipt),
+                    Logged::New => {
+                        if let Some((digest, receipt)) = fresh.get(&item.id_key()) {
+                            same_or_conflict(item, digest, receipt.clone())
+                        } else {
+                            let index = self.frontier.size();
+                            if index > entry::MAX_INDEX {
+                                Err(AppendError::Storage("the log is full".into()))
+                            } else {
+                                match self.decide(&mut state, item, index, now_ms) {
+                                    Err(ApplyError::Store(e)) => {
+                                        fail_all(group, &e.to_string());
+                                        return Err(e);
+                                    }
+                                    Err(ApplyError::Rule(r)) => Err(AppendError::Rejected(r)),
+                                    Ok(()) => {
+                                        let receipt = self.append_entry(
+                                            &mut batch,
+                                            item,
+                                            index,
+                                            &record_time,
+                                        );
+                                        fresh.insert(
+                                            item.id_key(),
+                                            (item.content_digest, receipt.clone()),
+                                        );
+                                        Ok(Appended::Created(receipt))
+                                    }
+                                }
                             }
                         }
                     }
@@ -193,7 +393,7 @@ impl Sequencer {
             }
             outcomes.push(answers);
         }
-        state.write(&mut batch);
+        let changes = Arc::new(state.finish());
 
         let grew = !fresh.is_empty();
         if grew {
@@ -201,38 +401,43 @@ impl Sequencer {
         }
         // Due whenever the log is ahead of its checkpoint, even if this group only replayed
         // duplicates: a storm of retries must not hold checkpoints back.
-        let mut new_checkpoint = None;
+        let mut checkpointed = false;
         if self.checkpoint.size != self.frontier.size()
             && self.checkpoint_at.elapsed() >= self.opts.checkpoint_interval
         {
             let cp = self.sign_head();
             batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-            new_checkpoint = Some(cp);
-        }
-
-        if !batch.is_empty()
-            && let Err(e) = batch.commit()
-        {
-            fail_all(group, &e.to_string());
-            return Err(e);
-        }
-
-        let checkpointed = new_checkpoint.is_some();
-        if let Some(cp) = new_checkpoint {
             self.checkpoint = Arc::new(cp);
             self.checkpoint_at = Instant::now();
+            checkpointed = true;
         }
-        if grew || checkpointed {
-            self.publish();
-            tracing::debug!(
-                size = self.frontier.size(),
-                added = fresh.len(),
-                "group committed"
-            );
+        let head = (grew || checkpointed).then(|| self.head());
+        if grew {
+            self.inflight.push_back(InFlight {
+                changes: changes.clone(),
+                fresh: Arc::new(fresh),
+            });
         }
-        for (job, answers) in group.into_iter().zip(outcomes) {
-            // A client that went away no longer needs its answer; its entries are durable anyway.
-            let _ = job.reply.send(answers);
+        let staged = Staged {
+            jobs: group,
+            outcomes,
+            batch: batch.into_batch(),
+            changes: grew.then_some(changes),
+            head,
+        };
+        self.hand_over(pipe, staged)
+    }
+
+    /// Sends a staged group to the writer. Only groups that grew the log are in `inflight`, and
+    /// only they report back.
+    fn hand_over(&self, pipe: &Pipe, staged: Staged) -> Result<(), StoreError> {
+        if pipe.stopped.load(Ordering::SeqCst) {
+            fail_all(staged.jobs, "the ledger stopped accepting writes");
+            return Err(StoreError::Corrupt("the writer stopped".into()));
+        }
+        if let Err(e) = pipe.staged.send(staged) {
+            fail_all(e.0.jobs, "the ledger stopped accepting writes");
+            return Err(StoreError::Corrupt("the writer is gone".into()));
         }
         Ok(())
     }
@@ -349,7 +554,9 @@ impl Sequencer {
             .map_err(|e| AppendError::Storage(format!("entry {index}: {e}")))
     }
 
-    fn checkpoint_if_behind(&mut self) -> Result<(), StoreError> {
+    /// Signs a checkpoint of the head when the log has grown since the last one; it is
+    /// published once the writer has made it, and everything it covers, durable.
+    fn checkpoint_if_behind(&mut self, pipe: &Pipe) -> Result<(), StoreError> {
         self.checkpoint_at = Instant::now();
         if self.checkpoint.size == self.frontier.size() {
             return Ok(());
@@ -357,17 +564,52 @@ impl Sequencer {
         let cp = self.sign_head();
         let mut b = self.store.batch();
         b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-        b.commit()?;
         self.checkpoint = Arc::new(cp);
-        self.publish();
-        Ok(())
+        let staged = Staged {
+            jobs: Vec::new(),
+            outcomes: Vec::new(),
+            batch: b.into_batch(),
+            changes: None,
+            head: Some(self.head()),
+        };
+        self.hand_over(pipe, staged)
     }
 
-    fn publish(&self) {
-        self.published.send_replace(Head {
+    fn head(&self) -> Head {
+        Head {
             size: self.frontier.size(),
             checkpoint: self.checkpoint.clone(),
-        });
+        }
+    }
+}
+
+/// The sequencer's end of the writer thread.
+struct Pipe {
+    staged: SyncSender<Staged>,
+    done: Receiver<()>,
+    stopped: Arc<AtomicBool>,
+}
+
+/// Whether a group's event is already in the log.
+enum Logged {
+    /// Durable, at this index with this content digest.
+    Stored(u64, Hash),
+    /// Decided by a group the writer has not finished yet.
+    Pending(Hash, Receipt),
+    New,
+}
+
+/// The answer to an event whose eventID was logged moments ago: its receipt again if it is
+/// the same event, a conflict if it is not.
+fn same_or_conflict(
+    item: &Admitted,
+    digest: &Hash,
+    receipt: Receipt,
+) -> Result<Appended, AppendError> {
+    if *digest == item.content_digest {
+        Ok(Appended::Duplicate(receipt))
+    } else {
+        Err(conflict(item, receipt.index))
     }
 }
 

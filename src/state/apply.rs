@@ -2,10 +2,12 @@
 //!
 //! [`GroupState`] caches what the sequencer's current group read and changed; [`Tx`] holds one
 //! event's changes on top of it, so a refused event leaves nothing behind ([`Tx::commit`] is only
-//! called for accepted ones). At the end of the group, [`GroupState::write`] puts every changed
-//! record into the group's batch.
+//! called for accepted ones). At the end of the group, [`GroupState::finish`] hands over the
+//! changed records as [`Changes`], which the writer thread encodes into the group's batch and
+//! which later groups read until that batch is durable.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +59,8 @@ struct Cached<T> {
 /// Reads of one sequencer group, and its accepted changes.
 pub struct GroupState<'s> {
     store: &'s Store,
+    /// Changes of earlier groups not yet in the store, oldest first.
+    pending: &'s [Arc<Changes>],
     actors: Map<String, Cached<ActorRecord>>,
     keys: Map<String, Cached<String>>,
     lots: Map<String, Cached<LotRecord>>,
@@ -65,9 +69,10 @@ pub struct GroupState<'s> {
 }
 
 impl<'s> GroupState<'s> {
-    pub fn new(store: &'s Store) -> Self {
+    pub fn new(store: &'s Store, pending: &'s [Arc<Changes>]) -> Self {
         GroupState {
             store,
+            pending,
             actors: Map::default(),
             keys: Map::default(),
             lots: Map::default(),
@@ -76,40 +81,38 @@ impl<'s> GroupState<'s> {
         }
     }
 
-    /// Puts every record changed by accepted events into `batch`.
-    pub fn write(self, batch: &mut BatchWriter<'_>) {
-        for (id, c) in self.actors.iter().filter(|(_, c)| c.dirty) {
-            if let Some(a) = &c.rec {
-                batch.put_state(StateCf::Actors, id.as_bytes(), &encode(a));
-            }
+    /// The records changed by accepted events, and their index keys.
+    pub fn finish(self) -> Changes {
+        fn changed<K: std::hash::Hash + Eq, T>(m: Map<K, Cached<T>>) -> Map<K, T> {
+            m.into_iter()
+                .filter(|(_, c)| c.dirty)
+                .filter_map(|(k, c)| Some((k, c.rec?)))
+                .collect()
         }
-        for (did, c) in self.keys.iter().filter(|(_, c)| c.dirty) {
-            if let Some(owner) = &c.rec {
-                batch.put_state(StateCf::Keys, did.as_bytes(), owner.as_bytes());
-            }
+        Changes {
+            actors: changed(self.actors),
+            keys: changed(self.keys),
+            lots: changed(self.lots),
+            metas: changed(self.metas),
+            index: self.index,
         }
-        for (key, c) in self.lots.iter().filter(|(_, c)| c.dirty) {
-            if let Some(l) = &c.rec {
-                batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
-            }
-        }
-        for (i, c) in self.metas.iter().filter(|(_, c)| c.dirty) {
-            if let Some(m) = &c.rec {
-                batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
-            }
-        }
-        for k in &self.index {
-            batch.put_state(StateCf::Index, k, b"");
-        }
+    }
+
+    /// The newest version of a record among the groups in flight.
+    fn pending<T: Clone>(&self, get: impl Fn(&Changes) -> Option<&T>) -> Option<T> {
+        self.pending.iter().rev().find_map(|c| get(c)).cloned()
     }
 
     fn actor(&mut self, id: &str) -> Result<Option<&ActorRecord>, StoreError> {
         if !self.actors.contains_key(id) {
-            let rec = self
-                .store
-                .state(StateCf::Actors, id.as_bytes())?
-                .map(|b| decode(&b, "actor record"))
-                .transpose()?;
+            let rec = match self.pending(|c| c.actors.get(id)) {
+                Some(a) => Some(a),
+                None => self
+                    .store
+                    .state(StateCf::Actors, id.as_bytes())?
+                    .map(|b| decode(&b, "actor record"))
+                    .transpose()?,
+            };
             self.actors
                 .insert(id.to_owned(), Cached { rec, dirty: false });
         }
@@ -118,14 +121,17 @@ impl<'s> GroupState<'s> {
 
     fn key_owner(&mut self, did: &str) -> Result<Option<&String>, StoreError> {
         if !self.keys.contains_key(did) {
-            let rec = self
-                .store
-                .state(StateCf::Keys, did.as_bytes())?
-                .map(|b| {
-                    String::from_utf8(b)
-                        .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))
-                })
-                .transpose()?;
+            let rec = match self.pending(|c| c.keys.get(did)) {
+                Some(k) => Some(k),
+                None => self
+                    .store
+                    .state(StateCf::Keys, did.as_bytes())?
+                    .map(|b| {
+                        String::from_utf8(b)
+                            .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))
+                    })
+                    .transpose()?,
+            };
             self.keys
                 .insert(did.to_owned(), Cached { rec, dirty: false });
         }
@@ -134,11 +140,14 @@ impl<'s> GroupState<'s> {
 
     fn lot(&mut self, key: &str) -> Result<Option<&LotRecord>, StoreError> {
         if !self.lots.contains_key(key) {
-            let rec = self
-                .store
-                .state(StateCf::Lots, key.as_bytes())?
-                .map(|b| decode(&b, "lot record"))
-                .transpose()?;
+            let rec = match self.pending(|c| c.lots.get(key)) {
+                Some(l) => Some(l),
+                None => self
+                    .store
+                    .state(StateCf::Lots, key.as_bytes())?
+                    .map(|b| decode(&b, "lot record"))
+                    .transpose()?,
+            };
             self.lots
                 .insert(key.to_owned(), Cached { rec, dirty: false });
         }
@@ -148,14 +157,48 @@ impl<'s> GroupState<'s> {
     /// The rules' record of entry `index`.
     pub fn meta(&mut self, index: u64) -> Result<Option<EntryMeta>, StoreError> {
         if !self.metas.contains_key(&index) {
-            let rec = self
-                .store
-                .state(StateCf::EntryMeta, &index.to_be_bytes())?
-                .map(|b| decode(&b, "entry meta"))
-                .transpose()?;
+            let rec = match self.pending(|c| c.metas.get(&index)) {
+                Some(m) => Some(m),
+                None => self
+                    .store
+                    .state(StateCf::EntryMeta, &index.to_be_bytes())?
+                    .map(|b| decode(&b, "entry meta"))
+                    .transpose()?,
+            };
             self.metas.insert(index, Cached { rec, dirty: false });
         }
         Ok(self.metas.get(&index).and_then(|c| c.rec.clone()))
+    }
+}
+
+/// What a group changed: records to write (all of them, as the group left them) and new index
+/// keys. Read by later groups until it is durable, then dropped.
+pub struct Changes {
+    actors: Map<String, ActorRecord>,
+    keys: Map<String, String>,
+    lots: Map<String, LotRecord>,
+    metas: Map<u64, EntryMeta>,
+    index: Vec<Vec<u8>>,
+}
+
+impl Changes {
+    /// Encodes every changed record into `batch`.
+    pub fn write(&self, batch: &mut BatchWriter<'_>) {
+        for (id, a) in &self.actors {
+            batch.put_state(StateCf::Actors, id.as_bytes(), &encode(a));
+        }
+        for (did, owner) in &self.keys {
+            batch.put_state(StateCf::Keys, did.as_bytes(), owner.as_bytes());
+        }
+        for (key, l) in &self.lots {
+            batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
+        }
+        for (i, m) in &self.metas {
+            batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
+        }
+        for k in &self.index {
+            batch.put_state(StateCf::Index, k, b"");
+        }
     }
 }
 

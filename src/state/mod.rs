@@ -14,7 +14,7 @@
 mod apply;
 pub mod query;
 
-pub use apply::{ApplyError, GroupState, Tx, kg};
+pub use apply::{ApplyError, Changes, GroupState, Tx, kg};
 
 use std::collections::BTreeMap;
 

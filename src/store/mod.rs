@@ -280,10 +280,12 @@ impl Store {
     }
 
     pub fn batch(&self) -> BatchWriter<'_> {
-        BatchWriter {
-            store: self,
-            batch: Batch::default(),
-        }
+        self.resume(Batch::default())
+    }
+
+    /// Goes on adding to a batch staged earlier (possibly on another thread).
+    pub fn resume(&self, batch: Batch) -> BatchWriter<'_> {
+        BatchWriter { store: self, batch }
     }
 
     /// Every `(level, index, hash)` in `merkle`, in key order; for `fsck`.
@@ -373,6 +375,11 @@ impl BatchWriter<'_> {
 
     pub fn is_empty(&self) -> bool {
         self.batch.inner.is_empty()
+    }
+
+    /// The batch so far, to hand to another thread.
+    pub fn into_batch(self) -> Batch {
+        self.batch
     }
 
     /// Commits with one synced write; see [`Store::commit`].
