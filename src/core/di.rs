@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::didkey::{self, DidKeyError, excerpt};
-use super::jcs::canonicalize;
+use super::jcs::{assemble_object, canonicalize};
 
 /// The only proof `type` produced and accepted.
 pub const PROOF_TYPE: &str = "DataIntegrityProof";
@@ -166,15 +166,15 @@ pub fn verify(secured: &Value) -> Result<Verified, DiError> {
     verify_with_canonical(secured).map(|(verified, _)| verified)
 }
 
-/// Like [`verify`], and also returns the JCS canonical form of the unsecured
-/// document exactly as it was hashed, so a caller storing or hashing the
-/// entry need not canonicalize it a second time.
+/// Like [`verify`], and also returns the JCS canonical forms of the unsecured
+/// document exactly as it was hashed and of the whole secured document, so a
+/// caller storing or hashing the entry need not canonicalize it again.
 ///
 /// Follows the specification's verification algorithm: when the proof has an
 /// `@context`, the document's `@context` must start with the same values in
 /// the same order, and the proof's `@context` then replaces the document's
 /// for hashing.
-pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Vec<u8>), DiError> {
+pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), DiError> {
     let Value::Object(secured) = secured else {
         return Err(DiError::NotAnObject {
             found: json_kind(secured),
@@ -197,8 +197,6 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Vec<u8>), DiE
         }
     };
 
-    let mut unsecured = secured.clone();
-    unsecured.remove("proof");
     let mut options = proof.clone();
     let proof_value = options.remove("proofValue");
 
@@ -238,26 +236,59 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Vec<u8>), DiE
         }
     };
 
-    if let Some(proof_context) = options.get("@context") {
-        let document_context = unsecured.get("@context");
-        let document_list = document_context.map(as_list).unwrap_or_default();
-        if !document_list.starts_with(as_list(proof_context)) {
-            return Err(DiError::ContextMismatch {
-                document: document_context.map_or_else(|| "(none)".to_owned(), compact_json),
-                proof: compact_json(proof_context),
-            });
+    // The unsecured document is the secured one without `proof` (and with the proof's
+    // @context, if it has one). Both canonical forms are assembled from the members'
+    // canonical bytes, computed once; nothing is copied.
+    let members: Vec<(&str, Vec<u8>)> = secured
+        .iter()
+        .map(|(k, v)| (k.as_str(), canonicalize(v)))
+        .collect();
+    let proof_context = match options.get("@context") {
+        Some(proof_context) => {
+            let document_context = secured.get("@context");
+            let document_list = document_context.map(as_list).unwrap_or_default();
+            if !document_list.starts_with(as_list(proof_context)) {
+                return Err(DiError::ContextMismatch {
+                    document: document_context.map_or_else(|| "(none)".to_owned(), compact_json),
+                    proof: compact_json(proof_context),
+                });
+            }
+            Some(canonicalize(proof_context))
         }
-        unsecured.insert("@context".into(), proof_context.clone());
+        None => None,
+    };
+    let mut unsecured: Vec<(&str, &[u8])> = members
+        .iter()
+        .filter(|(k, _)| *k != "proof" && !(*k == "@context" && proof_context.is_some()))
+        .map(|(k, v)| (*k, v.as_slice()))
+        .collect();
+    if let Some(c) = &proof_context {
+        unsecured.push(("@context", c));
     }
-
-    let canonical = canonicalize(&Value::Object(unsecured));
+    let canonical = assemble_object(&mut unsecured);
     let hash = hash_data(&options, &canonical);
     // verify_strict refuses non-canonical S, small-order R and weak keys, so
     // a signature cannot be mangled into a second valid one.
     key.verify_strict(&hash, &signature)
         .map_err(|_| DiError::BadSignature)?;
 
-    Ok((Verified { did, key, created }, canonical))
+    let mut all: Vec<(&str, &[u8])> = members.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    let secured_canonical = assemble_object(&mut all);
+    Ok((
+        Verified { did, key, created },
+        Canonical {
+            unsecured: canonical,
+            secured: secured_canonical,
+        },
+    ))
+}
+
+/// The canonical (RFC 8785) bytes [`verify_with_canonical`] computed on the way.
+pub struct Canonical {
+    /// The document as signed: without its proof.
+    pub unsecured: Vec<u8>,
+    /// The whole secured document, proof included.
+    pub secured: Vec<u8>,
 }
 
 /// hashData of the specification: SHA-256(JCS(proof options)) ‖
@@ -476,7 +507,8 @@ mod tests {
         assert_eq!(verified.did, format!("did:key:{public}"));
         assert_eq!(verified.key, vector_key().verifying_key());
         assert_eq!(verified.created.as_deref(), Some(CREATED));
-        assert_eq!(canonical, canonicalize(&unsigned_vector()));
+        assert_eq!(canonical.unsecured, canonicalize(&unsigned_vector()));
+        assert_eq!(canonical.secured, canonicalize(&signed_vector()));
         assert_eq!(verify(&signed_vector()).unwrap(), verified);
     }
 
@@ -778,7 +810,9 @@ mod tests {
             .unwrap()
             .push("https://example.com/extra".into());
         let (_, canonical) = verify_with_canonical(&doc).unwrap();
-        assert_eq!(canonical, canonicalize(&unsigned_vector()));
+        // Hashed with the proof's @context; the secured form keeps the document's.
+        assert_eq!(canonical.unsecured, canonicalize(&unsigned_vector()));
+        assert_eq!(canonical.secured, canonicalize(&doc));
 
         // A single-string context is a one-element list.
         let key = SigningKey::from_bytes(&[8; 32]);

@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::di::{self, DiError};
-use super::jcs;
 use super::merkle::Hash;
 use super::profile::{self, Document, Violation};
 
@@ -148,7 +147,12 @@ fn envelope_validator() -> &'static jsonschema::Validator {
 
 /// Checks the envelope against the schema and returns the first violation, with its JSON pointer.
 pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
-    if let Some(err) = envelope_validator().iter_errors(event).next() {
+    let v = envelope_validator();
+    // `is_valid` stops at the first failure and builds no errors; only a failing event pays
+    // for finding out where.
+    if !v.is_valid(event)
+        && let Some(err) = v.iter_errors(event).next()
+    {
         return Err(Rejection::Schema {
             pointer: err.instance_path().as_str().to_owned(),
             message: err.to_string(),
@@ -165,7 +169,7 @@ pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
 pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
     let event_id = check_envelope(event)?;
     let doc = profile::interpret(event).map_err(Rejection::Profile)?;
-    let (verified, unsecured_jcs) = di::verify_with_canonical(event).map_err(|e| match e {
+    let (verified, canonical) = di::verify_with_canonical(event).map_err(|e| match e {
         DiError::Unsupported { .. } => Rejection::UnsupportedProof(e),
         other => Rejection::InvalidSignature(other),
     })?;
@@ -182,12 +186,14 @@ pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
             proof: proof_context.to_string(),
         }));
     }
-    let event_jcs = jcs::canonicalize(event);
+    // With the two @contexts equal, the unsecured document is exactly the event without its
+    // proof, so `canonical.secured` is the event's canonical form.
+    let event_jcs = canonical.secured;
     let mut h = Sha256::new();
     h.update(b"lotline content v1\0");
     h.update(verified.did.as_bytes());
     h.update([0]);
-    h.update(&unsecured_jcs);
+    h.update(&canonical.unsecured);
     Ok(Admitted {
         event_id,
         signer: verified.did,

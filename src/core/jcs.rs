@@ -50,6 +50,26 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// The canonical form of an object given as members, each value already canonical — so that
+/// two objects sharing most members (a signed document with and without its proof) are
+/// canonicalized member by member once, not twice. Member names must be distinct.
+pub fn assemble_object(members: &mut [(&str, &[u8])]) -> Vec<u8> {
+    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = Vec::with_capacity(len + 2);
+    out.push(b'{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, &mut out);
+        out.push(b':');
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
+}
+
 fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
     // serde_json's map orders keys by UTF-8 bytes (code points), which differs
     // from UTF-16 order once characters above U+FFFF meet U+E000..U+FFFF, so
@@ -430,6 +450,20 @@ mod tests {
             r#"{"a":{},"b":[1,{"y":[true,false],"z":null}]}"#
         );
         assert_eq!(canon_str(&json!([])), "[]");
+    }
+
+    #[test]
+    fn assembled_objects_equal_canonicalized_ones() {
+        let v = json!({"b": [1, 2.5, "x"], "a": {"z": null, "é": true}, "\u{10000}": 1, "\u{e000}": 2});
+        let canon: Vec<(String, Vec<u8>)> = v
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), canonicalize(v)))
+            .collect();
+        let mut members: Vec<(&str, &[u8])> =
+            canon.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        assert_eq!(assemble_object(&mut members), canonicalize(&v));
     }
 
     #[test]

@@ -537,7 +537,10 @@ pub fn classify(doc: &Value) -> Result<Kind, Violation> {
 /// Checks `doc` against its kind's schema and builds the typed document.
 pub fn interpret(doc: &Value) -> Result<Document, Violation> {
     let kind = classify(doc)?;
+    // `is_valid` stops at the first failure and builds no errors; only a document that fails
+    // pays for finding out where.
     if let Some(v) = profile_schemas::validator(kind.schema())
+        && !v.is_valid(doc)
         && let Some(err) = v.iter_errors(doc).next()
     {
         return Err(Violation {

@@ -343,7 +343,16 @@ impl Sequencer {
         let now_ms = profile::parse_time_ms(&record_time).unwrap_or(i64::MAX);
         let store = self.store.clone();
         let pending: Vec<Arc<Changes>> = self.inflight.iter().map(|f| f.changes.clone()).collect();
-        let mut state = GroupState::new(&store, &pending);
+        let mut state = GroupState::new(&store, &pending, keys.len());
+        let named = group
+            .iter()
+            .flat_map(|j| j.items.iter())
+            .flat_map(|i| i.doc.identifiers())
+            .map(|id| id.key.as_str());
+        if let Err(e) = state.prefetch_lots(named) {
+            fail_all(group, &e.to_string());
+            return Err(e);
+        }
         let mut batch = store.batch();
         // Events of this group that are new: eventID key → (content digest, receipt).
         let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();

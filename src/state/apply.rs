@@ -69,14 +69,16 @@ pub struct GroupState<'s> {
 }
 
 impl<'s> GroupState<'s> {
-    pub fn new(store: &'s Store, pending: &'s [Arc<Changes>]) -> Self {
+    /// `events`: how many events the group has, to size its caches.
+    pub fn new(store: &'s Store, pending: &'s [Arc<Changes>], events: usize) -> Self {
         GroupState {
             store,
             pending,
             actors: Map::default(),
             keys: Map::default(),
-            lots: Map::default(),
-            metas: Map::default(),
+            // A realistic mix touches about five lots per event (bags, pallets, lots).
+            lots: Map::with_capacity_and_hasher(events * 6, Default::default()),
+            metas: Map::with_capacity_and_hasher(events, Default::default()),
             index: Vec::new(),
         }
     }
@@ -96,6 +98,42 @@ impl<'s> GroupState<'s> {
             metas: changed(self.metas),
             index: self.index,
         }
+    }
+
+    /// Loads the lots named by `keys` that the group does not have yet, with one batched
+    /// read: a group's events name hundreds of lots, most of them new, and one lookup each
+    /// would cost more.
+    pub fn prefetch_lots<'k>(
+        &mut self,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<(), StoreError> {
+        let mut wanted: Vec<&str> = Vec::new();
+        for k in keys {
+            if self.lots.contains_key(k) {
+                continue;
+            }
+            if let Some(l) = self.pending(|c| c.lots.get(k)) {
+                self.lots.insert(
+                    k.to_owned(),
+                    Cached {
+                        rec: Some(l),
+                        dirty: false,
+                    },
+                );
+            } else {
+                wanted.push(k);
+            }
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let raw: Vec<&[u8]> = wanted.iter().map(|k| k.as_bytes()).collect();
+        let found = self.store.states(StateCf::Lots, &raw)?;
+        for (k, v) in wanted.into_iter().zip(found) {
+            let rec = v.map(|b| decode(&b, "lot record")).transpose()?;
+            self.lots
+                .insert(k.to_owned(), Cached { rec, dirty: false });
+        }
+        Ok(())
     }
 
     /// The newest version of a record among the groups in flight.
