@@ -454,15 +454,18 @@ mod tests {
 
     #[test]
     fn assembled_objects_equal_canonicalized_ones() {
-        let v = json!({"b": [1, 2.5, "x"], "a": {"z": null, "é": true}, "\u{10000}": 1, "\u{e000}": 2});
+        let v =
+            json!({"b": [1, 2.5, "x"], "a": {"z": null, "é": true}, "\u{10000}": 1, "\u{e000}": 2});
         let canon: Vec<(String, Vec<u8>)> = v
             .as_object()
             .unwrap()
             .iter()
             .map(|(k, v)| (k.clone(), canonicalize(v)))
             .collect();
-        let mut members: Vec<(&str, &[u8])> =
-            canon.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+        let mut members: Vec<(&str, &[u8])> = canon
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .collect();
         assert_eq!(assemble_object(&mut members), canonicalize(&v));
     }
 

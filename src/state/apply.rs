@@ -130,8 +130,7 @@ impl<'s> GroupState<'s> {
         let found = self.store.states(StateCf::Lots, &raw)?;
         for (k, v) in wanted.into_iter().zip(found) {
             let rec = v.map(|b| decode(&b, "lot record")).transpose()?;
-            self.lots
-                .insert(k.to_owned(), Cached { rec, dirty: false });
+            self.lots.insert(k.to_owned(), Cached { rec, dirty: false });
         }
         Ok(())
     }
