@@ -754,17 +754,35 @@ fn party(doc: &Value, list: &str, member: &str, r: &'static str) -> Result<Strin
     }
 }
 
-fn movement(doc: &Value, shipping: bool) -> Result<Movement, Violation> {
-    let mut lines = epc_lines(doc, "epcList")?;
-    lines.extend(quantity_lines(doc, "quantityList")?);
+/// The goods an event names in an EPC list and a quantity list together: each at most once,
+/// and at least one (else `empty`: rule, pointer, message).
+fn goods_lines(
+    doc: &Value,
+    epcs: &str,
+    quantities: &str,
+    empty: (&'static str, &str, &str),
+) -> Result<Vec<Line>, Violation> {
+    let mut lines = epc_lines(doc, epcs)?;
+    lines.extend(quantity_lines(doc, quantities)?);
     no_duplicates(&lines)?;
     if lines.is_empty() {
-        return Err(rule(
+        let (code, pointer, message) = empty;
+        return Err(rule(code, pointer, message));
+    }
+    Ok(lines)
+}
+
+fn movement(doc: &Value, shipping: bool) -> Result<Movement, Violation> {
+    let lines = goods_lines(
+        doc,
+        "epcList",
+        "quantityList",
+        (
             "movement.goods",
             "/epcList",
             "name the goods in epcList or quantityList",
-        ));
-    }
+        ),
+    )?;
     let (src_rule, dst_rule) = if shipping {
         ("shipping.source", "shipping.destination")
     } else {
@@ -778,16 +796,16 @@ fn movement(doc: &Value, shipping: bool) -> Result<Movement, Violation> {
 }
 
 fn transform(doc: &Value, kind: Kind) -> Result<Transform, Violation> {
-    let mut inputs = epc_lines(doc, "inputEPCList")?;
-    inputs.extend(quantity_lines(doc, "inputQuantityList")?);
-    no_duplicates(&inputs)?;
-    if inputs.is_empty() {
-        return Err(rule(
+    let inputs = goods_lines(
+        doc,
+        "inputEPCList",
+        "inputQuantityList",
+        (
             "transformation.inputs",
             "/inputQuantityList",
             "a transformation consumes at least one input",
-        ));
-    }
+        ),
+    )?;
     let ilmd = doc.get("ilmd").cloned().unwrap_or(Value::Null);
     let products: Map<String, Value> = arr(&ilmd, "lotline:products")
         .iter()
@@ -914,16 +932,16 @@ fn aggregation(doc: &Value, kind: Kind) -> Result<Action, Violation> {
 }
 
 fn transaction(doc: &Value) -> Result<Action, Violation> {
-    let mut lines = epc_lines(doc, "epcList")?;
-    lines.extend(quantity_lines(doc, "quantityList")?);
-    no_duplicates(&lines)?;
-    if lines.is_empty() {
-        return Err(rule(
+    let lines = goods_lines(
+        doc,
+        "epcList",
+        "quantityList",
+        (
             "transaction.goods",
             "/epcList",
             "a transaction names the goods it concerns in epcList or quantityList",
-        ));
-    }
+        ),
+    )?;
     let docs = arr(doc, "bizTransactionList")
         .iter()
         .map(|t| BizDoc {
