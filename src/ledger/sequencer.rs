@@ -344,15 +344,6 @@ impl Sequencer {
         let store = self.store.clone();
         let pending: Vec<Arc<Changes>> = self.inflight.iter().map(|f| f.changes.clone()).collect();
         let mut state = GroupState::new(&store, &pending, keys.len());
-        let named = group
-            .iter()
-            .flat_map(|j| j.items.iter())
-            .flat_map(|i| i.doc.identifiers())
-            .map(|id| id.key.as_str());
-        if let Err(e) = state.prefetch_lots(named) {
-            fail_all(group, &e.to_string());
-            return Err(e);
-        }
         let mut batch = store.batch();
         // Events of this group that are new: eventID key → (content digest, receipt).
         let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();

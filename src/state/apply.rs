@@ -6,7 +6,9 @@
 //! changed records as [`Changes`], which the writer thread encodes into the group's batch and
 //! which later groups read until that batch is durable.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -100,112 +102,99 @@ impl<'s> GroupState<'s> {
         }
     }
 
-    /// Loads the lots named by `keys` that the group does not have yet, with one batched
-    /// read: a group's events name hundreds of lots, most of them new, and one lookup each
-    /// would cost more.
-    pub fn prefetch_lots<'k>(
-        &mut self,
-        keys: impl Iterator<Item = &'k str>,
-    ) -> Result<(), StoreError> {
-        let mut wanted: Vec<&str> = Vec::new();
-        for k in keys {
-            if self.lots.contains_key(k) {
-                continue;
-            }
-            if let Some(l) = self.pending(|c| c.lots.get(k)) {
-                self.lots.insert(
-                    k.to_owned(),
-                    Cached {
-                        rec: Some(l),
-                        dirty: false,
-                    },
-                );
-            } else {
-                wanted.push(k);
-            }
-        }
-        wanted.sort_unstable();
-        wanted.dedup();
-        let raw: Vec<&[u8]> = wanted.iter().map(|k| k.as_bytes()).collect();
-        let found = self.store.states(StateCf::Lots, &raw)?;
-        for (k, v) in wanted.into_iter().zip(found) {
-            let rec = v.map(|b| decode(&b, "lot record")).transpose()?;
-            self.lots.insert(k.to_owned(), Cached { rec, dirty: false });
-        }
-        Ok(())
-    }
-
-    /// The newest version of a record among the groups in flight.
-    fn pending<T: Clone>(&self, get: impl Fn(&Changes) -> Option<&T>) -> Option<T> {
-        self.pending.iter().rev().find_map(|c| get(c)).cloned()
-    }
-
     fn actor(&mut self, id: &str) -> Result<Option<&ActorRecord>, StoreError> {
-        if !self.actors.contains_key(id) {
-            let rec = match self.pending(|c| c.actors.get(id)) {
-                Some(a) => Some(a),
-                None => self
-                    .store
-                    .state(StateCf::Actors, id.as_bytes())?
-                    .map(|b| decode(&b, "actor record"))
-                    .transpose()?,
-            };
-            self.actors
-                .insert(id.to_owned(), Cached { rec, dirty: false });
-        }
-        Ok(self.actors.get(id).and_then(|c| c.rec.as_ref()))
+        let store = self.store;
+        through(
+            &mut self.actors,
+            id,
+            self.pending,
+            |c| c.actors.get(id),
+            || stored(store, StateCf::Actors, id.as_bytes(), "actor record"),
+        )
     }
 
     fn key_owner(&mut self, did: &str) -> Result<Option<&String>, StoreError> {
-        if !self.keys.contains_key(did) {
-            let rec = match self.pending(|c| c.keys.get(did)) {
-                Some(k) => Some(k),
-                None => self
-                    .store
+        let store = self.store;
+        through(
+            &mut self.keys,
+            did,
+            self.pending,
+            |c| c.keys.get(did),
+            || {
+                store
                     .state(StateCf::Keys, did.as_bytes())?
                     .map(|b| {
                         String::from_utf8(b)
                             .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))
                     })
-                    .transpose()?,
-            };
-            self.keys
-                .insert(did.to_owned(), Cached { rec, dirty: false });
-        }
-        Ok(self.keys.get(did).and_then(|c| c.rec.as_ref()))
+                    .transpose()
+            },
+        )
     }
 
     fn lot(&mut self, key: &str) -> Result<Option<&LotRecord>, StoreError> {
-        if !self.lots.contains_key(key) {
-            let rec = match self.pending(|c| c.lots.get(key)) {
-                Some(l) => Some(l),
-                None => self
-                    .store
-                    .state(StateCf::Lots, key.as_bytes())?
-                    .map(|b| decode(&b, "lot record"))
-                    .transpose()?,
-            };
-            self.lots
-                .insert(key.to_owned(), Cached { rec, dirty: false });
-        }
-        Ok(self.lots.get(key).and_then(|c| c.rec.as_ref()))
+        let store = self.store;
+        through(
+            &mut self.lots,
+            key,
+            self.pending,
+            |c| c.lots.get(key),
+            || stored(store, StateCf::Lots, key.as_bytes(), "lot record"),
+        )
     }
 
     /// The rules' record of entry `index`.
     pub fn meta(&mut self, index: u64) -> Result<Option<EntryMeta>, StoreError> {
-        if !self.metas.contains_key(&index) {
-            let rec = match self.pending(|c| c.metas.get(&index)) {
-                Some(m) => Some(m),
-                None => self
-                    .store
-                    .state(StateCf::EntryMeta, &index.to_be_bytes())?
-                    .map(|b| decode(&b, "entry meta"))
-                    .transpose()?,
-            };
-            self.metas.insert(index, Cached { rec, dirty: false });
-        }
-        Ok(self.metas.get(&index).and_then(|c| c.rec.clone()))
+        let store = self.store;
+        let found = through(
+            &mut self.metas,
+            &index,
+            self.pending,
+            |c| c.metas.get(&index),
+            || {
+                stored(
+                    store,
+                    StateCf::EntryMeta,
+                    &index.to_be_bytes(),
+                    "entry meta",
+                )
+            },
+        )?;
+        Ok(found.cloned())
     }
+}
+
+/// A record as a group sees it: from its cache; on a miss, from the newest group in flight that
+/// changed it, else from the store — and then cached.
+fn through<'m, Q, K, T>(
+    cache: &'m mut Map<K, Cached<T>>,
+    key: &Q,
+    pending: &[Arc<Changes>],
+    in_flight: impl Fn(&Changes) -> Option<&T>,
+    read: impl FnOnce() -> Result<Option<T>, StoreError>,
+) -> Result<Option<&'m T>, StoreError>
+where
+    K: Borrow<Q> + Hash + Eq,
+    Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    T: Clone,
+{
+    if !cache.contains_key(key) {
+        let rec = match pending.iter().rev().find_map(|c| in_flight(c)) {
+            Some(r) => Some(r.clone()),
+            None => read()?,
+        };
+        cache.insert(key.to_owned(), Cached { rec, dirty: false });
+    }
+    Ok(cache.get(key).and_then(|c| c.rec.as_ref()))
+}
+
+fn stored<T: DeserializeOwned>(
+    store: &Store,
+    cf: StateCf,
+    key: &[u8],
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    store.state(cf, key)?.map(|b| decode(&b, what)).transpose()
 }
 
 /// What a group changed: records to write (all of them, as the group left them) and new index

@@ -251,16 +251,6 @@ impl Store {
         Ok(self.db.get_cf(self.cf(cf.name()), key)?)
     }
 
-    /// [`Store::state`] for many keys in one batched lookup (RocksDB's MultiGet), which
-    /// shares the work of finding each key's memtable and file position.
-    pub fn states(&self, cf: StateCf, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        self.db
-            .batched_multi_get_cf(self.cf(cf.name()), keys.iter().copied(), false)
-            .into_iter()
-            .map(|r| Ok(r?.map(|v| v.to_vec())))
-            .collect()
-    }
-
     /// Keys and values of `cf` in `[from, until)`, in key order, at most `limit` of them.
     pub fn scan_state(
         &self,
