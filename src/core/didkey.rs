@@ -432,6 +432,24 @@ mod tests {
     }
 
     #[test]
+    fn parsing_again_is_as_strict_as_the_first_time() {
+        // The second parse of a key is served from the cache; it must give the same key, and
+        // a refused key must stay refused however often it is tried.
+        let sk = generate().unwrap();
+        let did = did_key(&sk.verifying_key());
+        assert_eq!(parse_did_key(&did).unwrap(), sk.verifying_key());
+        assert_eq!(parse_did_key(&did).unwrap(), sk.verifying_key());
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        for _ in 0..2 {
+            assert!(matches!(
+                parse_did_key(&did_from_raw(identity)),
+                Err(DidKeyError::WeakKey)
+            ));
+        }
+    }
+
+    #[test]
     fn generated_keys_round_trip() {
         let sk = generate().unwrap();
         let vk = sk.verifying_key();
