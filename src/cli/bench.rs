@@ -197,6 +197,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// CPU time this process has used so far (all threads, user and system), where the platform
+/// tells it cheaply. Linux reports it in `/proc/self/stat` in USER_HZ ticks, which the kernel
+/// fixes at 100 per second for user space.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after it start past its `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
 fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
     if events == 0 || batch == 0 || concurrency == 0 {
         bail!("--events, --batch and --concurrency must all be at least 1");
@@ -262,6 +275,7 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
     let latencies = Mutex::new(Vec::with_capacity(total));
     let accepted = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
+    let cpu_before = process_cpu();
     let started = Instant::now();
     std::thread::scope(|s| {
         // Each client sends its own stream in order, one batch at a time, as a site would.
@@ -308,6 +322,9 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
         }
     });
     let elapsed = started.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(a, b)| a.saturating_sub(b));
     actix_web::rt::System::new().block_on(handle.stop(true));
     server
         .join()
@@ -334,6 +351,14 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
         percentile(&lat, 0.50).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3
     );
+    if let Some(cpu) = cpu {
+        // Server and clients share the process, so this is an upper bound for the server.
+        println!(
+            "cpu: {:.0} core-µs per event, {:.0}% of {cores} cores busy",
+            cpu.as_secs_f64() * 1e6 / accepted.max(1) as f64,
+            cpu.as_secs_f64() * 100.0 / elapsed.as_secs_f64() / cores as f64
+        );
+    }
     let ceiling = ed25519_ceiling(Duration::from_secs(2))?;
     println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
     println!("ratio={:.3}", eps / ceiling);
