@@ -122,3 +122,120 @@ fn events_decided_on_top_of_groups_still_being_written() {
     let reopened = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
     assert_eq!(reopened.head().size, 7);
 }
+
+/// A refused event is taken back whole even after some of its changes were made in the group:
+/// here a shipment whose pallet (and every bag on it) had already moved when its second line
+/// was refused, and a correction whose first reversal had already run when its second was
+/// refused. All in one group, so nothing is hidden by a write in between; later events of the
+/// same group, and the stored state, must see exactly the state before the refused ones.
+#[test]
+fn refused_events_leave_no_partial_change_in_their_group() {
+    use scenario::{aggregation, bagging, sgtin, sscc};
+    let dir = tempfile::tempdir().unwrap();
+    let (registrar, farm, mill) = (key(), key(), key());
+    let mut opts = LedgerOptions::default();
+    opts.rules.registrars = vec![scenario::did(&registrar)];
+    let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts.clone()).unwrap();
+
+    let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
+    let (paddy, rice, other) = (
+        common::fresh_lot(),
+        common::fresh_lot(),
+        common::fresh_lot(),
+    );
+    let bags: Vec<String> = (0..4)
+        .map(|i| sgtin(scenario::items::HEAD_RICE_BAG_50KG, 7_000 + i))
+        .collect();
+    let pallet = sscc(424_242);
+    let pallet_line = std::slice::from_ref(&pallet);
+    let harvest_rice = harvest(&rice, 200.0);
+    let mut harvest_other = harvest(&other, 500.0);
+    harvest_other["eventID"] = json!(format!("urn:uuid:{}", uuid::Uuid::now_v7()));
+    let both = movement(
+        true,
+        &t(3),
+        FARM,
+        MILL,
+        &[],
+        &[kg(&paddy, 1000.0), kg(&other, 500.0)],
+    );
+    let mut declared = both.clone();
+    declared["errorDeclaration"] = json!({"declarationTime": t(5), "reason": "incorrect_data"});
+
+    let docs: Vec<(&SigningKey, Value)> = vec![
+        (&registrar, Value::Null), // placeholders for the registrations below
+        (&registrar, Value::Null),
+        (&farm, harvest(&paddy, 1000.0)),
+        (&farm, harvest_other),
+        (&farm, harvest_rice),
+        (&farm, bagging(&t(2), kg(&rice, 200.0), &bags, 50.0)),
+        (&farm, aggregation(true, &t(2), &pallet, &bags)),
+        // 5: the pallet and its four bags move, then the 600 kg line is refused.
+        (
+            &farm,
+            movement(true, &t(3), FARM, MILL, pallet_line, &[kg(&other, 600.0)]),
+        ),
+        // 6: so the farm still holds the pallet, and ships it.
+        (&farm, movement(true, &t(3), FARM, MILL, pallet_line, &[])),
+        (&farm, both),
+        (
+            &mill,
+            movement(false, &t(4), FARM, MILL, &[], &[kg(&paddy, 1000.0)]),
+        ),
+        // 9: reversing the second line (still in transit) runs first and succeeds; reversing
+        // the first (received since) is refused.
+        (&farm, declared),
+        // 10: so the second line is still in transit, and the mill receives it.
+        (
+            &mill,
+            movement(false, &t(4), FARM, MILL, &[], &[kg(&other, 500.0)]),
+        ),
+    ];
+    let mut job = vec![
+        registration(&registrar, FARM, &farm),
+        registration(&registrar, MILL, &mill),
+    ];
+    job.extend(docs.iter().skip(2).map(|(k, d)| admit(k, d)));
+    let rt = actix_web::rt::System::new();
+    let answers = rt.block_on(ledger.append(job)).expect("the ledger answers");
+    let refused = |i: usize, code: &str| match &answers[i] {
+        Err(lotline::ledger::AppendError::Rejected(r)) => assert_eq!(r.code, code, "{r:?}"),
+        other => panic!("event {i} must be refused with {code}: {other:?}"),
+    };
+    refused(7, "insufficient_balance");
+    refused(11, "correction_conflict");
+    for (i, a) in answers.iter().enumerate() {
+        if i != 7 && i != 11 {
+            assert!(matches!(a, Ok(Appended::Created(_))), "event {i}: {a:?}");
+        }
+    }
+
+    let check = |ledger: &Ledger| {
+        let state = ledger.state();
+        let lot = |uri: &str| {
+            let key = lotline::core::profile::ident(uri, "").unwrap().key;
+            state.lot(&key).unwrap().expect("a record")
+        };
+        // The pallet and its bags moved once, by the accepted shipment.
+        for uri in std::iter::once(&pallet).chain(&bags) {
+            let l = lot(uri);
+            assert!(l.held.is_empty(), "{l:?}");
+            assert_eq!(l.transit.len(), 1, "{l:?}");
+            assert_eq!(l.in_transit(FARM, MILL), l.amount, "{l:?}");
+        }
+        // Both lines of the shipment the correction could not reverse arrived at the mill.
+        assert_eq!(lot(&paddy).held_by(MILL), 1_000_000_000);
+        let o = lot(&other);
+        assert_eq!(o.held_by(MILL), 500_000_000, "{o:?}");
+        assert_eq!(o.held_by(FARM), 0, "{o:?}");
+        assert!(o.transit.is_empty(), "{o:?}");
+    };
+    check(&ledger);
+    ledger.shutdown();
+    drop(ledger);
+    let report = lotline::ledger::fsck(dir.path()).expect("fsck runs");
+    assert!(report.is_clean(), "{report:?}");
+    let reopened = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
+    assert_eq!(reopened.head().size, 11);
+    check(&reopened);
+}

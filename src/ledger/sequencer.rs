@@ -28,7 +28,7 @@ use crate::core::event::{Admitted, IdKey};
 use crate::core::merkle::{Frontier, Hash};
 use crate::core::note::NoteSigner;
 use crate::core::profile;
-use crate::state::{ApplyError, Changes, GroupState, RuleError, Tx};
+use crate::state::{ApplyError, Changes, GroupState, RuleError};
 use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use serde_json::Value;
 
@@ -365,7 +365,15 @@ impl Sequencer {
                             if index > entry::MAX_INDEX {
                                 Err(AppendError::Storage("the log is full".into()))
                             } else {
-                                match self.decide(&mut state, item, index, now_ms) {
+                                let earlier = |k: &IdKey| {
+                                    let (digest, receipt) = fresh.get(k)?;
+                                    group
+                                        .iter()
+                                        .flat_map(|j| &j.items)
+                                        .find(|i| i.id_key() == *k && i.content_digest == *digest)
+                                        .map(|i| (receipt.index, i.event_jcs.as_slice()))
+                                };
+                                match self.decide(&mut state, item, index, now_ms, earlier) {
                                     Err(ApplyError::Store(e)) => {
                                         fail_all(group, &e.to_string());
                                         return Err(e);
@@ -443,47 +451,64 @@ impl Sequencer {
     }
 
     /// Runs the supply-chain rules for a new entry at `index`; on success its state changes
-    /// are kept in `state`, on refusal nothing is.
-    fn decide(
+    /// are kept in `state`, on refusal nothing is. `earlier` finds an event this group already
+    /// accepted: its index and signed bytes.
+    fn decide<'a>(
         &self,
         state: &mut GroupState<'_>,
         item: &Admitted,
         index: u64,
         now_ms: i64,
+        earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
     ) -> Result<(), ApplyError> {
-        let mut tx = Tx::new(state, index);
         if item.doc.declares_error {
-            let original = self.original_of(item)?;
-            tx.correct(&item.doc, &item.signer, original, now_ms)?;
+            let original = self.original_of(item, earlier)?;
+            state.correct(index, &item.doc, &item.signer, original, now_ms)
         } else {
-            tx.apply(&item.doc, &item.signer, now_ms, &self.opts.rules)?;
+            state.apply(index, &item.doc, &item.signer, now_ms, &self.opts.rules)
         }
-        tx.commit();
-        Ok(())
     }
 
     /// The entry an error declaration names: same eventID, and the same event apart from the
-    /// declaration and the proof — EPCIS declares an event erroneous by repeating it.
-    fn original_of(&self, item: &Admitted) -> Result<u64, ApplyError> {
+    /// declaration and the proof — EPCIS declares an event erroneous by repeating it. The
+    /// original is in the store (groups in flight have landed: see `commit_group`), or earlier
+    /// in the declaration's own group.
+    fn original_of<'a>(
+        &self,
+        item: &Admitted,
+        earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
+    ) -> Result<u64, ApplyError> {
         let plain = IdKey {
             id: item.event_id,
             declaration: false,
         };
-        let Some((index, _)) = self.store.event_id(&plain)? else {
-            return Err(ApplyError::Rule(RuleError {
-                code: "unknown_event",
-                message: format!(
-                    "{} is not in the ledger, so it cannot be declared erroneous",
-                    item.event_id
+        let (index, original): (u64, Value) = match self.store.event_id(&plain)? {
+            Some((index, _)) => {
+                let bytes = self
+                    .store
+                    .entry(index)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+                let stored = entry::Entry::parse(&bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+                (index, stored.event)
+            }
+            None => match earlier(&plain) {
+                Some((index, jcs)) => (
+                    index,
+                    serde_json::from_slice(jcs)
+                        .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?,
                 ),
-            }));
+                None => {
+                    return Err(ApplyError::Rule(RuleError {
+                        code: "unknown_event",
+                        message: format!(
+                            "{} is not in the ledger, so it cannot be declared erroneous",
+                            item.event_id
+                        ),
+                    }));
+                }
+            },
         };
-        let bytes = self
-            .store
-            .entry(index)?
-            .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
-        let stored = entry::Entry::parse(&bytes)
-            .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
         let strip = |mut v: Value| {
             if let Some(o) = v.as_object_mut() {
                 o.remove("proof");
@@ -493,7 +518,7 @@ impl Sequencer {
         };
         let declared: Value = serde_json::from_slice(&item.event_jcs)
             .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?;
-        if strip(stored.event) != strip(declared) {
+        if strip(original) != strip(declared) {
             return Err(ApplyError::Rule(RuleError {
                 code: "correction_mismatch",
                 message: format!(

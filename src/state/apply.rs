@@ -1,10 +1,10 @@
 //! The rules: how one admitted document changes the state, or why it may not.
 //!
-//! [`GroupState`] caches what the sequencer's current group read and changed; [`Tx`] holds one
-//! event's changes on top of it, so a refused event leaves nothing behind ([`Tx::commit`] is only
-//! called for accepted ones). At the end of the group, [`GroupState::finish`] hands over the
-//! changed records as [`Changes`], which the writer thread encodes into the group's batch and
-//! which later groups read until that batch is durable.
+//! [`GroupState`] caches what the sequencer's current group read and changed. [`GroupState::apply`]
+//! and [`GroupState::correct`] decide one event each: an accepted event's changes stay in the
+//! group, a refused one leaves nothing behind (see [`Tx`] for how). At the end of the group,
+//! [`GroupState::finish`] hands over the changed records as [`Changes`], which the writer thread
+//! encodes into the group's batch and which later groups read until that batch is durable.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap};
@@ -162,6 +162,45 @@ impl<'s> GroupState<'s> {
         )?;
         Ok(found.cloned())
     }
+
+    /// Decides new entry `index`: on acceptance its changes stay in the group, on refusal the
+    /// group is as it was.
+    pub fn apply(
+        &mut self,
+        index: u64,
+        doc: &Document,
+        signer: &str,
+        now_ms: i64,
+        rules: &Rules,
+    ) -> R<()> {
+        let mut tx = Tx::new(self, index);
+        let decided = tx.apply(doc, signer, now_ms, rules);
+        tx.finish(decided)
+    }
+
+    /// Decides entry `index`, which declares entry `original` erroneous; as [`GroupState::apply`].
+    pub fn correct(
+        &mut self,
+        index: u64,
+        doc: &Document,
+        signer: &str,
+        original: u64,
+        now_ms: i64,
+    ) -> R<()> {
+        let mut tx = Tx::new(self, index);
+        let decided = tx.correct(doc, signer, original, now_ms);
+        tx.finish(decided)
+    }
+
+    /// A cached lot to change in place, marked for writing. `Ok(None)`: the lot does not exist.
+    fn lot_mut(&mut self, key: &str) -> Result<Option<(&mut LotRecord, bool)>, StoreError> {
+        self.lot(key)?;
+        Ok(self.lots.get_mut(key).and_then(|c| {
+            let rec = c.rec.as_mut()?;
+            let was_dirty = std::mem::replace(&mut c.dirty, true);
+            Some((rec, was_dirty))
+        }))
+    }
 }
 
 /// A record as a group sees it: from its cache; on a miss, from the newest group in flight that
@@ -241,46 +280,118 @@ fn keep<K: std::hash::Hash + Eq, T>(group: &mut Map<K, Cached<T>>, changed: Map<
     }
 }
 
-/// One event's changes, on top of its group.
+/// One event being decided, on top of its group.
 ///
-/// Records are copied from the group on an event's first change to them ([`Tx::lot_mut`]) and
-/// read in place otherwise ([`Tx::lot_ref`]), so a refused event leaves the group untouched at
-/// the price of one copy per changed record.
-pub struct Tx<'g, 's> {
+/// Actors, keys and entry metas are few per event: they are copied into the event's own maps and
+/// merged into the group only if it is accepted. Lots are many (moving a pallet moves every bag
+/// on it), so they are changed in the group's cache in place, and every change is logged in
+/// `undo`: a refused event is rolled back by replaying the log backwards. In-place changes are
+/// only ever made by [`Effect::Move`] and [`Effect::Parent`], which are exactly invertible and
+/// all-or-nothing; every other change replaces a whole record through [`Tx::put_lot`], which
+/// logs what it replaced.
+struct Tx<'g, 's> {
     group: &'g mut GroupState<'s>,
     actors: Map<String, ActorRecord>,
     keys: Map<String, String>,
-    lots: Map<String, LotRecord>,
     metas: Map<u64, EntryMeta>,
     index: Vec<Vec<u8>>,
+    /// The effects this event applied, in order; they become its meta's `effects`.
+    effects: Vec<Effect>,
+    undo: Vec<Undo>,
     /// The entry being decided.
     at: u64,
     /// For a correction: the entry being reversed.
     original: Option<u64>,
 }
 
+/// How to take back one change to the group's lots.
+enum Undo {
+    /// A record was put: what the cache held before (boxed: most puts create a lot, and the
+    /// log should not be sized for the rare replaced record).
+    Put {
+        key: String,
+        prev: Option<Cached<Box<LotRecord>>>,
+    },
+    /// A record the group had not changed yet was changed in place.
+    Clean(String),
+    /// `Tx::effects[i]` was applied forwards.
+    Applied(usize),
+    /// A correction applied this effect backwards.
+    Reversed(Effect),
+}
+
 impl<'g, 's> Tx<'g, 's> {
-    pub fn new(group: &'g mut GroupState<'s>, index: u64) -> Self {
+    fn new(group: &'g mut GroupState<'s>, index: u64) -> Self {
         Tx {
             group,
             actors: Map::default(),
             keys: Map::default(),
-            lots: Map::default(),
             metas: Map::default(),
             index: Vec::new(),
+            effects: Vec::new(),
+            undo: Vec::new(),
             at: index,
             original: None,
         }
     }
 
-    /// Keeps this event's changes in the group (the event was accepted).
-    pub fn commit(self) {
-        let g = self.group;
-        keep(&mut g.actors, self.actors);
-        keep(&mut g.keys, self.keys);
-        keep(&mut g.lots, self.lots);
-        keep(&mut g.metas, self.metas);
-        g.index.extend(self.index);
+    /// Keeps an accepted event's changes in the group, or rolls a refused one back.
+    fn finish(mut self, decided: R<()>) -> R<()> {
+        match decided {
+            Ok(()) => {
+                let g = self.group;
+                keep(&mut g.actors, self.actors);
+                keep(&mut g.keys, self.keys);
+                keep(&mut g.metas, self.metas);
+                g.index.extend(self.index);
+                Ok(())
+            }
+            Err(ApplyError::Rule(r)) => {
+                self.rollback()?;
+                Err(ApplyError::Rule(r))
+            }
+            // A storage failure stops the sequencer; the group is dropped unwritten.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes back every change to the group's lots, newest first.
+    fn rollback(&mut self) -> Result<(), StoreError> {
+        let effects = std::mem::take(&mut self.effects);
+        while let Some(u) = self.undo.pop() {
+            let undone = match u {
+                Undo::Put { key, prev } => {
+                    match prev {
+                        Some(c) => self.group.lots.insert(
+                            key,
+                            Cached {
+                                rec: c.rec.map(|b| *b),
+                                dirty: c.dirty,
+                            },
+                        ),
+                        None => self.group.lots.remove(&key),
+                    };
+                    Ok(())
+                }
+                Undo::Clean(key) => {
+                    if let Some(c) = self.group.lots.get_mut(&key) {
+                        c.dirty = false;
+                    }
+                    Ok(())
+                }
+                Undo::Applied(i) => match effects.get(i) {
+                    Some(e) => self.unapply(e, true),
+                    None => Ok(()),
+                },
+                Undo::Reversed(e) => self.unapply(&e, false),
+            };
+            // Undoing inverts what was just done to the same records; it cannot be refused
+            // unless the cache is broken, and then the sequencer must stop.
+            undone.map_err(|e| {
+                StoreError::Corrupt(format!("rolling back a refused event failed: {e}"))
+            })?;
+        }
+        Ok(())
     }
 
     fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
@@ -299,28 +410,19 @@ impl<'g, 's> Tx<'g, 's> {
 
     /// A lot as this event sees it, without copying.
     fn lot_ref(&mut self, key: &str) -> Result<Option<&LotRecord>, StoreError> {
-        if self.lots.contains_key(key) {
-            return Ok(self.lots.get(key));
-        }
         self.group.lot(key)
     }
 
-    /// A lot to change: this event's own copy, made on first use.
-    fn lot_mut(&mut self, key: &str) -> Result<Option<&mut LotRecord>, StoreError> {
-        if !self.lots.contains_key(key) {
-            let Some(l) = self.group.lot(key)? else {
-                return Ok(None);
-            };
-            let copy = l.clone();
-            self.lots.insert(key.to_owned(), copy);
-        }
-        Ok(self.lots.get_mut(key))
-    }
-
-    /// A lot that must exist, to change.
+    /// A lot that must exist, to change in place. Only [`Tx::effect`] changes lots in place:
+    /// see [`Tx`].
     fn lot_must(&mut self, key: &str, what: &str) -> R<&mut LotRecord> {
-        match self.lot_mut(key)? {
-            Some(l) => Ok(l),
+        match self.group.lot_mut(key)? {
+            Some((l, was_dirty)) => {
+                if !was_dirty {
+                    self.undo.push(Undo::Clean(key.to_owned()));
+                }
+                Ok(l)
+            }
             None => Err(StoreError::Corrupt(format!("{what} {key} is missing")).into()),
         }
     }
@@ -356,18 +458,42 @@ impl<'g, 's> Tx<'g, 's> {
         }
     }
 
+    /// Puts a whole record into the group, logging what it replaces.
     fn put_lot(&mut self, l: LotRecord) {
-        self.lots.insert(l.key.clone(), l);
+        let key = l.key.clone();
+        let prev = self.group.lots.insert(
+            key.clone(),
+            Cached {
+                rec: Some(l),
+                dirty: true,
+            },
+        );
+        let prev = prev.map(|c| Cached {
+            rec: c.rec.map(Box::new),
+            dirty: c.dirty,
+        });
+        self.undo.push(Undo::Put { key, prev });
+    }
+
+    /// Applies effect `e` of this event and keeps it for the entry's meta.
+    fn push_effect(&mut self, e: Effect) -> R<()> {
+        self.effect(&e, true)?;
+        self.undo.push(Undo::Applied(self.effects.len()));
+        self.effects.push(e);
+        Ok(())
+    }
+
+    /// Takes back effect `e`, applied `forward` or backwards by this event. Creating and
+    /// annotating change lots only through [`Tx::put_lot`], whose own undo restores them.
+    fn unapply(&mut self, e: &Effect, forward: bool) -> R<()> {
+        match e {
+            Effect::Move { .. } | Effect::Parent { .. } => self.effect(e, !forward),
+            Effect::Create { .. } | Effect::Annotate { .. } => Ok(()),
+        }
     }
 
     /// Decides one new entry: the rules' verdict and, if accepted, the changed state in `self`.
-    pub fn apply(
-        &mut self,
-        doc: &Document,
-        signer: &str,
-        now_ms: i64,
-        rules: &Rules,
-    ) -> R<EntryMeta> {
+    fn apply(&mut self, doc: &Document, signer: &str, now_ms: i64, rules: &Rules) -> R<()> {
         if doc.event_time_ms > now_ms.saturating_add(rules.max_future_ms) {
             return fail(
                 "event_time_in_future",
@@ -406,20 +532,15 @@ impl<'g, 's> Tx<'g, 's> {
             meta.role = role;
             self.goods(doc, &actor.id, &mut meta, rules)?;
         }
-        self.record(doc, &meta);
-        Ok(meta)
+        meta.effects = std::mem::take(&mut self.effects);
+        self.record(doc, meta);
+        Ok(())
     }
 
     /// Decides a correction: `doc` declares entry `original` (same eventID, same content)
     /// erroneous. Only the actor who signed the original may, with a key valid now; its effects
     /// are reversed, which fails while later events depend on them.
-    pub fn correct(
-        &mut self,
-        doc: &Document,
-        signer: &str,
-        original: u64,
-        now_ms: i64,
-    ) -> R<EntryMeta> {
+    fn correct(&mut self, doc: &Document, signer: &str, original: u64, now_ms: i64) -> R<()> {
         let Some(mut orig) = self.group.meta(original)? else {
             return Err(StoreError::Corrupt(format!("entry {original} has no meta")).into());
         };
@@ -451,6 +572,9 @@ impl<'g, 's> Tx<'g, 's> {
         self.original = Some(original);
         for e in orig.effects.iter().rev() {
             self.effect(e, false)?;
+            if matches!(e, Effect::Move { .. } | Effect::Parent { .. }) {
+                self.undo.push(Undo::Reversed(e.clone()));
+            }
         }
         orig.corrected_by = Some(self.at);
         let meta = EntryMeta {
@@ -464,8 +588,8 @@ impl<'g, 's> Tx<'g, 's> {
             corrected_by: None,
         };
         self.metas.insert(original, orig);
-        self.record(doc, &meta);
-        Ok(meta)
+        self.record(doc, meta);
+        Ok(())
     }
 
     /// The actor whose key signed, valid at the event's time and holding a role for its kind.
@@ -506,7 +630,7 @@ impl<'g, 's> Tx<'g, 's> {
         Ok((actor, role))
     }
 
-    fn record(&mut self, doc: &Document, meta: &EntryMeta) {
+    fn record(&mut self, doc: &Document, meta: EntryMeta) {
         let t = doc.event_time_ms;
         let at = self.at;
         self.index.push(index_key(tag::TIME, "", t, at));
@@ -522,7 +646,7 @@ impl<'g, 's> Tx<'g, 's> {
                 self.index.push(index_key(tag::IDENT, &id.key, t, at));
             }
         }
-        self.metas.insert(at, meta.clone());
+        self.metas.insert(at, meta);
     }
 
     // ---- registrar documents ----
@@ -685,11 +809,11 @@ impl<'g, 's> Tx<'g, 's> {
     fn goods(&mut self, doc: &Document, actor: &str, meta: &mut EntryMeta, rules: &Rules) -> R<()> {
         match &doc.action {
             Action::Harvest(h) => self.harvest(h, doc, actor, meta, rules),
-            Action::Ship(m) => self.ship(m, actor, meta),
-            Action::Receive(m) => self.receive(m, actor, meta),
+            Action::Ship(m) => self.ship(m, actor),
+            Action::Receive(m) => self.receive(m, actor),
             Action::Transform(t) => self.transform(t, doc.kind, actor, meta, rules),
             Action::Pack { parent, children } => self.pack(parent, children, actor, meta, rules),
-            Action::Unpack { parent, children } => self.unpack(parent, children, actor, meta),
+            Action::Unpack { parent, children } => self.unpack(parent, children, actor),
             Action::Transaction {
                 lines,
                 docs,
@@ -714,9 +838,9 @@ impl<'g, 's> Tx<'g, 's> {
                             index: self.at,
                         });
                     }
-                    meta.effects.push(Effect::Annotate {
+                    self.push_effect(Effect::Annotate {
                         key: lot.key.clone(),
-                    });
+                    })?;
                     self.put_lot(lot);
                 }
                 Ok(())
@@ -764,11 +888,11 @@ impl<'g, 's> Tx<'g, 's> {
     }
 
     /// Puts a new record and brings its amount in from outside to `actor`.
-    fn create(&mut self, lot: LotRecord, actor: &str, meta: &mut EntryMeta) -> R<()> {
+    fn create(&mut self, lot: LotRecord, actor: &str) -> R<()> {
         let key = lot.key.clone();
         let amount = lot.amount;
         self.put_lot(lot);
-        meta.effects.push(Effect::Create { key: key.clone() });
+        self.push_effect(Effect::Create { key: key.clone() })?;
         let e = Effect::Move {
             key,
             from: Place::Outside,
@@ -778,8 +902,7 @@ impl<'g, 's> Tx<'g, 's> {
             amount,
             contents: Vec::new(),
         };
-        self.effect(&e, true)?;
-        meta.effects.push(e);
+        self.push_effect(e)?;
         Ok(())
     }
 
@@ -864,7 +987,7 @@ impl<'g, 's> Tx<'g, 's> {
                 index: self.at,
             }];
             lot.flags = flags.clone();
-            self.create(lot, actor, meta)?;
+            self.create(lot, actor)?;
         }
         meta.flags = flags;
         Ok(())
@@ -917,14 +1040,7 @@ impl<'g, 's> Tx<'g, 's> {
 
     /// Moves a lot and, for a logistic unit, everything packed in it — recorded as one effect
     /// that lists the contents, so a container of 500 bags costs one effect, not 501.
-    fn move_all(
-        &mut self,
-        key: &str,
-        from: &Place,
-        to: &Place,
-        amount: i64,
-        meta: &mut EntryMeta,
-    ) -> R<()> {
+    fn move_all(&mut self, key: &str, from: &Place, to: &Place, amount: i64) -> R<()> {
         let contents = self.descendants(key)?;
         let e = Effect::Move {
             key: key.to_owned(),
@@ -933,8 +1049,7 @@ impl<'g, 's> Tx<'g, 's> {
             amount,
             contents,
         };
-        self.effect(&e, true)?;
-        meta.effects.push(e);
+        self.push_effect(e)?;
         Ok(())
     }
 
@@ -956,7 +1071,7 @@ impl<'g, 's> Tx<'g, 's> {
         Ok(out)
     }
 
-    fn ship(&mut self, m: &Movement, actor: &str, meta: &mut EntryMeta) -> R<()> {
+    fn ship(&mut self, m: &Movement, actor: &str) -> R<()> {
         if m.source != actor {
             return fail(
                 "actor_mismatch",
@@ -991,12 +1106,12 @@ impl<'g, 's> Tx<'g, 's> {
         for l in &m.lines {
             let (lot, amount) = self.line(l)?;
             Self::custody(&lot, actor, amount, &l.id.urn)?;
-            self.move_all(&lot.key, &from, &to, amount, meta)?;
+            self.move_all(&lot.key, &from, &to, amount)?;
         }
         Ok(())
     }
 
-    fn receive(&mut self, m: &Movement, actor: &str, meta: &mut EntryMeta) -> R<()> {
+    fn receive(&mut self, m: &Movement, actor: &str) -> R<()> {
         if m.destination != actor {
             return fail(
                 "actor_mismatch",
@@ -1037,7 +1152,7 @@ impl<'g, 's> Tx<'g, 's> {
                     ),
                 );
             }
-            self.move_all(&lot.key, &from, &to, amount, meta)?;
+            self.move_all(&lot.key, &from, &to, amount)?;
         }
         Ok(())
     }
@@ -1088,8 +1203,7 @@ impl<'g, 's> Tx<'g, 's> {
                 amount: *amount,
                 contents: Vec::new(),
             };
-            self.effect(&e, true)?;
-            meta.effects.push(e);
+            self.push_effect(e)?;
         }
 
         let common = |f: &dyn Fn(&LotRecord) -> Option<String>| -> Option<String> {
@@ -1193,7 +1307,7 @@ impl<'g, 's> Tx<'g, 's> {
             lot.growing_method = method.clone();
             lot.inputs = input_keys.clone();
             lot.flags = flags.clone();
-            self.create(lot, actor, meta)?;
+            self.create(lot, actor)?;
         }
         meta.flags = flags;
         Ok(())
@@ -1219,7 +1333,7 @@ impl<'g, 's> Tx<'g, 's> {
             }
             _ => {
                 let unit = self.new_lot(parent, 1, actor)?;
-                self.create(unit, actor, meta)?;
+                self.create(unit, actor)?;
             }
         }
         for c in children {
@@ -1237,8 +1351,7 @@ impl<'g, 's> Tx<'g, 's> {
             old: None,
             new: Some(parent.key.clone()),
         };
-        self.effect(&e, true)?;
-        meta.effects.push(e);
+        self.push_effect(e)?;
         // Describe the unit by what it now contains.
         let mut unit = self.existing(parent)?;
         let mut products = BTreeSet::new();
@@ -1275,21 +1388,15 @@ impl<'g, 's> Tx<'g, 's> {
             );
             unit.flags.push(f.clone());
             meta.flags.push(f);
-            meta.effects.push(Effect::Annotate {
+            self.push_effect(Effect::Annotate {
                 key: unit.key.clone(),
-            });
+            })?;
         }
         self.put_lot(unit);
         Ok(())
     }
 
-    fn unpack(
-        &mut self,
-        parent: &Ident,
-        children: &[Ident],
-        actor: &str,
-        meta: &mut EntryMeta,
-    ) -> R<()> {
+    fn unpack(&mut self, parent: &Ident, children: &[Ident], actor: &str) -> R<()> {
         let unit = self.existing(parent)?;
         Self::custody(&unit, actor, 1, &parent.urn)?;
         let keys: Vec<String> = if children.is_empty() {
@@ -1312,8 +1419,7 @@ impl<'g, 's> Tx<'g, 's> {
             old: Some(parent.key.clone()),
             new: None,
         };
-        self.effect(&e, true)?;
-        meta.effects.push(e);
+        self.push_effect(e)?;
         Ok(())
     }
 
@@ -1356,12 +1462,21 @@ impl<'g, 's> Tx<'g, 's> {
                 contents,
             } => {
                 let (from, to) = if forward { (from, to) } else { (to, from) };
-                for (k, whole) in
-                    std::iter::once((key, false)).chain(contents.iter().map(|c| (c, true)))
-                {
+                let all =
+                    || std::iter::once((key, false)).chain(contents.iter().map(|c| (c, true)));
+                // Packed contents always move whole.
+                let amount_of =
+                    |lot: &LotRecord, whole: bool| if whole { lot.amount } else { *amount };
+                // Check every record before changing any: an effect is all or nothing.
+                for (k, whole) in all() {
+                    let lot = self
+                        .lot_ref(k)?
+                        .ok_or_else(|| StoreError::Corrupt(format!("moved lot {k} is missing")))?;
+                    check_take(lot, from, amount_of(lot, whole))?;
+                }
+                for (k, whole) in all() {
                     let lot = self.lot_must(k, "moved lot")?;
-                    // Packed contents always move whole.
-                    let amount = if whole { lot.amount } else { *amount };
+                    let amount = amount_of(lot, whole);
                     take(lot, from, amount)?;
                     give(lot, to, amount);
                 }
@@ -1370,8 +1485,11 @@ impl<'g, 's> Tx<'g, 's> {
             Effect::Parent { children, old, new } => {
                 let (old, new) = if forward { (old, new) } else { (new, old) };
                 let mut mass = 0;
+                // Check every child before changing any: an effect is all or nothing.
                 for child in children {
-                    let c = self.lot_must(child, "packed lot")?;
+                    let c = self.lot_ref(child)?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("packed lot {child} is missing"))
+                    })?;
                     if c.parent != *old {
                         return fail(
                             "correction_conflict",
@@ -1386,7 +1504,9 @@ impl<'g, 's> Tx<'g, 's> {
                     } else {
                         c.amount
                     };
-                    c.parent = new.clone();
+                }
+                for child in children {
+                    self.lot_must(child, "packed lot")?.parent = new.clone();
                 }
                 if let Some(p) = old {
                     self.adjust_parent(p, children, false, mass)?;
@@ -1442,9 +1562,16 @@ fn close(span: &mut Span, t: i64, at: u64) {
     span.closed_at = Some(at);
 }
 
-fn take(lot: &mut LotRecord, from: &Place, amount: i64) -> R<()> {
-    let short = |have: i64| {
-        fail::<()>(
+/// Refuses taking `amount` of `lot` from `from` if it is not there.
+fn check_take(lot: &LotRecord, from: &Place, amount: i64) -> R<()> {
+    let have = match from {
+        Place::Outside => return Ok(()),
+        Place::Held { actor } => lot.held_by(actor),
+        Place::Transit { from, to } => lot.in_transit(from, to),
+        Place::Consumed => lot.consumed,
+    };
+    if have < amount {
+        return fail(
             "correction_conflict",
             format!(
                 "{} has {} at {}; {} is needed to reverse this event — declare later events erroneous first",
@@ -1453,15 +1580,17 @@ fn take(lot: &mut LotRecord, from: &Place, amount: i64) -> R<()> {
                 place_name(from),
                 kg(amount)
             ),
-        )
-    };
+        );
+    }
+    Ok(())
+}
+
+fn take(lot: &mut LotRecord, from: &Place, amount: i64) -> R<()> {
+    check_take(lot, from, amount)?;
     match from {
         Place::Outside => {}
         Place::Held { actor } => {
             let have = lot.held_by(actor);
-            if have < amount {
-                return short(have);
-            }
             if have == amount {
                 lot.held.remove(actor);
             } else {
@@ -1469,22 +1598,13 @@ fn take(lot: &mut LotRecord, from: &Place, amount: i64) -> R<()> {
             }
         }
         Place::Transit { from, to } => {
-            let have = lot.in_transit(from, to);
-            if have < amount {
-                return short(have);
-            }
             lot.transit
                 .iter_mut()
                 .filter(|t| t.from == *from && t.to == *to)
                 .for_each(|t| t.amount -= amount);
             lot.transit.retain(|t| t.amount > 0);
         }
-        Place::Consumed => {
-            if lot.consumed < amount {
-                return short(lot.consumed);
-            }
-            lot.consumed -= amount;
-        }
+        Place::Consumed => lot.consumed -= amount,
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Supply-chain state: actors and their keys and roles, lots and who holds them, and the query
 //! indexes — everything the rules derive from the log.
 //!
-//! The sequencer calls [`Tx::apply`] for each new entry before it is written. The rules either
+//! The sequencer calls [`GroupState::apply`] for each new entry before it is written. The rules either
 //! refuse the event (a [`RuleError`] with a stable code; nothing is written) or produce the
 //! changed records, which go into the same RocksDB batch as the entry. State is therefore never
 //! behind or ahead of the log, and two submissions racing for the same balance are decided by
@@ -14,7 +14,7 @@
 mod apply;
 pub mod query;
 
-pub use apply::{ApplyError, Changes, GroupState, Tx, kg};
+pub use apply::{ApplyError, Changes, GroupState, kg};
 
 use std::collections::BTreeMap;
 
