@@ -887,23 +887,22 @@ impl<'g, 's> Tx<'g, 's> {
         })
     }
 
-    /// Puts a new record and brings its amount in from outside to `actor`.
-    fn create(&mut self, lot: LotRecord, actor: &str) -> R<()> {
-        let key = lot.key.clone();
-        let amount = lot.amount;
-        self.put_lot(lot);
-        self.push_effect(Effect::Create { key: key.clone() })?;
-        let e = Effect::Move {
-            key,
-            from: Place::Outside,
-            to: Place::Held {
+    /// Puts a new record, all of it held by `actor`.
+    fn create(&mut self, mut lot: LotRecord, actor: &str) -> R<()> {
+        let (key, amount) = (lot.key.clone(), lot.amount);
+        give(
+            &mut lot,
+            &Place::Held {
                 actor: actor.to_owned(),
             },
             amount,
-            contents: Vec::new(),
-        };
-        self.push_effect(e)?;
-        Ok(())
+        );
+        self.put_lot(lot);
+        self.push_effect(Effect::Create {
+            key,
+            holder: Some(actor.to_owned()),
+            amount,
+        })
     }
 
     fn harvest(
@@ -1429,13 +1428,24 @@ impl<'g, 's> Tx<'g, 's> {
     /// contradict packing. Refusals going backwards mean a later event depends on this one.
     fn effect(&mut self, e: &Effect, forward: bool) -> R<()> {
         match e {
-            Effect::Create { key } => {
+            Effect::Create {
+                key,
+                holder,
+                amount,
+            } => {
                 if forward {
+                    // `create` put the whole record.
                     return Ok(());
                 }
                 let mut lot = self
                     .lot(key)?
                     .ok_or_else(|| StoreError::Corrupt(format!("created lot {key} is missing")))?;
+                if let Some(actor) = holder {
+                    let held = Place::Held {
+                        actor: actor.clone(),
+                    };
+                    take(&mut lot, &held, *amount)?;
+                }
                 if !lot.held.is_empty()
                     || !lot.transit.is_empty()
                     || lot.consumed != 0

@@ -288,8 +288,14 @@ impl LotRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "effect")]
 pub enum Effect {
+    /// `key` came into being, and with it its `amount`, held by `holder`. (Entries written
+    /// before `holder` existed record that as a separate [`Effect::Move`] from outside.)
     Create {
         key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        holder: Option<String>,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        amount: i64,
     },
     /// `amount` of `key` from one place to another, and with it, whole, everything packed in
     /// it (`contents`, for logistic units).
@@ -308,9 +314,7 @@ pub enum Effect {
         new: Option<String>,
     },
     /// Flags or document links added to a lot by this entry.
-    Annotate {
-        key: String,
-    },
+    Annotate { key: String },
 }
 
 /// What the rules derived from one entry; kept per index.
