@@ -85,19 +85,15 @@ impl<'s> GroupState<'s> {
         }
     }
 
-    /// The records changed by accepted events, and their index keys.
+    /// The records changed by accepted events, and their index keys. The caches are handed
+    /// over whole (rebuilding maps of only the changed records would cost more than skipping
+    /// the clean ones when writing and reading).
     pub fn finish(self) -> Changes {
-        fn changed<K: std::hash::Hash + Eq, T>(m: Map<K, Cached<T>>) -> Map<K, T> {
-            m.into_iter()
-                .filter(|(_, c)| c.dirty)
-                .filter_map(|(k, c)| Some((k, c.rec?)))
-                .collect()
-        }
         Changes {
-            actors: changed(self.actors),
-            keys: changed(self.keys),
-            lots: changed(self.lots),
-            metas: changed(self.metas),
+            actors: self.actors,
+            keys: self.keys,
+            lots: self.lots,
+            metas: self.metas,
             index: self.index,
         }
     }
@@ -108,7 +104,7 @@ impl<'s> GroupState<'s> {
             &mut self.actors,
             id,
             self.pending,
-            |c| c.actors.get(id),
+            |c| changed(c.actors.get(id)),
             || stored(store, StateCf::Actors, id.as_bytes(), "actor record"),
         )
     }
@@ -119,7 +115,7 @@ impl<'s> GroupState<'s> {
             &mut self.keys,
             did,
             self.pending,
-            |c| c.keys.get(did),
+            |c| changed(c.keys.get(did)),
             || {
                 store
                     .state(StateCf::Keys, did.as_bytes())?
@@ -138,7 +134,7 @@ impl<'s> GroupState<'s> {
             &mut self.lots,
             key,
             self.pending,
-            |c| c.lots.get(key),
+            |c| changed(c.lots.get(key)),
             || stored(store, StateCf::Lots, key.as_bytes(), "lot record"),
         )
     }
@@ -150,7 +146,7 @@ impl<'s> GroupState<'s> {
             &mut self.metas,
             &index,
             self.pending,
-            |c| c.metas.get(&index),
+            |c| changed(c.metas.get(&index)),
             || {
                 stored(
                     store,
@@ -236,29 +232,40 @@ fn stored<T: DeserializeOwned>(
     store.state(cf, key)?.map(|b| decode(&b, what)).transpose()
 }
 
+/// A cached record if the group changed it.
+fn changed<T>(c: Option<&Cached<T>>) -> Option<&T> {
+    c.filter(|c| c.dirty)?.rec.as_ref()
+}
+
+/// Every changed record of a cache.
+fn all_changed<K, T>(m: &Map<K, Cached<T>>) -> impl Iterator<Item = (&K, &T)> {
+    m.iter().filter_map(|(k, c)| Some((k, changed(Some(c))?)))
+}
+
 /// What a group changed: records to write (all of them, as the group left them) and new index
-/// keys. Read by later groups until it is durable, then dropped.
+/// keys. Read by later groups until it is durable, then dropped. The maps are the group's
+/// caches: only records marked dirty count.
 pub struct Changes {
-    actors: Map<String, ActorRecord>,
-    keys: Map<String, String>,
-    lots: Map<String, LotRecord>,
-    metas: Map<u64, EntryMeta>,
+    actors: Map<String, Cached<ActorRecord>>,
+    keys: Map<String, Cached<String>>,
+    lots: Map<String, Cached<LotRecord>>,
+    metas: Map<u64, Cached<EntryMeta>>,
     index: Vec<Vec<u8>>,
 }
 
 impl Changes {
     /// Encodes every changed record into `batch`.
     pub fn write(&self, batch: &mut BatchWriter<'_>) {
-        for (id, a) in &self.actors {
+        for (id, a) in all_changed(&self.actors) {
             batch.put_state(StateCf::Actors, id.as_bytes(), &encode(a));
         }
-        for (did, owner) in &self.keys {
+        for (did, owner) in all_changed(&self.keys) {
             batch.put_state(StateCf::Keys, did.as_bytes(), owner.as_bytes());
         }
-        for (key, l) in &self.lots {
+        for (key, l) in all_changed(&self.lots) {
             batch.put_state(StateCf::Lots, key.as_bytes(), &encode(l));
         }
-        for (i, m) in &self.metas {
+        for (i, m) in all_changed(&self.metas) {
             batch.put_state(StateCf::EntryMeta, &i.to_be_bytes(), &encode(m));
         }
         for k in &self.index {
