@@ -289,6 +289,14 @@ impl Store {
         self.resume(Batch::default())
     }
 
+    /// A batch with room for about `bytes`, so that a large group is not copied over and over
+    /// as its batch grows.
+    pub fn batch_with_capacity(&self, bytes: usize) -> BatchWriter<'_> {
+        self.resume(Batch {
+            inner: WriteBatch::with_capacity_bytes(bytes),
+        })
+    }
+
     /// Goes on adding to a batch staged earlier (possibly on another thread).
     pub fn resume(&self, batch: Batch) -> BatchWriter<'_> {
         BatchWriter { store: self, batch }
