@@ -244,6 +244,12 @@ fn hex_val(c: char) -> Option<u8> {
 /// canonical, which is what makes them usable as ledger keys.
 pub fn dl_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    dl_escape_into(&mut out, value);
+    out
+}
+
+/// [`dl_escape`], appending to `out`.
+fn dl_escape_into(out: &mut String, value: &str) {
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
@@ -253,7 +259,18 @@ pub fn dl_escape(value: &str) -> String {
             out.push(hex_digit_upper(b & 0x0f));
         }
     }
-    out
+}
+
+/// The GS1 Digital Link path of element string pairs, as [`Gs1Id::ai_pairs`] gives them.
+pub fn dl_path_of(pairs: &[(&str, String)]) -> String {
+    let mut path = String::with_capacity(pairs.iter().map(|(a, v)| a.len() + v.len() + 2).sum());
+    for (ai, value) in pairs {
+        path.push('/');
+        path.push_str(ai);
+        path.push('/');
+        dl_escape_into(&mut path, value);
+    }
+    path
 }
 
 fn hex_digit_upper(nibble: u8) -> char {
@@ -441,7 +458,13 @@ fn check_check_digit(what: &'static str, value: &str) -> Result<(), IdError> {
 fn gtin14_of(prefix: &str, item_ref: &str) -> String {
     // item_ref has at least one digit (13 - at most 12 prefix digits) and is ASCII.
     let (indicator, rest) = item_ref.split_at(item_ref.len().min(1));
-    with_check_digit(&format!("{indicator}{prefix}{rest}"))
+    let mut body = String::with_capacity(14);
+    body.push_str(indicator);
+    body.push_str(prefix);
+    body.push_str(rest);
+    let check = gs1_check_digit(&body).unwrap_or(0);
+    body.push(char::from(b'0' + check));
+    body
 }
 
 /// Splits a validated 14-digit GTIN at `gcp_length` into (company prefix, indicator + item ref).
@@ -908,11 +931,17 @@ impl Gs1Id {
     /// The canonical pure-identity URI (`urn:epc:class:lgtin:...` for lots).
     pub fn to_urn(&self) -> String {
         let kind = if matches!(self, Gs1Id::Lgtin(_)) {
-            "class"
+            "urn:epc:class:"
         } else {
-            "id"
+            "urn:epc:id:"
         };
-        format!("urn:epc:{kind}:{}:{}", self.scheme(), self.urn_body())
+        let (scheme, body) = (self.scheme(), self.urn_body());
+        let mut urn = String::with_capacity(kind.len() + scheme.len() + 1 + body.len());
+        urn.push_str(kind);
+        urn.push_str(scheme);
+        urn.push(':');
+        urn.push_str(&body);
+        urn
     }
 
     /// The GTIN-14 (with check digit) of an SGTIN or LGTIN.
@@ -959,14 +988,7 @@ impl Gs1Id {
     /// The GS1 Digital Link path (no host), e.g. `/01/09506000134352/21/ABC123`: the ledger's
     /// lookup key. It does not depend on the company prefix length or on optional escapes.
     pub fn dl_path(&self) -> String {
-        let mut path = String::new();
-        for (ai, value) in self.ai_pairs() {
-            path.push('/');
-            path.push_str(ai);
-            path.push('/');
-            path.push_str(&dl_escape(&value));
-        }
-        path
+        dl_path_of(&self.ai_pairs())
     }
 }
 

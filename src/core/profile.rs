@@ -444,9 +444,15 @@ pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
             ));
         }
     };
+    // The element strings carry the GTIN: computed once, for the key and the GTIN.
+    let pairs = id.ai_pairs();
+    let gtin = match pairs.first() {
+        Some(("01", gtin)) => Some(gtin.clone()),
+        _ => None,
+    };
     Ok(Ident {
-        key: id.dl_path(),
-        gtin: id.gtin14(),
+        key: gs1::dl_path_of(&pairs),
+        gtin,
         urn,
         original: s.to_owned(),
         class,
