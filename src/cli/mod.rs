@@ -376,6 +376,18 @@ impl Client {
 
     /// POSTs JSON; returns the status and the parsed body. Retries transport errors and 503s.
     pub(crate) fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Value)> {
+        let (status, text) = self.post_text(path, body)?;
+        let value = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{}{path} answered {status} with a body that is not JSON",
+                self.base
+            )
+        })?;
+        Ok((status, value))
+    }
+
+    /// [`Client::post`], returning the body unparsed.
+    pub(crate) fn post_text(&self, path: &str, body: &[u8]) -> Result<(u16, String)> {
         let url = format!("{}{}", self.base, path);
         let mut delay = Duration::from_millis(500);
         for attempt in 0..=self.retries {
@@ -406,9 +418,7 @@ impl Client {
             let text = resp
                 .into_string()
                 .with_context(|| format!("reading the answer of {url}"))?;
-            let value = serde_json::from_str(&text)
-                .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
-            return Ok((status, value));
+            return Ok((status, text));
         }
         bail!("POST {url}: no answer after {} attempts", self.retries + 1)
     }
