@@ -277,43 +277,72 @@ async fn post_batch(
             .map_err(Problem::internal)?
     };
 
-    let mut results: Vec<Option<Value>> = vec![None; admitted.len()];
+    let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(admitted.len());
     let mut to_append = Vec::new();
-    let mut positions = Vec::new();
-    for (i, a) in admitted.into_iter().enumerate() {
+    for a in admitted {
         match a {
             Ok(a) => {
-                positions.push(i);
+                results.push(None);
                 to_append.push(a);
             }
-            Err(r) => results[i] = Some(problem_item(Problem::from(r))),
+            Err(r) => results.push(Some(BatchItem::refused(Problem::from(r)))),
         }
     }
-    let outcomes = data.ledger.append(to_append).await?;
-    for (i, outcome) in positions.into_iter().zip(outcomes) {
-        results[i] = Some(match outcome {
-            Ok(Appended::Created(r)) => json!({"status": 201, "receipt": r}),
-            Ok(Appended::Duplicate(r)) => json!({"status": 200, "receipt": r}),
-            Err(e) => problem_item(Problem::from(e)),
-        });
-    }
-    let accepted = results
-        .iter()
-        .filter(|r| {
-            r.as_ref()
-                .and_then(|v| v["status"].as_u64())
-                .is_some_and(|s| s < 300)
+    let mut outcomes = data.ledger.append(to_append).await?.into_iter();
+    let results: Vec<BatchItem> = results
+        .into_iter()
+        .map(|r| match r {
+            Some(refused) => refused,
+            None => match outcomes.next() {
+                Some(Ok(Appended::Created(r))) => BatchItem::receipt(201, r),
+                Some(Ok(Appended::Duplicate(r))) => BatchItem::receipt(200, r),
+                Some(Err(e)) => BatchItem::refused(Problem::from(e)),
+                None => BatchItem::refused(Problem::internal("the sequencer answered too little")),
+            },
         })
-        .count();
-    Ok(HttpResponse::Ok().json(json!({
-        "accepted": accepted,
-        "rejected": results.len() - accepted,
-        "results": results,
-    })))
+        .collect();
+    let accepted = results.iter().filter(|r| r.status < 300).count();
+    Ok(HttpResponse::Ok().json(BatchAnswer {
+        accepted,
+        rejected: results.len() - accepted,
+        results,
+    }))
 }
 
-fn problem_item(p: Problem) -> Value {
-    json!({"status": p.status.as_u16(), "problem": p})
+/// The answer to a batch: one item per submitted event, in order.
+#[derive(serde::Serialize)]
+struct BatchAnswer {
+    accepted: usize,
+    rejected: usize,
+    results: Vec<BatchItem>,
+}
+
+/// An event's outcome in a batch answer: its HTTP status, and its receipt or its problem.
+#[derive(serde::Serialize)]
+struct BatchItem {
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipt: Option<Receipt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+impl BatchItem {
+    fn receipt(status: u16, r: Receipt) -> Self {
+        BatchItem {
+            status,
+            receipt: Some(r),
+            problem: None,
+        }
+    }
+
+    fn refused(p: Problem) -> Self {
+        BatchItem {
+            status: p.status.as_u16(),
+            receipt: None,
+            problem: Some(p),
+        }
+    }
 }
 
 fn parse_index(name: &str, s: &str) -> Result<u64, Problem> {
