@@ -158,6 +158,10 @@ pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
             message: err.to_string(),
         });
     }
+    event_id_of(event)
+}
+
+fn event_id_of(event: &Value) -> Result<EventId, Rejection> {
     let id = event.get("eventID").and_then(Value::as_str).unwrap_or("");
     EventId::parse(id).ok_or_else(|| Rejection::Schema {
         pointer: "/eventID".into(),
@@ -167,8 +171,17 @@ pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
 
 /// Runs every admission check on one event. Pure CPU; safe to call from many threads at once.
 pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
-    let event_id = check_envelope(event)?;
-    let doc = profile::interpret(event).map_err(Rejection::Profile)?;
+    // Every schema of the profile includes the envelope's rules (a test below checks this), so a
+    // document the profile accepts has a valid envelope. The envelope is checked on its own only
+    // when the profile refuses, so that an envelope problem is the one reported.
+    let doc = match profile::interpret(event) {
+        Ok(doc) => doc,
+        Err(violation) => {
+            check_envelope(event)?;
+            return Err(Rejection::Profile(violation));
+        }
+    };
+    let event_id = event_id_of(event)?;
     let (verified, canonical) = di::verify_with_canonical(event).map_err(|e| match e {
         DiError::Unsupported { .. } => Rejection::UnsupportedProof(e),
         other => Rejection::InvalidSignature(other),
@@ -285,6 +298,103 @@ mod tests {
             },
             "",
         );
+    }
+
+    /// `admit` skips the envelope schema for documents the profile accepts: that is only sound
+    /// if no document breaking the envelope passes the profile. Every kind of document (the
+    /// demo's, and the kinds it does not use), broken in each way the envelope forbids, must be
+    /// refused by the profile too.
+    #[test]
+    fn the_profile_refuses_whatever_the_envelope_refuses() {
+        use crate::scenario::{aggregation, kg, lgtin, registrar_doc, sscc, transform};
+        let key = didkey::generate().unwrap();
+        let (_, steps) = crate::scenario::demo("envelope test");
+        let t = "2026-11-20T08:00:00+07:00";
+        let actor = "urn:epc:id:pgln:8841234.00011";
+        let did = crate::scenario::did(&key);
+        let root = lgtin("040001", "R1");
+        let mut docs: Vec<Value> = steps.into_iter().map(|s| s.doc).collect();
+        docs.extend([
+            aggregation(false, t, &sscc(7), &[]),
+            transform(
+                t,
+                "drying",
+                &[kg(&root, 10.0)],
+                &[(lgtin("040001", "R1D"), 9.0, None)],
+            ),
+            transform(
+                t,
+                "starch_extraction",
+                &[kg(&root, 10.0)],
+                &[(lgtin("040003", "S1"), 2.0, Some("cassava-starch"))],
+            ),
+            registrar_doc("lotline:RoleGrant", t, actor, ("role", "mill"), None),
+            registrar_doc("lotline:RoleRevocation", t, actor, ("role", "mill"), None),
+            registrar_doc("lotline:KeyAddition", t, actor, ("key", &did), None),
+            registrar_doc("lotline:KeyRotation", t, actor, ("key", &did), Some(&did)),
+            registrar_doc("lotline:KeyRevocation", t, actor, ("key", &did), None),
+        ]);
+        let mut kinds = std::collections::BTreeSet::new();
+        type Mutation = (&'static str, fn(&mut Value));
+        let mutations: &[Mutation] = &[
+            ("no type", |v| {
+                drop(v.as_object_mut().unwrap().remove("type"))
+            }),
+            ("no eventID", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventID"))
+            }),
+            ("no eventTime", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventTime"))
+            }),
+            ("no offset", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventTimeZoneOffset"))
+            }),
+            ("no proof", |v| {
+                drop(v.as_object_mut().unwrap().remove("proof"))
+            }),
+            ("other type", |v| v["type"] = json!("Event")),
+            ("eventID", |v| v["eventID"] = json!("urn:uuid:NOT-A-UUID")),
+            ("eventTime", |v| {
+                v["eventTime"] = json!("2026-13-40T08:00:00Z")
+            }),
+            ("offset", |v| v["eventTimeZoneOffset"] = json!("+15:00")),
+            ("context", |v| v["@context"] = json!(7)),
+            ("proof", |v| v["proof"] = json!("z3abc")),
+            ("proof type", |v| v["proof"]["type"] = json!(1)),
+            ("cryptosuite", |v| v["proof"]["cryptosuite"] = json!(null)),
+            ("created", |v| v["proof"]["created"] = json!("today")),
+            ("method", |v| {
+                v["proof"]["verificationMethod"] = json!("did:key:z6Mk0OIl")
+            }),
+            ("purpose", |v| {
+                drop(v["proof"].as_object_mut().unwrap().remove("proofPurpose"))
+            }),
+            ("value", |v| v["proof"]["proofValue"] = json!("z0OIl")),
+            ("no value", |v| {
+                drop(v["proof"].as_object_mut().unwrap().remove("proofValue"))
+            }),
+        ];
+        for doc in docs {
+            let signed = di::sign(&doc, &key, "2026-11-20T01:00:00Z").unwrap();
+            let Ok(doc) = profile::interpret(&signed) else {
+                continue;
+            };
+            kinds.insert(doc.kind.name());
+            for (what, mutate) in mutations {
+                let mut v = signed.clone();
+                mutate(&mut v);
+                assert!(
+                    check_envelope(&v).is_err(),
+                    "{what}: the envelope allows it"
+                );
+                assert!(
+                    profile::interpret(&v).is_err(),
+                    "{what}: the {} schema allows what the envelope refuses",
+                    doc.kind.name()
+                );
+            }
+        }
+        assert_eq!(kinds.len(), 17, "every kind of document: {kinds:?}");
     }
 
     #[test]
