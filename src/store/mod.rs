@@ -182,7 +182,12 @@ impl Store {
         ]
         .into_iter()
         .chain(StateCf::ALL.iter().map(|cf| {
-            let mut o = looked_up();
+            let mut o = match cf {
+                StateCf::Actors | StateCf::Keys | StateCf::Lots => looked_up(),
+                // Entry metas are only read where they exist, and the query index is only ever
+                // scanned: filters there would cost every write and save no read.
+                StateCf::EntryMeta | StateCf::Index => Options::default(),
+            };
             o.set_compression_type(DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(cf.name(), o)
         }))
