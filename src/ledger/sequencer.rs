@@ -344,8 +344,9 @@ impl Sequencer {
         let store = self.store.clone();
         let pending: Vec<Arc<Changes>> = self.inflight.iter().map(|f| f.changes.clone()).collect();
         let mut state = GroupState::new(&store, &pending, keys.len());
-        // The realistic mix of the benchmark writes about 7 KB per event, state included.
-        let mut batch = store.batch_with_capacity(keys.len() * 8 * 1024);
+        // The realistic mix of the benchmark writes about 7 KB per event, state included; past
+        // 16 MiB, regrowing costs little next to the write itself.
+        let mut batch = store.batch_with_capacity((keys.len() * 8 * 1024).min(16 << 20));
         // Events of this group that are new: eventID key → (content digest, receipt).
         let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();
         let mut outcomes = Vec::with_capacity(group.len());
