@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::plausibility::{self, method_rank};
 use super::{
     ActorRecord, DocLink, Effect, EntryMeta, Flag, KeySpan, LotRecord, Origin, Place, RoleSpan,
     RuleError, Rules, Span, TransitLine, index_key, refuse, tag,
@@ -966,42 +967,11 @@ impl<'g, 's> Tx<'g, 's> {
                 );
             }
         }
-        let product = match h.crop.as_str() {
-            "rice" => "paddy".to_owned(),
-            "cassava" => "cassava-roots".to_owned(),
-            other => other.to_owned(),
-        };
-        let total: i64 = h.lots.iter().map(|(_, mg)| mg).sum();
-        let mut flags = Vec::new();
-        let max_t_per_ha = match h.crop.as_str() {
-            "rice" => Some(rules.bounds.rice_max_t_per_ha),
-            "cassava" => Some(rules.bounds.cassava_max_t_per_ha),
-            _ => None,
-        };
-        if let Some(max) = max_t_per_ha {
-            let limit_t = h.plot.area_hectares * max;
-            let t = total as f64 / 1e9;
-            if t > limit_t {
-                flags.push(self.flag(
-                    "harvest_exceeds_yield",
-                    format!(
-                        "{t:.3} t harvested from {} ha is more than {max} t/ha allows ({limit_t:.3} t)",
-                        h.plot.area_hectares
-                    ),
-                ));
-            }
-        }
-        if h.plot.geo.get("type").and_then(|t| t.as_str()) == Some("Point")
-            && h.plot.area_hectares > rules.bounds.point_plot_max_ha
-        {
-            flags.push(self.flag(
-                "plot_needs_polygon",
-                format!(
-                    "plot {} is {} ha but located by a point; plots over {} ha need a polygon",
-                    h.plot.id, h.plot.area_hectares, rules.bounds.point_plot_max_ha
-                ),
-            ));
-        }
+        let product = plausibility::harvested_product(&h.crop);
+        let flags: Vec<Flag> = plausibility::harvest(h, &rules.bounds)
+            .into_iter()
+            .map(|(code, message)| self.flag(code, message))
+            .collect();
         for (id, mg) in &h.lots {
             let mut lot = self.new_lot(id, *mg, actor)?;
             lot.product = Some(product.clone());
@@ -1253,81 +1223,19 @@ impl<'g, 's> Tx<'g, 's> {
             .min_by_key(|m| method_rank(m));
         let input_keys: Vec<String> = inputs.iter().map(|(l, _)| l.key.clone()).collect();
 
-        // Plausibility of the yield, by product.
-        let by = |items: &mut dyn Iterator<Item = (Option<&str>, i64)>, names: &[&str]| -> i64 {
-            items
-                .filter(|(p, _)| p.is_some_and(|p| names.contains(&p)))
-                .map(|(_, m)| m)
-                .sum()
-        };
-        let ins = || inputs.iter().map(|(l, a)| (l.product.as_deref(), *a));
-        let outs = || {
-            t.outputs
-                .iter()
-                .map(|o| (o.product.as_deref().or(in_product.as_deref()), o.mass_mg))
-        };
-        let mut flags = Vec::new();
-        let b = &rules.bounds;
-        let mut ratio_flag = |code: &str, what: &str, num: i64, den: i64, [lo, hi]: [f64; 2]| {
-            if den > 0 {
-                let r = num as f64 / den as f64;
-                if r < lo || r > hi {
-                    flags.push(Flag {
-                        code: code.into(),
-                        message: format!(
-                            "{what} is {r:.3} ({} from {}); plausible is {lo}–{hi}",
-                            kg(num),
-                            kg(den)
-                        ),
-                        index: self.at,
-                    });
-                }
-            }
-        };
-        match kind {
-            Kind::Milling => {
-                let paddy = by(&mut ins(), &["paddy"]);
-                let milled = by(&mut outs(), &["head-rice", "broken-rice", "milled-rice"]);
-                let head = by(&mut outs(), &["head-rice"]);
-                ratio_flag(
-                    "milling_recovery",
-                    "milled rice per paddy",
-                    milled,
-                    paddy,
-                    b.milling_recovery,
-                );
-                ratio_flag(
-                    "head_rice_ratio",
-                    "head rice per paddy",
-                    head,
-                    paddy,
-                    b.head_rice,
-                );
-            }
-            Kind::Chipping => {
-                let roots = by(&mut ins(), &["cassava-roots"]);
-                let chips = by(&mut outs(), &["cassava-chips"]);
-                ratio_flag(
-                    "cassava_conversion",
-                    "dried chips per fresh root",
-                    chips,
-                    roots,
-                    b.cassava_chips,
-                );
-            }
-            Kind::StarchExtraction => {
-                let roots = by(&mut ins(), &["cassava-roots"]);
-                let starch = by(&mut outs(), &["cassava-starch"]);
-                ratio_flag(
-                    "cassava_conversion",
-                    "starch per fresh root",
-                    starch,
-                    roots,
-                    b.cassava_starch,
-                );
-            }
-            _ => {}
-        }
+        let ins: Vec<(Option<&str>, i64)> = inputs
+            .iter()
+            .map(|(l, a)| (l.product.as_deref(), *a))
+            .collect();
+        let outs: Vec<(Option<&str>, i64)> = t
+            .outputs
+            .iter()
+            .map(|o| (o.product.as_deref().or(in_product.as_deref()), o.mass_mg))
+            .collect();
+        let flags: Vec<Flag> = plausibility::transformation(kind, &ins, &outs, &rules.bounds)
+            .into_iter()
+            .map(|(code, message)| self.flag(code, message))
+            .collect();
 
         for o in &t.outputs {
             let mut lot = self.new_lot(&o.id, o.mass_mg, actor)?;
@@ -1699,13 +1607,4 @@ fn holder_hint(lot: &LotRecord) -> String {
 /// A mass for messages: `1234.5 kg`.
 pub fn kg(mg: i64) -> String {
     format!("{} kg", mg as f64 / 1e6)
-}
-
-/// Organic ranks above in-conversion above conventional; a mix takes the lowest.
-fn method_rank(m: &str) -> u8 {
-    match m {
-        "organic" => 2,
-        "in-conversion" => 1,
-        _ => 0,
-    }
 }
