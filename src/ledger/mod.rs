@@ -382,6 +382,23 @@ impl Ledger {
         merkle::consistency_proof(&mut &*self.store, old, new).map_err(proof_error)
     }
 
+    /// The latest signed checkpoint if it covers entry `index`; otherwise waits up to two
+    /// checkpoint intervals for one that does, so a client may ask right after its receipt.
+    pub async fn checkpoint_covering(
+        &self,
+        index: u64,
+    ) -> Result<Arc<SignedCheckpoint>, LedgerError> {
+        let mut head = self.head.clone();
+        let wait = head.wait_for(|h| h.checkpoint.size > index);
+        // Long enough for the next checkpoint at the default interval; with long intervals the
+        // client is told to come back instead of holding a connection for minutes.
+        let patience = (self.checkpoint_interval * 2).min(MAX_PROOF_WAIT);
+        match tokio::time::timeout(patience, wait).await {
+            Ok(Ok(h)) => Ok(h.checkpoint.clone()),
+            _ => Err(LedgerError::NotYetCheckpointed { index }),
+        }
+    }
+
     /// A self-contained C2SP tlog-proof for entry `index`: the entry's bytes as `extra`, its
     /// inclusion proof and the signed checkpoint it is proved against. Waits up to two checkpoint
     /// intervals for a checkpoint that covers the entry, so a client may ask right after its
@@ -390,15 +407,7 @@ impl Ledger {
         let Some(bytes) = self.entry(index)? else {
             return Ok(None);
         };
-        let mut head = self.head.clone();
-        let wait = head.wait_for(|h| h.checkpoint.size > index);
-        // Long enough for the next checkpoint at the default interval; with long intervals the
-        // client is told to come back instead of holding a connection for minutes.
-        let patience = (self.checkpoint_interval * 2).min(MAX_PROOF_WAIT);
-        let checkpoint = match tokio::time::timeout(patience, wait).await {
-            Ok(Ok(h)) => h.checkpoint.clone(),
-            _ => return Err(LedgerError::NotYetCheckpointed { index }),
-        };
+        let checkpoint = self.checkpoint_covering(index).await?;
         let hashes = self.inclusion_proof(index, checkpoint.size)?;
         Ok(Some(TlogProof {
             extra: Some(bytes),

@@ -1,0 +1,211 @@
+//! Gathering a lot's history from the ledger into a [`Bundle`].
+//!
+//! The walk starts at the lot's state record and follows `inputs` (what it was made from, what
+//! was packed in it) down to the harvests, and the `Parent` effects of packing entries up to
+//! the units each of those travelled in. Every lookup is a point read or a scan of one lot's
+//! entries in the identifier index, so the cost follows the lot's history, never the size of
+//! the log; only the inclusion proofs grow, with log2 of it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::derive::{Parsed, derive};
+use super::verify::Registry;
+use super::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle, BundleEntry, LogInfo};
+use crate::core::entry::{Entry, b64_hash};
+use crate::core::profile;
+use crate::ledger::{Ledger, LedgerError, SignedCheckpoint};
+use crate::state::query::Scan;
+use crate::state::{Bounds, Effect};
+use crate::store::StoreError;
+
+/// Most entries one bundle carries; a longer history is refused rather than served slowly.
+pub const MAX_ENTRIES: usize = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(
+        "the history of this lot has more than {MAX_ENTRIES} entries, more than one bundle carries"
+    )]
+    TooLarge,
+}
+
+impl From<StoreError> for CollectError {
+    fn from(e: StoreError) -> Self {
+        CollectError::Ledger(e.into())
+    }
+}
+
+/// Which entries a lot's bundle needs; the first half of [`collect`], which needs no
+/// checkpoint.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub subject: String,
+    pub indexes: BTreeSet<u64>,
+    actors: BTreeSet<String>,
+}
+
+impl Plan {
+    /// The largest entry index the bundle carries: the checkpoint must cover it.
+    pub fn last(&self) -> Option<u64> {
+        self.indexes.last().copied()
+    }
+}
+
+/// Plans the bundle of `key` (a canonical key); `None` when no such lot, item or unit exists.
+pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
+    let reader = ledger.state();
+    if reader.lot(key)?.is_none() {
+        return Ok(None);
+    }
+    let mut indexes = BTreeSet::new();
+    let mut actors = BTreeSet::new();
+    // Whether each lot reached so far is upstream of the subject (made into it) or only a
+    // unit that something upstream travelled in.
+    let mut seen: HashMap<String, bool> = HashMap::new();
+    let mut todo: Vec<(String, bool)> = vec![(key.to_owned(), true)];
+    while let Some((k, up)) = todo.pop() {
+        let scanned = match seen.get(&k) {
+            Some(&was_up) if was_up || !up => continue,
+            Some(_) => true,
+            None => false,
+        };
+        seen.insert(k.clone(), up);
+        let Some(lot) = reader.lot(&k)? else { continue };
+        if up {
+            for o in &lot.origins {
+                actors.insert(o.farm.clone());
+            }
+            todo.extend(lot.inputs.iter().map(|i| (i.clone(), true)));
+        }
+        if scanned {
+            continue;
+        }
+        let page = reader.scan(
+            &Scan::Ident(k.clone()),
+            i64::MIN,
+            i64::MAX,
+            None,
+            MAX_ENTRIES,
+            |_| Ok(true),
+        )?;
+        if page.next.is_some() {
+            return Err(CollectError::TooLarge);
+        }
+        for i in page.indexes {
+            if !indexes.insert(i) {
+                continue;
+            }
+            let Some(meta) = reader.meta(i)? else {
+                return Err(StoreError::Corrupt(format!("entry {i} has no meta")).into());
+            };
+            actors.extend(meta.actor);
+            for e in &meta.effects {
+                if let Effect::Parent {
+                    children,
+                    new: Some(unit),
+                    ..
+                } = e
+                    && children.contains(&k)
+                {
+                    todo.push((unit.clone(), false));
+                }
+            }
+        }
+        if indexes.len() > MAX_ENTRIES {
+            return Err(CollectError::TooLarge);
+        }
+    }
+    // The registrar entries that made each actor what it was at every event.
+    for id in &actors {
+        let Some(a) = reader.actor(id)? else { continue };
+        indexes.insert(a.registered_at);
+        for s in a
+            .roles
+            .iter()
+            .map(|r| &r.span)
+            .chain(a.keys.iter().map(|k| &k.span))
+        {
+            indexes.insert(s.opened_at);
+            indexes.extend(s.closed_at);
+        }
+    }
+    Ok(Some(Plan {
+        subject: key.to_owned(),
+        indexes,
+        actors,
+    }))
+}
+
+/// Builds the bundle of `plan` against `checkpoint`, which must cover every entry of it.
+pub fn build(
+    ledger: &Ledger,
+    plan: &Plan,
+    checkpoint: &SignedCheckpoint,
+    registrars: &[String],
+    bounds: &Bounds,
+) -> Result<Bundle, CollectError> {
+    let mut entries = Vec::with_capacity(plan.indexes.len());
+    let mut parsed_entries = Vec::with_capacity(plan.indexes.len());
+    for &i in &plan.indexes {
+        let bytes = ledger
+            .entry(i)?
+            .ok_or_else(|| StoreError::Corrupt(format!("entry {i} is missing")))?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
+        let entry =
+            Entry::parse(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
+        let doc = profile::interpret(&entry.event)
+            .map_err(|v| StoreError::Corrupt(format!("entry {i}: {}", v.message)))?;
+        let proof = ledger.inclusion_proof(i, checkpoint.size)?;
+        entries.push(BundleEntry {
+            entry: value,
+            inclusion_proof: proof.iter().map(b64_hash::encode).collect(),
+        });
+        parsed_entries.push((entry, doc));
+    }
+    let parsed: Vec<Parsed<'_>> = parsed_entries
+        .iter()
+        .map(|(entry, doc)| Parsed { entry, doc })
+        .collect();
+    let registry = Registry::replay(&parsed);
+    let claims = derive(&plan.subject, &parsed, &registry, bounds);
+    let reader = ledger.state();
+    let mut actors = Vec::new();
+    for id in &plan.actors {
+        if let Some(a) = reader.actor(id)? {
+            actors.push(a);
+        }
+    }
+    Ok(Bundle {
+        kind: BUNDLE_TYPE.into(),
+        version: BUNDLE_VERSION,
+        subject: plan.subject.clone(),
+        log: LogInfo {
+            origin: ledger.origin().to_owned(),
+            verifier_key: ledger.verifier_key().to_string(),
+        },
+        checkpoint: checkpoint.note.clone(),
+        registrars: registrars.to_vec(),
+        bounds: bounds.clone(),
+        entries,
+        actors,
+        claims,
+    })
+}
+
+/// Plans and builds the bundle of `key` against the latest checkpoint, waiting briefly for one
+/// that covers its newest entry.
+pub async fn collect(
+    ledger: &Ledger,
+    key: &str,
+    registrars: &[String],
+    bounds: &Bounds,
+) -> Result<Option<Bundle>, CollectError> {
+    let Some(plan) = plan(ledger, key)? else {
+        return Ok(None);
+    };
+    let checkpoint = ledger.checkpoint_covering(plan.last().unwrap_or(0)).await?;
+    build(ledger, &plan, &checkpoint, registrars, bounds).map(Some)
+}

@@ -1,0 +1,594 @@
+//! Verifying a bundle, trusting nothing but the log's verifier key.
+//!
+//! Every check that fails becomes a [`Finding`] naming what and where; the checks go on after a
+//! failure, so one run reports everything that is wrong. A bundle is verified when there are no
+//! findings.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use super::derive::{Claims, Parsed, derive};
+use super::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle};
+use crate::core::entry::{self, Entry};
+use crate::core::merkle::{self, Hash};
+use crate::core::note::{self, Checkpoint, VerifierKey};
+use crate::core::profile::{self, Document, Registrar};
+use crate::core::{di, jcs};
+use crate::state::{ActorRecord, KeySpan, RoleSpan, Span};
+
+/// One thing that is wrong with a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Stable: `bundle_format`, `checkpoint`, `entry_malformed`, `inclusion_proof`,
+    /// `signature`, `chain_link`, `event_invalid`, `registrar`, `actor_record`, `unauthorised`,
+    /// `claims`.
+    pub code: &'static str,
+    /// Where: `checkpoint`, `entry 12`, `actor …`, `claims.plots`.
+    pub at: String,
+    pub message: String,
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub verified: bool,
+    pub findings: Vec<Finding>,
+    /// The checkpoint's origin and tree size, when its signature verified.
+    pub origin: Option<String>,
+    pub tree_size: Option<u64>,
+    pub entries: usize,
+    pub registrar_entries: usize,
+    /// Per entry index: `valid`, or why the signature is not.
+    pub signatures: BTreeMap<u64, String>,
+    /// Per goods entry: whether its signer was authorised at the event's time.
+    pub authorised: BTreeMap<u64, bool>,
+    /// The claims recomputed from the entries (what the report's verdict is about).
+    pub claims: Claims,
+}
+
+/// Actors as the registrar entries made them, and who owns each key.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    actors: BTreeMap<String, ActorRecord>,
+    keys: HashMap<String, String>,
+}
+
+impl Registry {
+    pub fn actor(&self, id: &str) -> Option<&ActorRecord> {
+        self.actors.get(id)
+    }
+    /// The actor a signing key was registered to.
+    pub fn owner(&self, key: &str) -> Option<&str> {
+        self.keys.get(key).map(String::as_str)
+    }
+    pub fn actors(&self) -> impl Iterator<Item = &ActorRecord> {
+        self.actors.values()
+    }
+
+    /// Applies one registrar document, as the ledger's rules did when they accepted it.
+    fn apply(&mut self, r: &Registrar, t: i64, at: u64) -> Result<(), String> {
+        let span = || Span {
+            from_ms: t,
+            until_ms: None,
+            opened_at: at,
+            closed_at: None,
+        };
+        let close = |s: &mut Span| {
+            s.until_ms = Some(t);
+            s.closed_at = Some(at);
+        };
+        match r {
+            Registrar::Register(spec) => {
+                if self.actors.contains_key(&spec.id) {
+                    return Err(format!("registers {} a second time", spec.id));
+                }
+                let mut roles = spec.roles.clone();
+                roles.sort();
+                roles.dedup();
+                for k in &spec.keys {
+                    self.bind(k, &spec.id)?;
+                }
+                self.actors.insert(
+                    spec.id.clone(),
+                    ActorRecord {
+                        id: spec.id.clone(),
+                        name: spec.name.clone(),
+                        country: spec.country.clone(),
+                        province: spec.province.clone(),
+                        gln: spec.gln.clone(),
+                        registered_at: at,
+                        roles: roles
+                            .into_iter()
+                            .map(|role| RoleSpan { role, span: span() })
+                            .collect(),
+                        keys: spec
+                            .keys
+                            .iter()
+                            .map(|k| KeySpan {
+                                key: k.clone(),
+                                span: span(),
+                            })
+                            .collect(),
+                    },
+                );
+            }
+            Registrar::GrantRole { actor, role } => {
+                self.known(actor)?.roles.push(RoleSpan {
+                    role: role.clone(),
+                    span: span(),
+                });
+            }
+            Registrar::RevokeRole { actor, role } => {
+                let a = self.known(actor)?;
+                let r = a
+                    .roles
+                    .iter_mut()
+                    .find(|r| r.role == *role && r.span.is_open())
+                    .ok_or_else(|| format!("revokes role {role} that {actor} does not hold"))?;
+                close(&mut r.span);
+            }
+            Registrar::AddKey { actor, key } => {
+                self.known(actor)?;
+                self.bind(key, actor)?;
+                self.known(actor)?.keys.push(KeySpan {
+                    key: key.clone(),
+                    span: span(),
+                });
+            }
+            Registrar::RotateKey {
+                actor,
+                key,
+                replaces,
+            } => {
+                self.known(actor)?;
+                self.bind(key, actor)?;
+                let a = self.known(actor)?;
+                let old = a
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.key == *replaces && k.span.is_open())
+                    .ok_or_else(|| format!("rotates {replaces}, not a current key of {actor}"))?;
+                close(&mut old.span);
+                a.keys.push(KeySpan {
+                    key: key.clone(),
+                    span: span(),
+                });
+            }
+            Registrar::RevokeKey { actor, key } => {
+                let a = self.known(actor)?;
+                let k = a
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.key == *key && k.span.is_open())
+                    .ok_or_else(|| format!("revokes {key}, not a current key of {actor}"))?;
+                close(&mut k.span);
+            }
+        }
+        Ok(())
+    }
+
+    /// The registry the registrar documents among `parsed` (in index order) make, skipping
+    /// any that do not apply; [`verify`] reports those.
+    pub(super) fn replay(parsed: &[Parsed<'_>]) -> Registry {
+        let mut r = Registry::default();
+        for p in parsed {
+            if let profile::Action::Registrar(reg) = &p.doc.action {
+                let _ = r.apply(reg, p.doc.event_time_ms, p.entry.index);
+            }
+        }
+        r
+    }
+
+    fn known(&mut self, id: &str) -> Result<&mut ActorRecord, String> {
+        self.actors
+            .get_mut(id)
+            .ok_or_else(|| format!("names actor {id}, whose registration is not in the bundle"))
+    }
+
+    fn bind(&mut self, key: &str, actor: &str) -> Result<(), String> {
+        match self.keys.get(key) {
+            Some(owner) if owner != actor => Err(format!(
+                "gives {key} to {actor}, but it is a key of {owner}"
+            )),
+            Some(_) => Err(format!("gives {key} to {actor} a second time")),
+            None => {
+                self.keys.insert(key.to_owned(), actor.to_owned());
+                Ok(())
+            }
+        }
+    }
+}
+
+struct Checked {
+    entry: Entry,
+    doc: Option<Document>,
+}
+
+/// Verifies `bundle` against the log key `key`. `registrars`, when not empty, are the
+/// registrar keys the verifier trusts; otherwise those the bundle names are used (they are
+/// the ledger operator's claim, reported in the output).
+pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Report {
+    let mut findings = Vec::new();
+    let mut find = |code: &'static str, at: String, message: String| {
+        findings.push(Finding { code, at, message })
+    };
+    if bundle.kind != BUNDLE_TYPE || bundle.version != BUNDLE_VERSION {
+        find(
+            "bundle_format",
+            "bundle".into(),
+            format!(
+                "this is a {:?} bundle of version {}; this verifier reads {BUNDLE_TYPE:?} version {BUNDLE_VERSION}",
+                bundle.kind, bundle.version
+            ),
+        );
+    }
+
+    // The checkpoint: signed by the log, for the log the key names.
+    let checkpoint = note::open(&bundle.checkpoint, key)
+        .map_err(|e| format!("the checkpoint's signature does not verify with the log key: {e}"))
+        .and_then(|body| Checkpoint::parse(&body).map_err(|e| format!("not a checkpoint: {e}")))
+        .and_then(|cp| {
+            if cp.origin == key.name {
+                Ok(cp)
+            } else {
+                Err(format!(
+                    "the checkpoint is for log {:?}, the key for {:?}",
+                    cp.origin, key.name
+                ))
+            }
+        });
+    let checkpoint = match checkpoint {
+        Ok(cp) => Some(cp),
+        Err(m) => {
+            find("checkpoint", "checkpoint".into(), m);
+            None
+        }
+    };
+
+    // Every entry: its bytes, its place in the tree, its signature, its link to the one before.
+    let mut checked: Vec<Checked> = Vec::with_capacity(bundle.entries.len());
+    let mut signatures = BTreeMap::new();
+    let mut previous: Option<(u64, Hash)> = None;
+    for (n, be) in bundle.entries.iter().enumerate() {
+        let entry: Entry = match serde_json::from_value(be.entry.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                find(
+                    "entry_malformed",
+                    format!("entries[{n}]"),
+                    format!("not a lotline entry: {e}"),
+                );
+                continue;
+            }
+        };
+        let at = format!("entry {}", entry.index);
+        let canonical = jcs::canonicalize(&be.entry);
+        let (hash, leaf) = entry::hashes(&canonical);
+        if let Some((prev_index, _)) = previous
+            && entry.index <= prev_index
+        {
+            find(
+                "bundle_format",
+                at.clone(),
+                format!(
+                    "entries must be in increasing index order; {} follows {prev_index}",
+                    entry.index
+                ),
+            );
+        }
+        if let Some(cp) = &checkpoint {
+            let proof: Result<Vec<Hash>, String> = be
+                .inclusion_proof
+                .iter()
+                .map(|h| entry::b64_hash::decode(h))
+                .collect();
+            let result = proof.and_then(|p| {
+                merkle::verify_inclusion(&leaf, entry.index, cp.size, &p, &cp.root)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = result {
+                find(
+                    "inclusion_proof",
+                    at.clone(),
+                    format!(
+                        "the entry is not proved to be in the checkpoint's tree of size {}: {e}",
+                        cp.size
+                    ),
+                );
+            }
+        }
+        if let Some((prev_index, prev_hash)) = previous
+            && prev_index + 1 == entry.index
+            && prev_hash != entry.prev_hash
+        {
+            find(
+                "chain_link",
+                at.clone(),
+                format!(
+                    "prevHash {} is not the hash of entry {prev_index} ({})",
+                    entry::b64_hash::encode(&entry.prev_hash),
+                    entry::b64_hash::encode(&prev_hash)
+                ),
+            );
+        }
+        previous = Some((entry.index, hash));
+        let status = match di::verify(&entry.event) {
+            Ok(v) if v.did == entry.signer => "valid".to_owned(),
+            Ok(v) => format!("signed by {}, but the entry names {}", v.did, entry.signer),
+            Err(e) => e.to_string(),
+        };
+        if status != "valid" {
+            find(
+                "signature",
+                at.clone(),
+                format!("event signature: {status}"),
+            );
+        }
+        signatures.insert(entry.index, status);
+        let doc = match profile::interpret(&entry.event) {
+            Ok(d) => Some(d),
+            Err(v) => {
+                find(
+                    "event_invalid",
+                    at,
+                    format!("the event is not a valid lotline document: {}", v.message),
+                );
+                None
+            }
+        };
+        checked.push(Checked { entry, doc });
+    }
+
+    // Registrar entries, replayed in log order, give each actor's keys and roles over time.
+    let trusted: &[String] = if registrars.is_empty() {
+        &bundle.registrars
+    } else {
+        registrars
+    };
+    let mut registry = Registry::default();
+    let mut registrar_entries = 0;
+    for c in &checked {
+        let Some(doc) = &c.doc else { continue };
+        let profile::Action::Registrar(r) = &doc.action else {
+            continue;
+        };
+        registrar_entries += 1;
+        let at = format!("entry {}", c.entry.index);
+        if !trusted.contains(&c.entry.signer) {
+            find(
+                "registrar",
+                at.clone(),
+                format!(
+                    "{} is signed by {}, which is not a registrar key{}",
+                    doc.kind.name(),
+                    c.entry.signer,
+                    if registrars.is_empty() {
+                        " of this ledger"
+                    } else {
+                        " you trust"
+                    }
+                ),
+            );
+        }
+        if let Err(m) = registry.apply(r, doc.event_time_ms, c.entry.index) {
+            find("registrar", at, format!("the {} {m}", doc.kind.name()));
+        }
+    }
+    // The actor records the bundle carries must be exactly what the registrar entries made.
+    for claimed in &bundle.actors {
+        let at = format!("actor {}", claimed.id);
+        match registry.actor(&claimed.id) {
+            None => find(
+                "actor_record",
+                at,
+                "no registration of this actor is in the bundle".into(),
+            ),
+            Some(a) if a != claimed => find(
+                "actor_record",
+                at,
+                format!(
+                    "the record does not match its registrar entries: {}",
+                    first_difference(
+                        &serde_json::to_value(claimed).unwrap_or_default(),
+                        &serde_json::to_value(a).unwrap_or_default()
+                    )
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    for a in registry.actors() {
+        if !bundle.actors.iter().any(|c| c.id == a.id) {
+            find(
+                "actor_record",
+                format!("actor {}", a.id),
+                "registered by an entry of the bundle but missing from its actors".into(),
+            );
+        }
+    }
+
+    // Each goods event: signed by a key of an actor, valid at the event's time, holding a role
+    // its kind needs (an error declaration: by the actor of the entry it corrects).
+    let mut authorised = BTreeMap::new();
+    let mut actor_of_event: HashMap<&str, &str> = HashMap::new();
+    for c in &checked {
+        let Some(doc) = &c.doc else { continue };
+        if doc.kind.is_registrar() {
+            continue;
+        }
+        let at = format!("entry {}", c.entry.index);
+        let t = doc.event_time_ms;
+        let problem = match registry.owner(&c.entry.signer) {
+            None => Some(format!(
+                "{} belongs to no actor registered in the bundle",
+                c.entry.signer
+            )),
+            Some(owner) => {
+                let a = registry
+                    .actor(owner)
+                    .expect("keys are bound to registered actors");
+                let eid = c.entry.event_id().unwrap_or_default();
+                if doc.declares_error {
+                    match actor_of_event.get(eid) {
+                        Some(orig) if *orig != owner => Some(format!(
+                            "the correction is signed by {owner}, the event it corrects by {orig}"
+                        )),
+                        _ => None,
+                    }
+                } else if !a.key_valid_at(&c.entry.signer, t) {
+                    Some(format!(
+                        "{} was not a valid key of {owner} at the eventTime",
+                        c.entry.signer
+                    ))
+                } else if a.role_at(doc.kind.roles(), t).is_none() {
+                    Some(format!(
+                        "{owner} held none of the roles {} that {} events need at the eventTime",
+                        doc.kind.roles().join(", "),
+                        doc.kind.name()
+                    ))
+                } else {
+                    if let Some(id) = c.entry.event_id() {
+                        actor_of_event.insert(id, owner);
+                    }
+                    None
+                }
+            }
+        };
+        authorised.insert(c.entry.index, problem.is_none());
+        if let Some(m) = problem {
+            find("unauthorised", at, m);
+        }
+    }
+
+    // The claims, recomputed.
+    let parsed: Vec<Parsed<'_>> = checked
+        .iter()
+        .filter_map(|c| {
+            c.doc.as_ref().map(|doc| Parsed {
+                entry: &c.entry,
+                doc,
+            })
+        })
+        .collect();
+    let claims = derive(&bundle.subject, &parsed, &registry, &bundle.bounds);
+    compare_claims(&bundle.claims, &claims, &mut find);
+    if claims.lots.iter().all(|l| l.key != bundle.subject) {
+        find(
+            "claims",
+            "subject".into(),
+            format!(
+                "no entry of the bundle creates its subject {}",
+                bundle.subject
+            ),
+        );
+    }
+
+    Report {
+        verified: findings.is_empty(),
+        findings,
+        origin: checkpoint.as_ref().map(|c| c.origin.clone()),
+        tree_size: checkpoint.as_ref().map(|c| c.size),
+        entries: checked.len(),
+        registrar_entries,
+        signatures,
+        authorised,
+        claims,
+    }
+}
+
+fn compare_claims(
+    claimed: &Claims,
+    derived: &Claims,
+    find: &mut impl FnMut(&'static str, String, String),
+) {
+    let (c, d) = (
+        serde_json::to_value(claimed).unwrap_or_default(),
+        serde_json::to_value(derived).unwrap_or_default(),
+    );
+    for part in ["lots", "farms", "plots", "custody", "timeline", "flags"] {
+        if c.get(part) != d.get(part) {
+            find(
+                "claims",
+                format!("claims.{part}"),
+                format!(
+                    "the bundle's {part} do not follow from its entries: {}",
+                    first_difference(
+                        c.get(part).unwrap_or(&serde_json::Value::Null),
+                        d.get(part).unwrap_or(&serde_json::Value::Null)
+                    )
+                ),
+            );
+        }
+    }
+}
+
+/// Where two JSON values first differ, as an RFC 6901 pointer with both sides.
+fn first_difference(claimed: &serde_json::Value, derived: &serde_json::Value) -> String {
+    use serde_json::Value::{Array, Object};
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &mut String) -> Option<String> {
+        match (a, b) {
+            _ if a == b => None,
+            (Object(x), Object(y)) => {
+                for k in x.keys().chain(y.keys()) {
+                    let (va, vb) = (x.get(k), y.get(k));
+                    if va != vb {
+                        let len = path.len();
+                        path.push('/');
+                        path.push_str(k);
+                        let found = match (va, vb) {
+                            (Some(va), Some(vb)) => walk(va, vb, path),
+                            _ => None,
+                        };
+                        let r = found.unwrap_or_else(|| describe(path, va, vb));
+                        path.truncate(len);
+                        return Some(r);
+                    }
+                }
+                None
+            }
+            (Array(x), Array(y)) if x.len() == y.len() => {
+                for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                    if va != vb {
+                        let len = path.len();
+                        path.push_str(&format!("/{i}"));
+                        let r = walk(va, vb, path)
+                            .unwrap_or_else(|| describe(path, Some(va), Some(vb)));
+                        path.truncate(len);
+                        return Some(r);
+                    }
+                }
+                None
+            }
+            (Array(x), Array(y)) => Some(format!(
+                "{} lists {} items, the entries give {}",
+                if path.is_empty() { "/" } else { path },
+                x.len(),
+                y.len()
+            )),
+            _ => Some(describe(path, Some(a), Some(b))),
+        }
+    }
+    fn describe(
+        path: &str,
+        a: Option<&serde_json::Value>,
+        b: Option<&serde_json::Value>,
+    ) -> String {
+        let show = |v: Option<&serde_json::Value>| {
+            let s = v.map_or("nothing".to_owned(), |v| v.to_string());
+            if s.len() > 120 {
+                format!("{}…", &s[..s.floor_char_boundary(120)])
+            } else {
+                s
+            }
+        };
+        format!(
+            "at {} it says {}, the entries give {}",
+            if path.is_empty() { "/" } else { path },
+            show(a),
+            show(b)
+        )
+    }
+    walk(claimed, derived, &mut String::new()).unwrap_or_else(|| "they differ".into())
+}
