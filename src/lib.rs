@@ -10,6 +10,7 @@ pub mod config;
 pub mod core;
 pub mod http;
 pub mod ledger;
+pub mod qr;
 pub mod scenario;
 pub mod state;
 pub mod store;
