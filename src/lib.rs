@@ -11,6 +11,7 @@ pub mod core;
 pub mod http;
 pub mod ledger;
 pub mod provenance;
+pub mod qr;
 pub mod scenario;
 pub mod state;
 pub mod store;
