@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, supply};
+use super::{AppState, Problem, provenance, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -38,6 +38,13 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/v1/proofs/consistency", consistency_proof))
         .service(get("/v1/schemas/{name}", get_schema))
         .service(get("/v1/lots/{id}", supply::get_lot))
+        .service(get("/v1/lots/{id}/provenance", provenance::get_provenance))
+        .service(get("/v1/lots/{id}/bundle", provenance::get_bundle))
+        .service(get("/v1/lots/{id}/qr.svg", provenance::get_qr_svg))
+        .service(get("/v1/lots/{id}/qr.png", provenance::get_qr_png))
+        .service(get("/01/{gtin}/10/{lot}", provenance::resolve))
+        .service(get("/01/{gtin}/21/{serial}", provenance::resolve))
+        .service(get("/00/{sscc}", provenance::resolve))
         .service(get("/v1/epcs/{epc}/events", supply::epc_events))
         .service(get("/v1/actors/{id}", supply::get_actor))
         .service(post("/v1/rfid/decode", rfid_decode));

@@ -5,7 +5,9 @@
 //! is the one place routes are wired.
 
 mod handlers;
+mod page;
 pub mod problem;
+mod provenance;
 mod supply;
 
 use std::net::SocketAddr;
@@ -47,6 +49,10 @@ pub(crate) struct AppState {
     /// the same moment and reach the sequencer in one burst, leaving the cores idle while it
     /// works; one at a time, each batch is sequenced while the next is being verified.
     pub admission: tokio::sync::Semaphore,
+    /// What provenance bundles carry besides entries: the registrar keys and the plausibility
+    /// bounds the rules use.
+    pub registrars: Vec<String>,
+    pub bounds: crate::state::Bounds,
 }
 
 /// A bound, not yet running, server.
@@ -63,6 +69,8 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
         ledger,
         limits: Limits::from_config(cfg),
         admission: tokio::sync::Semaphore::new(1),
+        registrars: cfg.registrars.clone(),
+        bounds: cfg.plausibility.clone(),
     });
     let mut server = HttpServer::new(move || {
         App::new()

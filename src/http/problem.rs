@@ -179,6 +179,11 @@ const CODES: &[(&str, u16, &str)] = &[
         409,
         "Later events depend on the event being corrected",
     ),
+    (
+        "history_too_large",
+        422,
+        "The lot's history is larger than one bundle carries",
+    ),
     ("overloaded", 503, "The ledger is busy"),
     (
         "not_yet_checkpointed",

@@ -99,7 +99,7 @@ fn lot_json(lot: &LotRecord, origins: &[Origin], events: Vec<Value>, more: bool)
     })
 }
 
-fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {

@@ -253,33 +253,16 @@ pub fn derive(
             _ => {}
         }
     }
-    // A unit is described by what was packed in it.
-    let units: Vec<String> = nodes
+    // A unit is described by what was packed in it, inner units first.
+    let mut units: Vec<(u64, String)> = nodes
         .values()
         .filter(|n| n.class == IdClass::Unit)
-        .map(|n| n.key.clone())
+        .map(|n| (n.created_at, n.key.clone()))
         .collect();
-    for key in units {
-        let (products, methods): (BTreeSet<Option<String>>, Vec<String>) = nodes[&key]
-            .inputs
-            .iter()
-            .filter_map(|c| nodes.get(c))
-            .map(|c| {
-                (
-                    c.product.clone(),
-                    c.growing_method
-                        .clone()
-                        .unwrap_or_else(|| "conventional".into()),
-                )
-            })
-            .unzip();
-        let unit = nodes.get_mut(&key).expect("listed above");
-        unit.product = if products.len() == 1 {
-            products.into_iter().next().flatten()
-        } else {
-            None
-        };
-        unit.growing_method = methods.into_iter().min_by_key(|m| method_rank(m));
+    units.sort();
+    let mut done: HashSet<String> = HashSet::new();
+    for (_, key) in units {
+        describe_unit(&key, &mut nodes, &mut done);
     }
 
     // Upstream: what the subject was made from, down to the harvests.
@@ -459,6 +442,42 @@ pub fn derive(
         custody,
         timeline,
         flags,
+    }
+}
+
+/// Sets a unit's product (the one product of its contents, if one) and growing method (the
+/// lowest of its contents'), describing units packed in it first.
+fn describe_unit(key: &str, nodes: &mut HashMap<String, LotNode>, done: &mut HashSet<String>) {
+    if !done.insert(key.to_owned()) {
+        return;
+    }
+    let Some(children) = nodes.get(key).map(|n| n.inputs.clone()) else {
+        return;
+    };
+    for c in &children {
+        if nodes.get(c).is_some_and(|n| n.class == IdClass::Unit) {
+            describe_unit(c, nodes, done);
+        }
+    }
+    let (products, methods): (BTreeSet<Option<String>>, Vec<String>) = children
+        .iter()
+        .filter_map(|c| nodes.get(c))
+        .map(|c| {
+            (
+                c.product.clone(),
+                c.growing_method
+                    .clone()
+                    .unwrap_or_else(|| "conventional".into()),
+            )
+        })
+        .unzip();
+    if let Some(unit) = nodes.get_mut(key) {
+        unit.product = if products.len() == 1 {
+            products.into_iter().next().flatten()
+        } else {
+            None
+        };
+        unit.growing_method = methods.into_iter().min_by_key(|m| method_rank(m));
     }
 }
 

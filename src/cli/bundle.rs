@@ -1,0 +1,192 @@
+//! `lotline verify`: checks a provenance bundle offline, trusting only the log's verifier key
+//! (and, if given, the registrar keys the buyer trusts), and prints a readable report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::core::note::VerifierKey;
+use crate::provenance::{self, Bundle, Report};
+
+/// The log key from `--log-key` or `--log-key-file` (exactly one).
+pub fn log_key(key: Option<&str>, file: Option<&Path>) -> Result<VerifierKey> {
+    let text = match (key, file) {
+        (Some(k), None) => k.to_owned(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the log key file {}", f.display()))?,
+        _ => bail!("give the log's verifier key with exactly one of --log-key and --log-key-file"),
+    };
+    VerifierKey::parse(text.trim()).map_err(|e| anyhow::anyhow!("the log key: {e}"))
+}
+
+pub fn verify(
+    key: &VerifierKey,
+    registrars: &[String],
+    file: &Path,
+    json: bool,
+) -> Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let value: serde_json::Value =
+        crate::core::json::parse(&bytes, &crate::core::json::Limits { max_depth: 127 })
+            .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
+    let bundle: Bundle = match serde_json::from_value(value) {
+        Ok(b) => b,
+        Err(e) => {
+            println!(
+                "NOT VERIFIED: {} is not a lotline provenance bundle: {e}",
+                file.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let report = provenance::verify(&bundle, key, registrars);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&bundle, &report, registrars));
+    }
+    Ok(if report.verified {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The readable report: the verdict first, then what was checked and what the entries say.
+pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
+    let mut o = String::new();
+    let c = &r.claims;
+    let subject = c.lots.iter().find(|l| l.key == bundle.subject);
+    if r.verified {
+        let _ = writeln!(o, "VERIFIED: {}", bundle.subject);
+    } else {
+        let _ = writeln!(
+            o,
+            "NOT VERIFIED: {} ({} problem(s))",
+            bundle.subject,
+            r.findings.len()
+        );
+        for f in &r.findings {
+            let _ = writeln!(o, "  ✗ {} [{}]: {}", f.at, f.code, f.message);
+        }
+    }
+    if let Some(s) = subject {
+        let _ = writeln!(
+            o,
+            "  {} — {}, {}",
+            s.id,
+            s.product.as_deref().unwrap_or("product unknown"),
+            s.growing_method
+                .as_deref()
+                .unwrap_or("growing method unknown")
+        );
+    }
+    let _ = writeln!(o);
+    match (&r.origin, r.tree_size) {
+        (Some(origin), Some(size)) => {
+            let _ = writeln!(
+                o,
+                "log {origin}: checkpoint of {size} entries, signature valid"
+            );
+        }
+        _ => {
+            let _ = writeln!(o, "log checkpoint: NOT valid for this key");
+        }
+    }
+    let valid = r.signatures.values().filter(|s| *s == "valid").count();
+    let authorised = r.authorised.values().filter(|a| **a).count();
+    let _ = writeln!(
+        o,
+        "checked {} entries: {valid} event signatures valid, inclusion proofs, chain links; {} registrar entries replayed ({}), {authorised} of {} events by authorised signers",
+        r.entries,
+        r.registrar_entries,
+        if pinned.is_empty() {
+            "registrar keys as the bundle names them; pin them with --registrar"
+        } else {
+            "registrar keys you pinned"
+        },
+        r.authorised.len()
+    );
+    let _ = writeln!(o, "\norigin:");
+    for p in &c.plots {
+        let coords = p
+            .geo
+            .get("coordinates")
+            .and_then(|c| c.as_array())
+            .filter(|c| c.len() == 2 && c.iter().all(|x| x.is_number()))
+            .map(|c| format!("{}, {}", c[1], c[0]))
+            .unwrap_or_else(|| {
+                format!(
+                    "{} boundary",
+                    p.geo
+                        .get("type")
+                        .and_then(|t| t.as_str())
+                        .unwrap_or("unknown")
+                )
+            });
+        let _ = writeln!(
+            o,
+            "  {} ({}), plot {} in {}, {} ha at {coords}: {} kg of {} ({}) harvested {}{} [entry {}]",
+            p.farm_name.as_deref().unwrap_or("unnamed farm"),
+            p.farm,
+            p.plot_id,
+            p.province,
+            p.area_hectares,
+            p.harvested_kg,
+            p.crop,
+            p.growing_method,
+            p.harvest_start,
+            if p.harvest_end != p.harvest_start {
+                format!(" to {}", p.harvest_end)
+            } else {
+                String::new()
+            },
+            p.index
+        );
+    }
+    let _ = writeln!(o, "\nchain of custody:");
+    for s in &c.custody {
+        let _ = writeln!(
+            o,
+            "  {} ({}) as {}, {} → {} [entries {}]",
+            s.name.as_deref().unwrap_or("unknown actor"),
+            s.actor,
+            if s.role.is_empty() {
+                "no role"
+            } else {
+                &s.role
+            },
+            s.from,
+            s.until,
+            s.entries
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let _ = writeln!(o, "\ntimeline:");
+    for t in &c.timeline {
+        let sig = r.signatures.get(&t.index).map_or("missing", String::as_str);
+        let _ = writeln!(
+            o,
+            "  {} entry {}: {} — {} [{}, signature {}]",
+            t.event_time,
+            t.index,
+            t.actor_name.as_deref().unwrap_or(&t.signer),
+            t.what,
+            t.role.as_deref().unwrap_or("no role"),
+            if sig == "valid" { "valid" } else { "INVALID" }
+        );
+    }
+    let _ = writeln!(o, "\nplausibility flags:");
+    if c.flags.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for f in &c.flags {
+        let _ = writeln!(o, "  ⚠ entry {} [{}]: {}", f.index, f.code, f.message);
+    }
+    o
+}
