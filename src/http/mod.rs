@@ -5,6 +5,7 @@
 //! is the one place routes are wired.
 
 mod handlers;
+pub mod page;
 pub mod problem;
 mod supply;
 
