@@ -5,7 +5,7 @@
 //! is the one place routes are wired.
 
 mod handlers;
-mod page;
+pub mod page;
 pub mod problem;
 mod provenance;
 mod supply;

@@ -2,6 +2,8 @@
 //! real HTTP, and signed events made with the library's own signing path.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
