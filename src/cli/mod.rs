@@ -5,6 +5,7 @@
 pub mod actor;
 mod bench;
 mod bundle;
+pub mod consistency;
 mod input;
 mod verify;
 
@@ -110,6 +111,26 @@ enum Command {
         /// The bundle file.
         file: PathBuf,
     },
+    /// Check that the log only grew since an older signed checkpoint (RFC 9162 consistency),
+    /// trusting only the log's verifier key.
+    ///
+    /// Server mode (--server) fetches the server's current checkpoint (GET /v1/checkpoint) and
+    /// the proof between the two (GET /v1/proofs/consistency?from=OLD&to=NEW). Offline mode
+    /// takes both from files (--new, --proof).
+    ///
+    /// Both checkpoints must be signed by the key for its origin, and the proof must lead from
+    /// the old signed root to the new one; the unsigned root hashes in the proof are not used.
+    ///
+    /// The proof file is exactly the JSON that GET /v1/proofs/consistency?from=OLD&to=NEW
+    /// answers, `{"from", "to", "fromRootHash", "toRootHash", "hashes"}`, e.g. saved with
+    /// `curl -s "$SERVER/v1/proofs/consistency?from=12&to=40" > proof.json`, or by --save-proof.
+    ///
+    /// Exit 0: consistent. 1: not, or a checkpoint or the proof is invalid (the reason is
+    /// printed). 2: could not tell (usage, unreadable or malformed files, network).
+    #[command(
+        override_usage = "lotline verify-consistency (--log-key VKEY | --log-key-file FILE) --old FILE --server URL [--save-new FILE] [--save-proof FILE]\n       lotline verify-consistency (--log-key VKEY | --log-key-file FILE) --old FILE --new FILE --proof FILE"
+    )]
+    VerifyConsistency(consistency::Args),
     /// Re-check a stopped ledger from its stored bytes: entries, chain, signatures, tree and
     /// checkpoint. Names the first bad entry.
     Fsck {
@@ -199,6 +220,7 @@ pub fn main() -> ExitCode {
             file,
         } => bundle::log_key(log_key.as_deref(), log_key_file.as_deref())
             .and_then(|key| bundle::verify(&key, &registrars, &file, json)),
+        Command::VerifyConsistency(args) => consistency::run(args),
         Command::Fsck { data } => fsck(&data),
         Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
         Command::Actor(a) => actor::actor(a),
@@ -423,14 +445,29 @@ impl Client {
     /// [`Client::post`], returning the body unparsed.
     pub(crate) fn post_text(&self, path: &str, body: &[u8]) -> Result<(u16, String)> {
         let url = format!("{}{}", self.base, path);
+        let request = self
+            .agent
+            .post(&url)
+            .set("Content-Type", "application/json");
+        self.send(request, Some(body))
+    }
+
+    /// GETs `path`; returns the status and the body unparsed. Retries like [`Client::post`].
+    pub(crate) fn get_text(&self, path: &str) -> Result<(u16, String)> {
+        let url = format!("{}{}", self.base, path);
+        self.send(self.agent.get(&url), None)
+    }
+
+    /// Sends `request` (with `body`, if any), retrying transport errors and 503s with back-off.
+    fn send(&self, request: ureq::Request, body: Option<&[u8]>) -> Result<(u16, String)> {
+        let (method, url) = (request.method().to_owned(), request.url().to_owned());
         let mut delay = Duration::from_millis(500);
         for attempt in 0..=self.retries {
             let last = attempt == self.retries;
-            let res = self
-                .agent
-                .post(&url)
-                .set("Content-Type", "application/json")
-                .send_bytes(body);
+            let res = match body {
+                Some(bytes) => request.clone().send_bytes(bytes),
+                None => request.clone().call(),
+            };
             let (status, resp) = match res {
                 Ok(r) => (r.status(), r),
                 Err(ureq::Error::Status(503, _)) if !last => {
@@ -441,7 +478,7 @@ impl Client {
                 Err(ureq::Error::Status(code, r)) => (code, r),
                 Err(e @ ureq::Error::Transport(_)) => {
                     if last {
-                        return Err(anyhow::Error::new(e).context(format!("POST {url}")));
+                        return Err(anyhow::Error::new(e).context(format!("{method} {url}")));
                     }
                     eprintln!("lotline: {url}: {e}; retrying in {delay:?}");
                     std::thread::sleep(delay);
@@ -454,7 +491,10 @@ impl Client {
                 .with_context(|| format!("reading the answer of {url}"))?;
             return Ok((status, text));
         }
-        bail!("POST {url}: no answer after {} attempts", self.retries + 1)
+        bail!(
+            "{method} {url}: no answer after {} attempts",
+            self.retries + 1
+        )
     }
 }
 
