@@ -500,3 +500,94 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Where a screenshot goes: `LOTLINE_SCREENSHOTS` if set (to keep it), else the test's dir.
+fn shot(tmp: &Path, name: &str) -> std::path::PathBuf {
+    match std::env::var_os("LOTLINE_SCREENSHOTS") {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::path::PathBuf::from(dir).join(name)
+        }
+        None => tmp.join(name),
+    }
+}
+
+#[test]
+fn the_buyer_page_of_a_demo_lot_in_chromium() {
+    use common::browser::{dump_dom, screenshot};
+    let d = demo();
+    let page = d.server.url("/01/08841234300014/21/1001");
+    let p = get(&d.server.url(&format!("/v1/lots/{}/provenance", bag()))).json();
+
+    let dom = dump_dom(&page);
+    // The verdict first, then the timeline: one item per event, harvest to import.
+    let verdict = dom.find(r#"id="verdict""#).expect("a verdict");
+    assert!(dom[verdict..].contains(r#"data-verified="true""#), "{dom}");
+    let timeline = dom.find(r#"<ol id="timeline">"#).expect("a timeline");
+    assert!(verdict < timeline);
+    assert_eq!(
+        dom.matches(r#"<li class="event""#).count(),
+        p["timeline"].as_array().unwrap().len()
+    );
+    for text in [
+        "Farm of Sok Chea",
+        "Preah Vihear",
+        "Battambang Golden Rice Mill",
+        "Rotterdam Rice Import B.V.",
+    ] {
+        assert!(dom.contains(text), "{text} missing");
+    }
+    // The bag's paddy includes a harvest heavier than its plot yields: the warning shows.
+    assert_eq!(dom.matches(r#"<div class="flag""#).count(), 1, "{dom}");
+    assert!(dom.contains("6.000 t harvested from 1.2 ha"));
+    assert!(dom.contains(&format!("/v1/lots/{}/bundle", bag())));
+    let out = shot(d.dir.path(), "demo-bag.png");
+    screenshot(&page, &out, 390, 844);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));
+
+    // A lot from the other farms has no warning.
+    let clean = dump_dom(&d.server.url("/01/08841234100010/10/PV26-F1"));
+    assert_eq!(clean.matches(r#"<div class="flag""#).count(), 0);
+    assert!(clean.contains("No plausibility flags"));
+
+    // Damage one stored entry below lotline: the same page now says Not verified, and why.
+    let data = d.dir.path().join("data");
+    let milling = p["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["kind"] == "milling")
+        .unwrap()["index"]
+        .as_u64()
+        .unwrap();
+    let registrar = d.registrar.clone();
+    d.server.stop();
+    let at = {
+        let path = data.join("db");
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).unwrap();
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &path, cfs).unwrap();
+        let bytes = db
+            .get_cf(db.cf_handle("entries").unwrap(), milling.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        let needle = br#""eventTime":"2026"#;
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+            + needle.len()
+            - 1
+    };
+    // '6' becomes '7': still JSON, still a date, no longer what the mill signed.
+    common::tamper_entry(&data, milling, at);
+    let server = Server::start_with(&data, &["--registrar", &registrar]);
+    let dom = dump_dom(&server.url("/01/08841234300014/21/1001"));
+    assert!(dom.contains(r#"data-verified="false""#), "{dom}");
+    assert!(dom.contains(&format!("entry {milling}")), "{dom}");
+    screenshot(
+        &server.url("/01/08841234300014/21/1001"),
+        &shot(d.dir.path(), "demo-bag-damaged.png"),
+        390,
+        844,
+    );
+}

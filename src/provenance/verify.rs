@@ -6,7 +6,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use rayon::prelude::*;
+use serde::{Deserialize as _, Serialize};
 
 use super::derive::{Claims, Parsed, derive};
 use super::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle};
@@ -248,11 +249,45 @@ pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Repo
     };
 
     // Every entry: its bytes, its place in the tree, its signature, its link to the one before.
+    // The costly part (hashing, signature, interpretation) runs on every core.
+    struct Pre {
+        entry: Result<Entry, String>,
+        hash: Hash,
+        leaf: Hash,
+        signature: String,
+        doc: Result<Document, String>,
+    }
+    let pre: Vec<Pre> = bundle
+        .entries
+        .par_iter()
+        .map(|be| {
+            let (hash, leaf) = entry::hashes(&jcs::canonicalize(&be.entry));
+            let entry = Entry::deserialize(&be.entry).map_err(|e| e.to_string());
+            let (signature, doc) = match &entry {
+                Ok(e) => (
+                    match di::verify(&e.event) {
+                        Ok(v) if v.did == e.signer => "valid".to_owned(),
+                        Ok(v) => format!("signed by {}, but the entry names {}", v.did, e.signer),
+                        Err(err) => err.to_string(),
+                    },
+                    profile::interpret(&e.event).map_err(|v| v.message),
+                ),
+                Err(_) => (String::new(), Err(String::new())),
+            };
+            Pre {
+                entry,
+                hash,
+                leaf,
+                signature,
+                doc,
+            }
+        })
+        .collect();
     let mut checked: Vec<Checked> = Vec::with_capacity(bundle.entries.len());
     let mut signatures = BTreeMap::new();
     let mut previous: Option<(u64, Hash)> = None;
-    for (n, be) in bundle.entries.iter().enumerate() {
-        let entry: Entry = match serde_json::from_value(be.entry.clone()) {
+    for (n, (be, p)) in bundle.entries.iter().zip(pre).enumerate() {
+        let entry = match p.entry {
             Ok(e) => e,
             Err(e) => {
                 find(
@@ -264,8 +299,7 @@ pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Repo
             }
         };
         let at = format!("entry {}", entry.index);
-        let canonical = jcs::canonicalize(&be.entry);
-        let (hash, leaf) = entry::hashes(&canonical);
+        let (hash, leaf) = (p.hash, p.leaf);
         if let Some((prev_index, _)) = previous
             && entry.index <= prev_index
         {
@@ -314,26 +348,21 @@ pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Repo
             );
         }
         previous = Some((entry.index, hash));
-        let status = match di::verify(&entry.event) {
-            Ok(v) if v.did == entry.signer => "valid".to_owned(),
-            Ok(v) => format!("signed by {}, but the entry names {}", v.did, entry.signer),
-            Err(e) => e.to_string(),
-        };
-        if status != "valid" {
+        if p.signature != "valid" {
             find(
                 "signature",
                 at.clone(),
-                format!("event signature: {status}"),
+                format!("event signature: {}", p.signature),
             );
         }
-        signatures.insert(entry.index, status);
-        let doc = match profile::interpret(&entry.event) {
+        signatures.insert(entry.index, p.signature);
+        let doc = match p.doc {
             Ok(d) => Some(d),
-            Err(v) => {
+            Err(m) => {
                 find(
                     "event_invalid",
                     at,
-                    format!("the event is not a valid lotline document: {}", v.message),
+                    format!("the event is not a valid lotline document: {m}"),
                 );
                 None
             }
