@@ -5,21 +5,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 
 use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle, Report};
-
-/// The log key from `--log-key` or `--log-key-file` (exactly one).
-pub fn log_key(key: Option<&str>, file: Option<&Path>) -> Result<VerifierKey> {
-    let text = match (key, file) {
-        (Some(k), None) => k.to_owned(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the log key file {}", f.display()))?,
-        _ => bail!("give the log's verifier key with exactly one of --log-key and --log-key-file"),
-    };
-    VerifierKey::parse(text.trim()).map_err(|e| anyhow::anyhow!("the log key: {e}"))
-}
 
 pub fn verify(
     key: &VerifierKey,

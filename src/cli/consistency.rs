@@ -271,18 +271,23 @@ pub fn check(
     Ok(report)
 }
 
-/// Runs the command: 0 consistent, 1 a definite negative, 2 could not tell.
-pub fn run(args: Args) -> Result<ExitCode> {
-    let key = match (&args.log_key, &args.log_key_file) {
-        (Some(k), None) => VerifierKey::parse(k).map_err(|e| anyhow!("--log-key: {e}"))?,
+/// The log's verifier key from `--log-key`, or from `--log-key-file` (one line); exactly one.
+pub(super) fn log_key(key: Option<&str>, file: Option<&Path>) -> Result<VerifierKey> {
+    match (key, file) {
+        (Some(k), None) => VerifierKey::parse(k).map_err(|e| anyhow!("--log-key: {e}")),
         (None, Some(path)) => {
             let text = read_text(path, "the log key file")?;
             let line = one_line(&text).with_context(|| format!("{}", path.display()))?;
-            VerifierKey::parse(line).map_err(|e| anyhow!("{}: {e}", path.display()))?
+            VerifierKey::parse(line).map_err(|e| anyhow!("{}: {e}", path.display()))
         }
         // clap enforces exactly one; kept as an error rather than a panic.
         _ => bail!("give exactly one of --log-key and --log-key-file"),
-    };
+    }
+}
+
+/// Runs the command: 0 consistent, 1 a definite negative, 2 could not tell.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let key = log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
     let old = read_text(&args.old, "the old checkpoint")?;
     let old_name = format!("the old checkpoint {}", args.old.display());
     match (&args.server, &args.new) {

@@ -219,7 +219,7 @@ pub fn main() -> ExitCode {
             registrars,
             json,
             file,
-        } => bundle::log_key(log_key.as_deref(), log_key_file.as_deref())
+        } => consistency::log_key(log_key.as_deref(), log_key_file.as_deref())
             .and_then(|key| bundle::verify(&key, &registrars, &file, json)),
         Command::VerifyConsistency(args) => consistency::run(args),
         Command::Fsck { data } => fsck(&data),

@@ -32,9 +32,29 @@ fn not_found(id: &str) -> Problem {
     ))
 }
 
-/// The bundle of the lot with canonical key `key`, if there is such a lot.
+/// The bundle of the lot with canonical key `key`, if there is such a lot. The reads run on the
+/// blocking pool, so a long history never stalls the server's event loop.
 async fn bundle_of(data: &Data, key: &str) -> Result<Option<Bundle>, Problem> {
-    Ok(provenance::collect(&data.ledger, key, &data.registrars, &data.bounds).await?)
+    let (ledger, k) = (data.ledger.clone(), key.to_owned());
+    let plan = web::block(move || provenance::collect::plan(&ledger, &k))
+        .await
+        .map_err(Problem::internal)??;
+    let Some(plan) = plan else { return Ok(None) };
+    let checkpoint = data
+        .ledger
+        .checkpoint_covering(plan.last().unwrap_or(0))
+        .await?;
+    let (ledger, registrars, bounds) = (
+        data.ledger.clone(),
+        data.registrars.clone(),
+        data.bounds.clone(),
+    );
+    let bundle = web::block(move || {
+        provenance::collect::build(&ledger, &plan, &checkpoint, &registrars, &bounds)
+    })
+    .await
+    .map_err(Problem::internal)??;
+    Ok(Some(bundle))
 }
 
 /// `scheme://host` as the client reached us, for absolute Digital Link URLs.
@@ -142,7 +162,13 @@ async fn provenance_of(data: &Data, key: &str, base: &str) -> Result<Option<Valu
     let Some(bundle) = bundle_of(data, key).await? else {
         return Ok(None);
     };
-    let report = provenance::verify(&bundle, data.ledger.verifier_key(), &[]);
+    let ledger = data.ledger.clone();
+    let (bundle, report) = web::block(move || {
+        let report = provenance::verify(&bundle, ledger.verifier_key(), &[]);
+        (bundle, report)
+    })
+    .await
+    .map_err(Problem::internal)?;
     if !report.verified {
         // The ledger's own bundle failing its own verification means damaged storage.
         tracing::error!(subject = key, findings = ?report.findings, "a provenance bundle does not verify");

@@ -146,9 +146,11 @@ pub fn build(
     registrars: &[String],
     bounds: &Bounds,
 ) -> Result<Bundle, CollectError> {
+    let indexes: Vec<u64> = plan.indexes.iter().copied().collect();
+    let proofs = ledger.inclusion_proofs(&indexes, checkpoint.size)?;
     let mut entries = Vec::with_capacity(plan.indexes.len());
     let mut parsed_entries = Vec::with_capacity(plan.indexes.len());
-    for &i in &plan.indexes {
+    for (&i, proof) in indexes.iter().zip(proofs) {
         let bytes = ledger
             .entry(i)?
             .ok_or_else(|| StoreError::Corrupt(format!("entry {i} is missing")))?;
@@ -158,7 +160,6 @@ pub fn build(
             Entry::parse(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
         let doc = profile::interpret(&entry.event)
             .map_err(|v| StoreError::Corrupt(format!("entry {i}: {}", v.message)))?;
-        let proof = ledger.inclusion_proof(i, checkpoint.size)?;
         entries.push(BundleEntry {
             entry: value,
             inclusion_proof: proof.iter().map(b64_hash::encode).collect(),
@@ -193,19 +194,4 @@ pub fn build(
         actors,
         claims,
     })
-}
-
-/// Plans and builds the bundle of `key` against the latest checkpoint, waiting briefly for one
-/// that covers its newest entry.
-pub async fn collect(
-    ledger: &Ledger,
-    key: &str,
-    registrars: &[String],
-    bounds: &Bounds,
-) -> Result<Option<Bundle>, CollectError> {
-    let Some(plan) = plan(ledger, key)? else {
-        return Ok(None);
-    };
-    let checkpoint = ledger.checkpoint_covering(plan.last().unwrap_or(0)).await?;
-    build(ledger, &plan, &checkpoint, registrars, bounds).map(Some)
 }

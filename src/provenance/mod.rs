@@ -1,7 +1,7 @@
 //! Provenance: a lot's upstream history as an offline proof bundle, the claims derived from it,
 //! and their verification.
 //!
-//! - [`collect`] (server side) gathers a lot's history from the ledger: every entry naming the
+//! - [`collect`] (server side: [`plan`], then [`build`] against a checkpoint) gathers a lot's history from the ledger: every entry naming the
 //!   lot, the lots it was made from (recursively, down to the harvests) and the logistic units
 //!   they travelled in; the registrar entries that admitted each signer and granted its roles
 //!   and keys; an inclusion proof of each against one signed checkpoint.
@@ -18,7 +18,7 @@ pub mod collect;
 mod derive;
 mod verify;
 
-pub use collect::{CollectError, collect};
+pub use collect::{CollectError, Plan, build, plan};
 pub use derive::{Claims, CustodyStep, FarmClaim, LotNode, PlotClaim, TimelineItem, derive};
 pub use verify::{Finding, Registry, Report, verify};
 
@@ -33,7 +33,7 @@ pub const BUNDLE_TYPE: &str = "lotline-provenance-bundle";
 pub const BUNDLE_VERSION: u64 = 1;
 
 /// An offline proof of a lot's provenance. Deterministic: the same ledger and checkpoint give
-/// the same bytes (entries by index, actors by id, JSON members sorted).
+/// the same bytes (entries by index, actors by id, members in a fixed order).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bundle {

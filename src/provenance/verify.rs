@@ -621,3 +621,63 @@ fn first_difference(claimed: &serde_json::Value, derived: &serde_json::Value) ->
     }
     walk(claimed, derived, &mut String::new()).unwrap_or_else(|| "they differ".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::profile::ActorSpec;
+    use serde_json::json;
+
+    #[test]
+    fn differences_are_named_by_pointer() {
+        let a = json!({"plots": [{"farm": "A", "areaHectares": 1.6}]});
+        let b = json!({"plots": [{"farm": "A", "areaHectares": 1.7}]});
+        let d = first_difference(&a, &b);
+        assert!(d.contains("/plots/0/areaHectares"), "{d}");
+        assert!(d.contains("1.6") && d.contains("1.7"), "{d}");
+        let d = first_difference(&json!([1, 2]), &json!([1]));
+        assert!(d.contains("lists 2 items, the entries give 1"), "{d}");
+        let d = first_difference(&json!({"a": 1}), &json!({}));
+        assert!(d.contains("/a") && d.contains("nothing"), "{d}");
+    }
+
+    #[test]
+    fn replaying_registrar_documents_tracks_keys_and_roles_over_time() {
+        let mut r = Registry::default();
+        let spec = ActorSpec {
+            id: "mill".into(),
+            name: "Mill".into(),
+            country: "KH".into(),
+            province: None,
+            gln: None,
+            roles: vec!["mill".into(), "mill".into()],
+            keys: vec!["k1".into()],
+        };
+        r.apply(&Registrar::Register(spec.clone()), 100, 1).unwrap();
+        let rotate = Registrar::RotateKey {
+            actor: "mill".into(),
+            key: "k2".into(),
+            replaces: "k1".into(),
+        };
+        r.apply(&rotate, 200, 2).unwrap();
+        let revoke = Registrar::RevokeRole {
+            actor: "mill".into(),
+            role: "mill".into(),
+        };
+        r.apply(&revoke, 300, 3).unwrap();
+        let a = r.actor("mill").unwrap();
+        assert_eq!(a.roles.len(), 1, "duplicate roles collapse");
+        assert!(a.key_valid_at("k1", 150) && !a.key_valid_at("k1", 200));
+        assert!(a.key_valid_at("k2", 200) && r.owner("k2") == Some("mill"));
+        assert!(a.role_at(&["mill"], 299).is_some() && a.role_at(&["mill"], 300).is_none());
+        assert_eq!(a.roles[0].span.closed_at, Some(3));
+        // What the rules refuse cannot be replayed either.
+        assert!(r.apply(&Registrar::Register(spec), 400, 4).is_err());
+        assert!(r.apply(&revoke, 400, 4).is_err());
+        let stolen = Registrar::AddKey {
+            actor: "farm".into(),
+            key: "k2".into(),
+        };
+        assert!(r.apply(&stolen, 400, 4).is_err());
+    }
+}
