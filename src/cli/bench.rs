@@ -285,16 +285,8 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
         registrars: vec![crate::scenario::did(&registrar)],
         ..Config::default()
     };
-    let (tx, rx) = mpsc::channel();
-    let server = std::thread::spawn(move || {
-        super::run_server(&cfg, |bound| {
-            let _ = tx.send((bound.addr, bound.server.handle()));
-        })
-    });
-    let (addr, handle) = rx
-        .recv_timeout(Duration::from_secs(60))
-        .context("the benchmark server did not start")?;
-    let base = format!("http://{addr}");
+    let server = BenchServer::start(cfg)?;
+    let base = server.base.clone();
 
     // Registrations first, untimed: actors must exist before their events.
     let setup = Client::new(&base, 3)?;
@@ -364,10 +356,7 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
     let cpu = process_cpu()
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    server
-        .join()
-        .map_err(|_| anyhow::anyhow!("the benchmark server panicked"))??;
+    server.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
 
     let failures = failures.into_inner().unwrap_or_default();
@@ -402,6 +391,40 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
     println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
     println!("ratio={:.3}", eps / ceiling);
     Ok(())
+}
+
+/// A real server on a loopback port, in this process, for a benchmark's clients.
+pub(super) struct BenchServer {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::thread::JoinHandle<Result<()>>,
+}
+
+impl BenchServer {
+    pub fn start(cfg: Config) -> Result<BenchServer> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            super::run_server(&cfg, |bound| {
+                let _ = tx.send((bound.addr, bound.server.handle()));
+            })
+        });
+        let (addr, handle) = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the benchmark server did not start")?;
+        Ok(BenchServer {
+            base: format!("http://{addr}"),
+            handle,
+            thread,
+        })
+    }
+
+    /// Stops it gracefully: everything accepted is committed first.
+    pub fn stop(self) -> Result<()> {
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        self.thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the benchmark server panicked"))?
+    }
 }
 
 /// Strict Ed25519 verifications per second using every core, on 64-byte messages — the size of

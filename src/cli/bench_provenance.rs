@@ -6,7 +6,6 @@
 //! large ledger is filled with unrelated harvests (half before the lot's history, half after),
 //! and the ratio of the latencies should stay near 1 (the proofs grow with log2 of the size).
 
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -15,7 +14,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::Client;
-use super::bench::{ed25519_ceiling, percentile};
+use super::bench::{BenchServer, ed25519_ceiling, percentile};
 use crate::config::Config;
 use crate::core::di;
 use crate::core::event::EventId;
@@ -154,50 +153,16 @@ fn history(
         101,
         aggregation(true, &t(8, 1), &container, std::slice::from_ref(&pallet)),
     ));
-    docs.push((
-        101,
-        movement(
-            true,
-            &t(9, 0),
-            mill,
-            exporter,
-            std::slice::from_ref(&container),
-            &[],
-        ),
-    ));
-    docs.push((
-        102,
-        movement(
-            false,
-            &t(10, 0),
-            mill,
-            exporter,
-            std::slice::from_ref(&container),
-            &[],
-        ),
-    ));
-    docs.push((
-        102,
-        movement(
-            true,
-            &t(11, 0),
-            exporter,
-            importer,
-            std::slice::from_ref(&container),
-            &[],
-        ),
-    ));
-    docs.push((
-        103,
-        movement(
-            false,
-            &t(12, 0),
-            exporter,
-            importer,
-            std::slice::from_ref(&container),
-            &[],
-        ),
-    ));
+    // The container's two legs: mill → exporter, exporter → importer, shipped and received.
+    for (who, ship, day, from, to) in [
+        (101, true, 9, mill, exporter),
+        (102, false, 10, mill, exporter),
+        (102, true, 11, exporter, importer),
+        (103, false, 12, exporter, importer),
+    ] {
+        let units = std::slice::from_ref(&container);
+        docs.push((who, movement(ship, &t(day, 0), from, to, units, &[])));
+    }
     let events = docs
         .par_iter()
         .map(|(who, d)| {
@@ -313,24 +278,15 @@ fn ledger_run(size: usize, samples: usize, tag: &str, big: bool) -> Result<Run> 
         std::process::id(),
         EventId::new_v7()
     ));
-    let cfg = Config {
+    let server = BenchServer::start(Config {
         data: dir.clone(),
         listen: "127.0.0.1:0".into(),
         origin: Some("bench.invalid/lotline".into()),
         max_batch: 1000,
         registrars: vec![scenario::did(&registrar)],
         ..Config::default()
-    };
-    let (tx, rx) = mpsc::channel();
-    let server = std::thread::spawn(move || {
-        super::run_server(&cfg, |bound| {
-            let _ = tx.send((bound.addr, bound.server.handle()));
-        })
-    });
-    let (addr, handle) = rx
-        .recv_timeout(Duration::from_secs(60))
-        .context("the benchmark server did not start")?;
-    let base = format!("http://{addr}");
+    })?;
+    let base = server.base.clone();
     let client = Client::new(&base, 3)?;
     let result = (|| -> Result<Run> {
         let mut setup = vec![filler_reg];
@@ -404,10 +360,7 @@ fn ledger_run(size: usize, samples: usize, tag: &str, big: bool) -> Result<Run> 
             big,
         })
     })();
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    server
-        .join()
-        .map_err(|_| anyhow::anyhow!("the benchmark server panicked"))??;
+    server.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

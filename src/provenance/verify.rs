@@ -606,8 +606,8 @@ fn first_difference(claimed: &serde_json::Value, derived: &serde_json::Value) ->
     ) -> String {
         let show = |v: Option<&serde_json::Value>| {
             let s = v.map_or("nothing".to_owned(), |v| v.to_string());
-            if s.len() > 120 {
-                format!("{}…", &s[..s.floor_char_boundary(120)])
+            if s.chars().count() > 120 {
+                format!("{}…", s.chars().take(120).collect::<String>())
             } else {
                 s
             }
