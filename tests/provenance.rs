@@ -448,6 +448,24 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
             format!("entry {mill_index} [unauthorised]"),
         ),
         (
+            "a removed harvest",
+            Box::new(move |b: &mut Value| {
+                // Whatever the claims say, the signed milling names the harvested lot as an
+                // input, so a history without its creation is incomplete.
+                let harvest = b["claims"]["plots"][0]["index"].as_u64().unwrap();
+                let pos = entry_pos(b, |e| e["index"] == harvest);
+                b["entries"].as_array_mut().unwrap().remove(pos);
+            }),
+            "[incomplete_history]".into(),
+        ),
+        (
+            "looser plausibility bounds, which would silence a flag",
+            Box::new(|b: &mut Value| {
+                b["bounds"]["rice_max_t_per_ha"] = json!(100.0);
+            }),
+            "bounds [bounds]".into(),
+        ),
+        (
             "a claim",
             Box::new(|b: &mut Value| {
                 b["claims"]["plots"][0]["growingMethod"] = json!("organic-certified");

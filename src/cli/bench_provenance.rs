@@ -414,7 +414,7 @@ pub fn run(small: usize, large: usize, samples: usize) -> Result<()> {
     let rounds = 5;
     let started = Instant::now();
     for _ in 0..rounds {
-        let report = provenance::verify(bundle, key, &[]);
+        let report = provenance::verify(bundle, key, &[], &crate::state::Bounds::default());
         if !report.verified {
             bail!(
                 "the benchmark's own bundle does not verify: {:?}",

@@ -9,10 +9,23 @@ use anyhow::{Context as _, Result};
 
 use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle, Report};
+use crate::state::Bounds;
+
+/// The plausibility bounds to recompute flags with: the defaults, or a JSON file with the
+/// `[plausibility]` keys of the ledger's configuration.
+pub fn bounds(file: Option<&Path>) -> Result<Bounds> {
+    let Some(f) = file else {
+        return Ok(Bounds::default());
+    };
+    let bytes = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a bounds object", f.display()))
+}
 
 pub fn verify(
     key: &VerifierKey,
     registrars: &[String],
+    bounds: &Bounds,
     file: &Path,
     json: bool,
 ) -> Result<ExitCode> {
@@ -30,17 +43,31 @@ pub fn verify(
             return Ok(ExitCode::from(1));
         }
     };
-    let report = provenance::verify(&bundle, key, registrars);
+    let report = provenance::verify(&bundle, key, registrars, bounds);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render(&bundle, &report, registrars));
+        print!("{}", printable(&render(&bundle, &report, registrars)));
     }
     Ok(if report.verified {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The report with every control character but the line feed replaced, so that strings from
+/// the bundle cannot move the cursor or rewrite what the terminal shows.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The readable report: the verdict first, then what was checked and what the entries say.

@@ -106,6 +106,11 @@ enum Command {
         /// checked against the registrar keys the bundle names.
         #[arg(long = "registrar", value_name = "DID")]
         registrars: Vec<String>,
+        /// Plausibility bounds to recompute flags with (JSON, the `[plausibility]` keys of the
+        /// ledger's configuration); default the published defaults. A bundle computed with
+        /// other bounds is not verified.
+        #[arg(long)]
+        bounds: Option<PathBuf>,
         /// Print the report as JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -217,10 +222,13 @@ pub fn main() -> ExitCode {
             log_key,
             log_key_file,
             registrars,
+            bounds,
             json,
             file,
-        } => consistency::log_key(log_key.as_deref(), log_key_file.as_deref())
-            .and_then(|key| bundle::verify(&key, &registrars, &file, json)),
+        } => consistency::log_key(log_key.as_deref(), log_key_file.as_deref()).and_then(|key| {
+            let bounds = bundle::bounds(bounds.as_deref())?;
+            bundle::verify(&key, &registrars, &bounds, &file, json)
+        }),
         Command::VerifyConsistency(args) => consistency::run(args),
         Command::Fsck { data } => fsck(&data),
         Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),

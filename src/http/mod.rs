@@ -53,6 +53,8 @@ pub(crate) struct AppState {
     /// bounds the rules use.
     pub registrars: Vec<String>,
     pub bounds: crate::state::Bounds,
+    /// Provenance requests built and verified at once (see `provenance::slot`).
+    pub provenance_slots: tokio::sync::Semaphore,
 }
 
 /// A bound, not yet running, server.
@@ -71,6 +73,7 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
         admission: tokio::sync::Semaphore::new(1),
         registrars: cfg.registrars.clone(),
         bounds: cfg.plausibility.clone(),
+        provenance_slots: tokio::sync::Semaphore::new(2),
     });
     let mut server = HttpServer::new(move || {
         App::new()

@@ -32,6 +32,15 @@ fn not_found(id: &str) -> Problem {
     ))
 }
 
+/// A place among the provenance requests allowed at once: each may verify thousands of
+/// signatures on the cores ingest needs, so anonymous reads cannot crowd out writes.
+async fn slot(data: &Data) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> {
+    data.provenance_slots
+        .acquire()
+        .await
+        .map_err(Problem::internal)
+}
+
 /// The bundle of the lot with canonical key `key`, if there is such a lot. The reads run on the
 /// blocking pool, so a long history never stalls the server's event loop.
 async fn bundle_of(data: &Data, key: &str) -> Result<Option<Bundle>, Problem> {
@@ -57,10 +66,16 @@ async fn bundle_of(data: &Data, key: &str) -> Result<Option<Bundle>, Problem> {
     Ok(Some(bundle))
 }
 
-/// `scheme://host` as the client reached us, for absolute Digital Link URLs.
+/// `scheme://host` as the client reached us, for absolute Digital Link URLs. Only the `Host`
+/// header counts, not `X-Forwarded-*`, which any client may send.
 pub(super) fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+    format!("{}://{host}", req.connection_info().scheme())
 }
 
 /// The provenance answer: the bundle's claims as the verifier recomputed them, its verdict, and
@@ -162,9 +177,9 @@ async fn provenance_of(data: &Data, key: &str, base: &str) -> Result<Option<Valu
     let Some(bundle) = bundle_of(data, key).await? else {
         return Ok(None);
     };
-    let ledger = data.ledger.clone();
+    let (ledger, bounds) = (data.ledger.clone(), data.bounds.clone());
     let (bundle, report) = web::block(move || {
-        let report = provenance::verify(&bundle, ledger.verifier_key(), &[]);
+        let report = provenance::verify(&bundle, ledger.verifier_key(), &[], &bounds);
         (bundle, report)
     })
     .await
@@ -182,6 +197,7 @@ pub(super) async fn get_provenance(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let key = lookup_key(&path)?;
+    let _slot = slot(&data).await?;
     let v = provenance_of(&data, &key, &base_url(&req))
         .await?
         .ok_or_else(|| not_found(&path))?;
@@ -264,6 +280,7 @@ pub(super) async fn resolve(
         }
     };
     let base = base_url(&req);
+    let _slot = slot(&data).await?;
     match provenance_of(&data, &key, &base).await? {
         Some(v) if json => Ok(HttpResponse::Ok().json(v)),
         Some(v) => Ok(html(
@@ -313,7 +330,7 @@ pub(super) async fn get_qr_svg(
     let svg = crate::qr::svg(&url).map_err(qr_problem)?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
         .body(svg))
 }
 
@@ -348,6 +365,6 @@ pub(super) async fn get_qr_png(
     let png = crate::qr::png(&url, px).map_err(qr_problem)?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
         .body(png))
 }

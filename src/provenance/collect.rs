@@ -15,7 +15,7 @@ use crate::core::entry::{Entry, b64_hash};
 use crate::core::profile;
 use crate::ledger::{Ledger, LedgerError, SignedCheckpoint};
 use crate::state::query::Scan;
-use crate::state::{Bounds, Effect};
+use crate::state::{ActorRecord, Bounds, Effect};
 use crate::store::StoreError;
 
 /// Most entries one bundle carries; a longer history is refused rather than served slowly.
@@ -43,7 +43,9 @@ impl From<StoreError> for CollectError {
 pub struct Plan {
     pub subject: String,
     pub indexes: BTreeSet<u64>,
-    actors: BTreeSet<String>,
+    /// The actor records as read when their registrar entries were chosen, so that the bundle
+    /// carries exactly the entries its records point at.
+    actors: Vec<ActorRecord>,
 }
 
 impl Plan {
@@ -56,7 +58,8 @@ impl Plan {
 /// Plans the bundle of `key` (a canonical key); `None` when no such lot, item or unit exists.
 pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
     let reader = ledger.state();
-    if reader.lot(key)?.is_none() {
+    // A lot whose creating event was declared erroneous has no provenance to show.
+    if reader.lot(key)?.is_none_or(|l| l.voided_by.is_some()) {
         return Ok(None);
     }
     let mut indexes = BTreeSet::new();
@@ -118,6 +121,7 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
         }
     }
     // The registrar entries that made each actor what it was at every event.
+    let mut records = Vec::with_capacity(actors.len());
     for id in &actors {
         let Some(a) = reader.actor(id)? else { continue };
         indexes.insert(a.registered_at);
@@ -130,11 +134,12 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
             indexes.insert(s.opened_at);
             indexes.extend(s.closed_at);
         }
+        records.push(a);
     }
     Ok(Some(Plan {
         subject: key.to_owned(),
         indexes,
-        actors,
+        actors: records,
     }))
 }
 
@@ -172,13 +177,6 @@ pub fn build(
         .collect();
     let registry = Registry::replay(&parsed);
     let claims = derive(&plan.subject, &parsed, &registry, bounds);
-    let reader = ledger.state();
-    let mut actors = Vec::new();
-    for id in &plan.actors {
-        if let Some(a) = reader.actor(id)? {
-            actors.push(a);
-        }
-    }
     Ok(Bundle {
         kind: BUNDLE_TYPE.into(),
         version: BUNDLE_VERSION,
@@ -191,7 +189,7 @@ pub fn build(
         registrars: registrars.to_vec(),
         bounds: bounds.clone(),
         entries,
-        actors,
+        actors: plan.actors.clone(),
         claims,
     })
 }

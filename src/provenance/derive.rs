@@ -407,7 +407,8 @@ pub fn derive(
             what: describe(p.doc, &name_of),
         });
     }
-    flags.sort_by(|a, b| (a.index, &a.code).cmp(&(b.index, &b.code)));
+    // By entry; within one, in the order the rules raise them.
+    flags.sort_by_key(|f| f.index);
 
     let mut custody: Vec<CustodyStep> = Vec::new();
     for t in &timeline {

@@ -16,14 +16,14 @@ use crate::core::merkle::{self, Hash};
 use crate::core::note::{self, Checkpoint, VerifierKey};
 use crate::core::profile::{self, Document, Registrar};
 use crate::core::{di, jcs};
-use crate::state::{ActorRecord, KeySpan, RoleSpan, Span};
+use crate::state::{ActorRecord, Bounds, KeySpan, RoleSpan, Span};
 
 /// One thing that is wrong with a bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// Stable: `bundle_format`, `checkpoint`, `entry_malformed`, `inclusion_proof`,
     /// `signature`, `chain_link`, `event_invalid`, `registrar`, `actor_record`, `unauthorised`,
-    /// `claims`.
+    /// `claims`, `incomplete_history`, `bounds`.
     pub code: &'static str,
     /// Where: `checkpoint`, `entry 12`, `actor …`, `claims.plots`.
     pub at: String,
@@ -76,10 +76,6 @@ impl Registry {
             opened_at: at,
             closed_at: None,
         };
-        let close = |s: &mut Span| {
-            s.until_ms = Some(t);
-            s.closed_at = Some(at);
-        };
         match r {
             Registrar::Register(spec) => {
                 if self.actors.contains_key(&spec.id) {
@@ -88,6 +84,16 @@ impl Registry {
                 let mut roles = spec.roles.clone();
                 roles.sort();
                 roles.dedup();
+                // All or nothing, as the rules decide it: a key already bound elsewhere
+                // refuses the whole registration.
+                for k in &spec.keys {
+                    if let Some(owner) = self.keys.get(k) {
+                        return Err(format!(
+                            "gives {k} to {}, but it is a key of {owner}",
+                            spec.id
+                        ));
+                    }
+                }
                 for k in &spec.keys {
                     self.bind(k, &spec.id)?;
                 }
@@ -128,7 +134,7 @@ impl Registry {
                     .iter_mut()
                     .find(|r| r.role == *role && r.span.is_open())
                     .ok_or_else(|| format!("revokes role {role} that {actor} does not hold"))?;
-                close(&mut r.span);
+                r.span.close(t, at);
             }
             Registrar::AddKey { actor, key } => {
                 self.known(actor)?;
@@ -151,7 +157,7 @@ impl Registry {
                     .iter_mut()
                     .find(|k| k.key == *replaces && k.span.is_open())
                     .ok_or_else(|| format!("rotates {replaces}, not a current key of {actor}"))?;
-                close(&mut old.span);
+                old.span.close(t, at);
                 a.keys.push(KeySpan {
                     key: key.clone(),
                     span: span(),
@@ -164,7 +170,7 @@ impl Registry {
                     .iter_mut()
                     .find(|k| k.key == *key && k.span.is_open())
                     .ok_or_else(|| format!("revokes {key}, not a current key of {actor}"))?;
-                close(&mut k.span);
+                k.span.close(t, at);
             }
         }
         Ok(())
@@ -209,8 +215,15 @@ struct Checked {
 
 /// Verifies `bundle` against the log key `key`. `registrars`, when not empty, are the
 /// registrar keys the verifier trusts; otherwise those the bundle names are used (they are
-/// the ledger operator's claim, reported in the output).
-pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Report {
+/// the ledger operator's claim, reported in the output). Flags are recomputed with `bounds`,
+/// the verifier's own: a bundle whose bounds differ is not verified, since looser bounds would
+/// silence its flags.
+pub fn verify(
+    bundle: &Bundle,
+    key: &VerifierKey,
+    registrars: &[String],
+    bounds: &Bounds,
+) -> Report {
     let mut findings = Vec::new();
     let mut find = |code: &'static str, at: String, message: String| {
         findings.push(Finding { code, at, message })
@@ -464,7 +477,10 @@ pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Repo
                         Some(orig) if *orig != owner => Some(format!(
                             "the correction is signed by {owner}, the event it corrects by {orig}"
                         )),
-                        _ => None,
+                        Some(_) => None,
+                        None => Some(format!(
+                            "it declares {eid} erroneous, but no earlier authorised entry of the bundle has that eventID"
+                        )),
                     }
                 } else if !a.key_valid_at(&c.entry.signer, t) {
                     Some(format!(
@@ -501,8 +517,35 @@ pub fn verify(bundle: &Bundle, key: &VerifierKey, registrars: &[String]) -> Repo
             })
         })
         .collect();
-    let claims = derive(&bundle.subject, &parsed, &registry, &bundle.bounds);
+    if bundle.bounds != *bounds {
+        find(
+            "bounds",
+            "bounds".into(),
+            format!(
+                "the bundle computes plausibility flags with other bounds than yours: {}",
+                first_difference(
+                    &serde_json::to_value(&bundle.bounds).unwrap_or_default(),
+                    &serde_json::to_value(bounds).unwrap_or_default()
+                )
+            ),
+        );
+    }
+    let claims = derive(&bundle.subject, &parsed, &registry, bounds);
     compare_claims(&bundle.claims, &claims, &mut find);
+    // Every lot the history was made from must come with the entry that created it: inputs
+    // are named by signed events, so leaving out an upstream branch shows here. (What else a
+    // carrier unit held is not part of this history.)
+    for lot in claims.lots.iter().filter(|l| !l.carrier) {
+        for input in &lot.inputs {
+            if !claims.lots.iter().any(|l| &l.key == input) {
+                find(
+                    "incomplete_history",
+                    format!("lot {}", lot.key),
+                    format!("it was made from {input}, but no entry of the bundle creates {input}"),
+                );
+            }
+        }
+    }
     if claims.lots.iter().all(|l| l.key != bundle.subject) {
         find(
             "claims",

@@ -757,7 +757,7 @@ impl<'g, 's> Tx<'g, 's> {
                         format!("{actor} does not hold the role {role}"),
                     );
                 };
-                close(&mut r.span, t, at);
+                r.span.close(t, at);
                 self.actors.insert(actor.clone(), a);
                 Ok(actor.clone())
             }
@@ -789,7 +789,7 @@ impl<'g, 's> Tx<'g, 's> {
                         format!("{replaces} is not a current key of {actor}"),
                     );
                 };
-                close(&mut old.span, t, at);
+                old.span.close(t, at);
                 a.keys.push(KeySpan {
                     key: key.clone(),
                     span: span(),
@@ -810,7 +810,7 @@ impl<'g, 's> Tx<'g, 's> {
                         format!("{key} is not a current key of {actor}"),
                     );
                 };
-                close(&mut k.span, t, at);
+                k.span.close(t, at);
                 self.actors.insert(actor.clone(), a);
                 Ok(actor.clone())
             }
@@ -1503,11 +1503,6 @@ impl<'g, 's> Tx<'g, 's> {
         }
         Ok(())
     }
-}
-
-fn close(span: &mut Span, t: i64, at: u64) {
-    span.until_ms = Some(t.max(span.from_ms));
-    span.closed_at = Some(at);
 }
 
 /// Refuses taking `amount` of `lot` from `from` if it is not there.

@@ -109,6 +109,12 @@ impl Span {
     pub fn is_open(&self) -> bool {
         self.until_ms.is_none()
     }
+    /// Closes the span at `t` by entry `at`; a span closed before it opened is empty, not
+    /// inverted.
+    pub fn close(&mut self, t: i64, at: u64) {
+        self.until_ms = Some(t.max(self.from_ms));
+        self.closed_at = Some(at);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
