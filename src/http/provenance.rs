@@ -75,7 +75,11 @@ pub(super) fn base_url(req: &HttpRequest) -> String {
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
-    format!("{}://{host}", req.connection_info().scheme())
+    let scheme = match req.connection_info().scheme() {
+        "https" => "https",
+        _ => "http",
+    };
+    format!("{scheme}://{host}")
 }
 
 /// The provenance answer: the bundle's claims as the verifier recomputed them, its verdict, and
