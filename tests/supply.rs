@@ -17,18 +17,6 @@ fn lot_state(server: &Server, id: &str) -> Value {
     a.json()
 }
 
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn accepted(a: &Answer) -> Value {
     assert!(a.status == 201 || a.status == 200, "{}", a.body);
     a.json()

@@ -70,20 +70,12 @@ impl Registry {
 
     /// Applies one registrar document, as the ledger's rules did when they accepted it.
     fn apply(&mut self, r: &Registrar, t: i64, at: u64) -> Result<(), String> {
-        let span = || Span {
-            from_ms: t,
-            until_ms: None,
-            opened_at: at,
-            closed_at: None,
-        };
+        let span = || Span::open(t, at);
         match r {
             Registrar::Register(spec) => {
                 if self.actors.contains_key(&spec.id) {
                     return Err(format!("registers {} a second time", spec.id));
                 }
-                let mut roles = spec.roles.clone();
-                roles.sort();
-                roles.dedup();
                 // All or nothing, as the rules decide it: a key already bound elsewhere
                 // refuses the whole registration.
                 for k in &spec.keys {
@@ -97,29 +89,8 @@ impl Registry {
                 for k in &spec.keys {
                     self.bind(k, &spec.id)?;
                 }
-                self.actors.insert(
-                    spec.id.clone(),
-                    ActorRecord {
-                        id: spec.id.clone(),
-                        name: spec.name.clone(),
-                        country: spec.country.clone(),
-                        province: spec.province.clone(),
-                        gln: spec.gln.clone(),
-                        registered_at: at,
-                        roles: roles
-                            .into_iter()
-                            .map(|role| RoleSpan { role, span: span() })
-                            .collect(),
-                        keys: spec
-                            .keys
-                            .iter()
-                            .map(|k| KeySpan {
-                                key: k.clone(),
-                                span: span(),
-                            })
-                            .collect(),
-                    },
-                );
+                self.actors
+                    .insert(spec.id.clone(), ActorRecord::registered(spec, t, at));
             }
             Registrar::GrantRole { actor, role } => {
                 self.known(actor)?.roles.push(RoleSpan {

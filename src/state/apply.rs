@@ -684,12 +684,7 @@ impl<'g, 's> Tx<'g, 's> {
 
     fn registrar(&mut self, r: &Registrar, t: i64) -> R<String> {
         let at = self.at;
-        let span = || Span {
-            from_ms: t,
-            until_ms: None,
-            opened_at: at,
-            closed_at: None,
-        };
+        let span = || Span::open(t, at);
         match r {
             Registrar::Register(spec) => {
                 if self.actor(&spec.id)?.is_some() {
@@ -701,29 +696,7 @@ impl<'g, 's> Tx<'g, 's> {
                 for k in &spec.keys {
                     self.unbound(k)?;
                 }
-                let mut roles: Vec<String> = spec.roles.clone();
-                roles.sort();
-                roles.dedup();
-                let rec = ActorRecord {
-                    id: spec.id.clone(),
-                    name: spec.name.clone(),
-                    country: spec.country.clone(),
-                    province: spec.province.clone(),
-                    gln: spec.gln.clone(),
-                    registered_at: at,
-                    roles: roles
-                        .into_iter()
-                        .map(|role| RoleSpan { role, span: span() })
-                        .collect(),
-                    keys: spec
-                        .keys
-                        .iter()
-                        .map(|k| KeySpan {
-                            key: k.clone(),
-                            span: span(),
-                        })
-                        .collect(),
-                };
+                let rec = ActorRecord::registered(spec, t, at);
                 for k in &spec.keys {
                     self.keys.insert(k.clone(), spec.id.clone());
                 }

@@ -103,6 +103,15 @@ pub struct Span {
 }
 
 impl Span {
+    /// A span opened at `from_ms` by entry `opened_at`.
+    pub fn open(from_ms: i64, opened_at: u64) -> Span {
+        Span {
+            from_ms,
+            until_ms: None,
+            opened_at,
+            closed_at: None,
+        }
+    }
     pub fn covers(&self, t: i64) -> bool {
         self.from_ms <= t && self.until_ms.is_none_or(|u| t < u)
     }
@@ -150,6 +159,35 @@ pub struct ActorRecord {
 }
 
 impl ActorRecord {
+    /// The record a registration makes: its roles (each once) and keys, from `t`, entry `at`.
+    pub fn registered(spec: &crate::core::profile::ActorSpec, t: i64, at: u64) -> ActorRecord {
+        let mut roles: Vec<String> = spec.roles.clone();
+        roles.sort();
+        roles.dedup();
+        ActorRecord {
+            id: spec.id.clone(),
+            name: spec.name.clone(),
+            country: spec.country.clone(),
+            province: spec.province.clone(),
+            gln: spec.gln.clone(),
+            registered_at: at,
+            roles: roles
+                .into_iter()
+                .map(|role| RoleSpan {
+                    role,
+                    span: Span::open(t, at),
+                })
+                .collect(),
+            keys: spec
+                .keys
+                .iter()
+                .map(|k| KeySpan {
+                    key: k.clone(),
+                    span: Span::open(t, at),
+                })
+                .collect(),
+        }
+    }
     /// The first of `wanted` the actor held at `t`.
     pub fn role_at(&self, wanted: &[&str], t: i64) -> Option<&str> {
         self.roles

@@ -234,6 +234,19 @@ fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
     }
 }
 
+/// Percent-encodes an identifier for a URL path segment (a URN's colons may stay).
+pub fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 pub fn get(url: &str) -> Answer {
     answer(agent().get(url).call())
 }
