@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, get, post_json, run};
+use common::{Server, enc, get, post_json, run};
 use lotline::scenario::{self, items, sgtin};
 use serde_json::{Value, json};
 
@@ -41,18 +41,6 @@ fn demo() -> Demo {
 
 fn bag() -> String {
     sgtin(items::HEAD_RICE_BAG_50KG, 1001)
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn get_with(url: &str, accept: &str) -> (u16, String, Vec<u8>) {
@@ -484,6 +472,25 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
             "{what}: expected {reason:?} in\n{out}"
         );
     }
+
+    // A ledger configured with other bounds: its bundle verifies for a buyer who uses those
+    // bounds too (`--bounds`), and flags are recomputed with them.
+    let mut loose = bundle.clone();
+    loose["bounds"]["rice_max_t_per_ha"] = json!(100.0);
+    loose["claims"]["flags"] = json!([]);
+    let bounds_file = dir.join("loose-bounds.json");
+    std::fs::write(&bounds_file, serde_json::to_vec(&loose["bounds"]).unwrap()).unwrap();
+    let (code, out) = verify(dir, "loose.json", &loose, &[], &key);
+    assert_eq!(code, 1, "{out}");
+    let (code, out) = verify(
+        dir,
+        "loose.json",
+        &loose,
+        &["--bounds", bounds_file.to_str().unwrap()],
+        &key,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("harvest_exceeds_yield"), "{out}");
 
     // Another log's key, and a registrar the buyer does not trust.
     let other = lotline::core::note::NoteSigner::new(
