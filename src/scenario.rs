@@ -135,6 +135,49 @@ pub fn registrar_doc(
     Value::Object(m)
 }
 
+/// `lotline:CertificateIssuance` of an EU organic certificate: `members` are `(farm, plots)`.
+#[allow(clippy::too_many_arguments)]
+pub fn certificate(
+    time: &str,
+    id: &str,
+    number: &str,
+    subject: &str,
+    members: &[(&str, &[&str])],
+    activities: &[&str],
+    products: &[&str],
+    (valid_from, valid_until): (&str, &str),
+) -> Value {
+    let mut m = envelope("lotline:CertificateIssuance", None, time);
+    let mut c = json!({
+        "id": id, "number": number, "standard": "EU 2018/848", "subject": subject,
+        "activities": activities, "products": products,
+        "validFrom": valid_from, "validUntil": valid_until,
+    });
+    if !members.is_empty() {
+        c["members"] = members
+            .iter()
+            .map(|(farm, plots)| json!({"farm": farm, "plots": plots}))
+            .collect();
+    }
+    m.insert("certificate".into(), c);
+    Value::Object(m)
+}
+
+/// A decision about certificate `id`: `lotline:CertificateSuspension`, `…Withdrawal` or
+/// `…Reinstatement`, effective at `effective` (a date or date-time).
+pub fn cert_decision(ty: &str, time: &str, id: &str, effective: &str, reason: &str) -> Value {
+    let mut m = envelope(ty, None, time);
+    m.insert("certificate".into(), json!(id));
+    m.insert("effective".into(), json!(effective));
+    m.insert("reason".into(), json!(reason));
+    Value::Object(m)
+}
+
+/// The demo certificate of an actor (by its demo name).
+pub fn demo_cert_id(name: &str) -> String {
+    format!("https://certifier.example/certificates/KH-BIO-2026-{name}")
+}
+
 /// A plot: a point for small plots.
 pub fn plot(id: &str, province: &str, ha: f64, lon: f64, lat: f64) -> Value {
     json!({
@@ -475,6 +518,66 @@ pub fn demo(seed: &str) -> (Vec<DemoActor>, Vec<Step>) {
         );
     }
 
+    // The control body certifies the rice chain (EU 2018/848): the cooperative as a group with
+    // its three member farms and their plots, then each handler for what it does.
+    let year = ("2026-01-01", "2026-12-31");
+    let cert_time = "2026-01-10T10:00:00+07:00";
+    push(
+        "certifier",
+        certificate(
+            cert_time,
+            &demo_cert_id("coop"),
+            "KH-BIO-2026-0001",
+            &id("coop"),
+            &[
+                (&id("farm-sokchea"), &["PV-SC-01"]),
+                (&id("farm-sreymom"), &["PV-SM-02"]),
+                (&id("farm-vannak"), &["PV-VN-03"]),
+            ],
+            &["production", "handling"],
+            &["rice"],
+            year,
+        ),
+        None,
+    );
+    let handlers: [(&str, &[&str]); 4] = [
+        ("collector", &["handling"]),
+        ("mill", &["handling", "processing"]),
+        ("exporter", &["handling", "export"]),
+        ("importer", &["handling", "import"]),
+    ];
+    for (i, (who, activities)) in handlers.iter().enumerate() {
+        push(
+            "certifier",
+            certificate(
+                cert_time,
+                &demo_cert_id(who),
+                &format!("KH-BIO-2026-{:04}", i + 2),
+                &id(who),
+                &[],
+                activities,
+                &["rice"],
+                year,
+            ),
+            None,
+        );
+    }
+    // Refused: a farm is not a certifier.
+    push(
+        "farm-dara",
+        certificate(
+            cert_time,
+            &demo_cert_id("farm-dara"),
+            "SELF-1",
+            &id("farm-dara"),
+            &[],
+            &["production"],
+            &["cassava"],
+            year,
+        ),
+        Some("missing_role"),
+    );
+
     // Harvests: three organic jasmine paddy lots (Phka Rumduol); the third farm reports more
     // than its plot can yield, which is flagged.
     let farms = [
@@ -601,22 +704,21 @@ pub fn demo(seed: &str) -> (Vec<DemoActor>, Vec<Step>) {
     );
 
     // Milling 15,300 kg of paddy: 65% milled rice, of which 50% points head rice.
+    // The mill names the certificate it processes under (EPCIS certificationInfo).
     let head = lgtin(HEAD_RICE, "BB26-1020");
-    push(
-        "mill",
-        transform(
-            "2026-10-20T13:00:00+07:00",
-            "milling",
-            &all_paddy,
-            &[
-                (head.clone(), 7650.0, Some("head-rice")),
-                (lgtin(BROKEN_RICE, "BB26-1020"), 2295.0, Some("broken-rice")),
-                (lgtin(BRAN, "BB26-1020"), 1380.0, Some("bran")),
-                (lgtin(HUSK, "BB26-1020"), 3060.0, Some("husk")),
-            ],
-        ),
-        None,
+    let mut milling = transform(
+        "2026-10-20T13:00:00+07:00",
+        "milling",
+        &all_paddy,
+        &[
+            (head.clone(), 7650.0, Some("head-rice")),
+            (lgtin(BROKEN_RICE, "BB26-1020"), 2295.0, Some("broken-rice")),
+            (lgtin(BRAN, "BB26-1020"), 1380.0, Some("bran")),
+            (lgtin(HUSK, "BB26-1020"), 3060.0, Some("husk")),
+        ],
     );
+    milling["certificationInfo"] = json!(demo_cert_id("mill"));
+    push("mill", milling, None);
     // Refused: bagging more head rice than the mill holds.
     let too_many: Vec<String> = (5001..5161).map(|s| sgtin(HEAD_RICE_BAG_50KG, s)).collect();
     push(
@@ -695,18 +797,16 @@ pub fn demo(seed: &str) -> (Vec<DemoActor>, Vec<Step>) {
         ),
         None,
     );
-    push(
-        "exporter",
-        movement(
-            true,
-            "2026-10-29T07:00:00+07:00",
-            &id("exporter"),
-            &id("importer"),
-            std::slice::from_ref(&container),
-            &[],
-        ),
-        None,
+    let mut export = movement(
+        true,
+        "2026-10-29T07:00:00+07:00",
+        &id("exporter"),
+        &id("importer"),
+        std::slice::from_ref(&container),
+        &[],
     );
+    export["certificationInfo"] = json!([demo_cert_id("exporter")]);
+    push("exporter", export, None);
     push(
         "importer",
         movement(

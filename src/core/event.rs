@@ -306,7 +306,9 @@ mod tests {
     /// refused by the profile too.
     #[test]
     fn the_profile_refuses_whatever_the_envelope_refuses() {
-        use crate::scenario::{aggregation, kg, lgtin, registrar_doc, sscc, transform};
+        use crate::scenario::{
+            aggregation, cert_decision, certificate, kg, lgtin, registrar_doc, sscc, transform,
+        };
         let key = didkey::generate().unwrap();
         let (_, steps) = crate::scenario::demo("envelope test");
         let t = "2026-11-20T08:00:00+07:00";
@@ -333,6 +335,52 @@ mod tests {
             registrar_doc("lotline:KeyAddition", t, actor, ("key", &did), None),
             registrar_doc("lotline:KeyRotation", t, actor, ("key", &did), Some(&did)),
             registrar_doc("lotline:KeyRevocation", t, actor, ("key", &did), None),
+            certificate(
+                t,
+                "https://cb.example/c/1",
+                "C-1",
+                actor,
+                &[],
+                &["handling"],
+                &["rice"],
+                ("2026-01-01", "2026-12-31"),
+            ),
+            {
+                let mut amend = certificate(
+                    t,
+                    "https://cb.example/c/1",
+                    "C-1",
+                    actor,
+                    &[],
+                    &["handling", "processing"],
+                    &["rice"],
+                    ("2026-01-01", "2026-12-31"),
+                );
+                amend["type"] = json!("lotline:CertificateAmendment");
+                amend["effective"] = json!("2026-03-01");
+                amend
+            },
+            cert_decision(
+                "lotline:CertificateSuspension",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
+            cert_decision(
+                "lotline:CertificateWithdrawal",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
+            cert_decision(
+                "lotline:CertificateReinstatement",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
         ]);
         let mut kinds = std::collections::BTreeSet::new();
         type Mutation = (&'static str, fn(&mut Value));
@@ -394,7 +442,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(kinds.len(), 17, "every kind of document: {kinds:?}");
+        assert_eq!(kinds.len(), 22, "every kind of document: {kinds:?}");
     }
 
     #[test]

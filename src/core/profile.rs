@@ -89,6 +89,11 @@ pub enum Kind {
     KeyAddition,
     KeyRotation,
     KeyRevocation,
+    CertificateIssuance,
+    CertificateAmendment,
+    CertificateSuspension,
+    CertificateWithdrawal,
+    CertificateReinstatement,
 }
 
 impl Kind {
@@ -111,6 +116,11 @@ impl Kind {
             Kind::KeyAddition => "key_addition",
             Kind::KeyRotation => "key_rotation",
             Kind::KeyRevocation => "key_revocation",
+            Kind::CertificateIssuance => "certificate_issuance",
+            Kind::CertificateAmendment => "certificate_amendment",
+            Kind::CertificateSuspension => "certificate_suspension",
+            Kind::CertificateWithdrawal => "certificate_withdrawal",
+            Kind::CertificateReinstatement => "certificate_reinstatement",
         }
     }
 
@@ -133,6 +143,11 @@ impl Kind {
             Kind::KeyAddition => "key-addition",
             Kind::KeyRotation => "key-rotation",
             Kind::KeyRevocation => "key-revocation",
+            Kind::CertificateIssuance => "certificate-issuance",
+            Kind::CertificateAmendment => "certificate-amendment",
+            Kind::CertificateSuspension => "certificate-suspension",
+            Kind::CertificateWithdrawal => "certificate-withdrawal",
+            Kind::CertificateReinstatement => "certificate-reinstatement",
         }
     }
 
@@ -177,12 +192,29 @@ impl Kind {
             Kind::Bagging => &["mill", "processor", "packer"],
             Kind::Packing | Kind::Unpacking => HANDLERS,
             Kind::Transaction => ROLES,
+            Kind::CertificateIssuance
+            | Kind::CertificateAmendment
+            | Kind::CertificateSuspension
+            | Kind::CertificateWithdrawal
+            | Kind::CertificateReinstatement => &["certifier"],
             _ => &[],
         }
     }
 
     pub fn is_registrar(self) -> bool {
         self.roles().is_empty()
+    }
+
+    /// A certifier's decision about a certificate.
+    pub fn is_certification(self) -> bool {
+        matches!(
+            self,
+            Kind::CertificateIssuance
+                | Kind::CertificateAmendment
+                | Kind::CertificateSuspension
+                | Kind::CertificateWithdrawal
+                | Kind::CertificateReinstatement
+        )
     }
 }
 
@@ -311,6 +343,74 @@ pub enum Registrar {
     },
 }
 
+/// A member farm of a group certificate and the plots of it the certificate covers (none
+/// listed: all of them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertMember {
+    pub farm: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plots: Vec<String>,
+}
+
+/// A certificate's content as a certifier issued or amended it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertSpec {
+    pub id: String,
+    pub number: String,
+    pub standard: String,
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<CertMember>,
+    pub activities: Vec<String>,
+    pub products: Vec<String>,
+    pub valid_from: String,
+    pub valid_until: String,
+    /// `validFrom` and `validUntil` as the half-open span `[from, until)` in milliseconds: from
+    /// the start of the first day to the end of the last, in the document's offset.
+    pub valid_from_ms: i64,
+    pub valid_until_ms: i64,
+}
+
+/// A certifier's decision, with its effective time in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Certification {
+    Issue(CertSpec),
+    Amend {
+        spec: CertSpec,
+        effective_ms: i64,
+        reason: Option<String>,
+    },
+    Suspend {
+        id: String,
+        effective_ms: i64,
+        reason: Option<String>,
+    },
+    Withdraw {
+        id: String,
+        effective_ms: i64,
+        reason: Option<String>,
+    },
+    Reinstate {
+        id: String,
+        effective_ms: i64,
+        reason: Option<String>,
+    },
+}
+
+impl Certification {
+    /// The certificate the decision is about.
+    pub fn id(&self) -> &str {
+        match self {
+            Certification::Issue(spec) | Certification::Amend { spec, .. } => &spec.id,
+            Certification::Suspend { id, .. }
+            | Certification::Withdraw { id, .. }
+            | Certification::Reinstate { id, .. } => id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Harvest(Harvest),
@@ -333,6 +433,7 @@ pub enum Action {
         action: String,
     },
     Registrar(Registrar),
+    Certification(Certification),
 }
 
 /// A document of the profile, ready for the state rules.
@@ -345,6 +446,8 @@ pub struct Document {
     /// The EPCIS `errorDeclaration`: this document declares the earlier event with the same
     /// eventID erroneous.
     pub declares_error: bool,
+    /// The certificates the event relies on (EPCIS `certificationInfo`).
+    pub certificates: Vec<String>,
     pub action: Action,
 }
 
@@ -364,7 +467,7 @@ impl Document {
                 out.extend(children.iter());
             }
             Action::Transaction { lines, .. } => out.extend(lines.iter().map(|l| &l.id)),
-            Action::Registrar(_) => {}
+            Action::Registrar(_) | Action::Certification(_) => {}
         }
         out
     }
@@ -527,6 +630,11 @@ pub fn classify(doc: &Value) -> Result<Kind, Violation> {
         ("lotline:KeyAddition", ..) => Kind::KeyAddition,
         ("lotline:KeyRotation", ..) => Kind::KeyRotation,
         ("lotline:KeyRevocation", ..) => Kind::KeyRevocation,
+        ("lotline:CertificateIssuance", ..) => Kind::CertificateIssuance,
+        ("lotline:CertificateAmendment", ..) => Kind::CertificateAmendment,
+        ("lotline:CertificateSuspension", ..) => Kind::CertificateSuspension,
+        ("lotline:CertificateWithdrawal", ..) => Kind::CertificateWithdrawal,
+        ("lotline:CertificateReinstatement", ..) => Kind::CertificateReinstatement,
         (other, ..) => {
             return Err(rule(
                 "kind.type",
@@ -572,6 +680,22 @@ pub fn interpret(doc: &Value) -> Result<Document, Violation> {
             "registrar documents are not corrected by error declarations; revoke the role or key instead",
         ));
     }
+    if declares_error && kind.is_certification() {
+        return Err(rule(
+            "correction.epcis-only",
+            "/errorDeclaration",
+            "certification documents are not corrected by error declarations; amend, suspend or withdraw the certificate instead",
+        ));
+    }
+    let certificates = match doc.get("certificationInfo") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
     let action = match kind {
         Kind::Harvest => Action::Harvest(harvest(doc)?),
         Kind::Shipping => Action::Ship(movement(doc, true)?),
@@ -581,6 +705,7 @@ pub fn interpret(doc: &Value) -> Result<Document, Violation> {
         }
         Kind::Packing | Kind::Unpacking => aggregation(doc, kind)?,
         Kind::Transaction => transaction(doc)?,
+        _ if kind.is_certification() => Action::Certification(certification(doc, kind)?),
         _ => Action::Registrar(registrar(doc, kind)?),
     };
     Ok(Document {
@@ -588,6 +713,7 @@ pub fn interpret(doc: &Value) -> Result<Document, Violation> {
         event_time_ms,
         biz_step: str_at(doc, "bizStep").map(str::to_owned),
         declares_error,
+        certificates,
         action,
     })
 }
@@ -1009,6 +1135,126 @@ fn registrar(doc: &Value, kind: Kind) -> Result<Registrar, Violation> {
         _ => Registrar::RevokeKey {
             actor: s("actor"),
             key: s("key"),
+        },
+    })
+}
+
+/// Milliseconds of the start of `date` (YYYY-MM-DD) at `offset` (`+07:00`).
+fn day_start_ms(date: &str, offset: &str) -> Option<i64> {
+    parse_time_ms(&format!("{date}T00:00:00{offset}"))
+}
+
+/// An `effective` member: a date (its start at the document's offset) or a date-time; the
+/// eventTime when absent.
+fn effective_ms(doc: &Value, offset: &str) -> Result<i64, Violation> {
+    let s = str_at(doc, "effective")
+        .or_else(|| str_at(doc, "eventTime"))
+        .unwrap_or("");
+    let ms = if s.len() == 10 {
+        day_start_ms(s, offset)
+    } else {
+        parse_time_ms(s)
+    };
+    ms.ok_or_else(|| {
+        rule(
+            "certificate.effective",
+            "/effective",
+            format!("{s:?} is neither a date nor an RFC 3339 date-time"),
+        )
+    })
+}
+
+fn cert_spec(doc: &Value, offset: &str) -> Result<CertSpec, Violation> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Raw {
+        id: String,
+        number: String,
+        standard: String,
+        subject: String,
+        #[serde(default)]
+        members: Vec<CertMember>,
+        activities: Vec<String>,
+        products: Vec<String>,
+        valid_from: String,
+        valid_until: String,
+    }
+    let raw: Raw = serde_json::from_value(doc.get("certificate").cloned().unwrap_or_default())
+        .map_err(|e| rule("certificate.content", "/certificate", e.to_string()))?;
+    let day = |d: &str, member: &str| {
+        day_start_ms(d, offset).ok_or_else(|| {
+            rule(
+                "certificate.validity",
+                format!("/certificate/{member}"),
+                format!("{d:?} is not a calendar date"),
+            )
+        })
+    };
+    let from = day(&raw.valid_from, "validFrom")?;
+    let until = day(&raw.valid_until, "validUntil")? + 86_400_000;
+    if until <= from {
+        return Err(rule(
+            "certificate.validity",
+            "/certificate/validUntil",
+            format!(
+                "validUntil {} is before validFrom {}",
+                raw.valid_until, raw.valid_from
+            ),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, m) in raw.members.iter().enumerate() {
+        if !seen.insert(m.farm.as_str()) {
+            return Err(rule(
+                "certificate.members",
+                format!("/certificate/members/{i}/farm"),
+                format!(
+                    "{} is listed twice; list each member farm once with all its plots",
+                    m.farm
+                ),
+            ));
+        }
+    }
+    Ok(CertSpec {
+        id: raw.id,
+        number: raw.number,
+        standard: raw.standard,
+        subject: raw.subject,
+        members: raw.members,
+        activities: raw.activities,
+        products: raw.products,
+        valid_from: raw.valid_from,
+        valid_until: raw.valid_until,
+        valid_from_ms: from,
+        valid_until_ms: until,
+    })
+}
+
+fn certification(doc: &Value, kind: Kind) -> Result<Certification, Violation> {
+    let offset = str_at(doc, "eventTimeZoneOffset").unwrap_or("Z");
+    let reason = str_at(doc, "reason").map(str::to_owned);
+    let id = || str_at(doc, "certificate").unwrap_or("").to_owned();
+    Ok(match kind {
+        Kind::CertificateIssuance => Certification::Issue(cert_spec(doc, offset)?),
+        Kind::CertificateAmendment => Certification::Amend {
+            spec: cert_spec(doc, offset)?,
+            effective_ms: effective_ms(doc, offset)?,
+            reason,
+        },
+        Kind::CertificateSuspension => Certification::Suspend {
+            id: id(),
+            effective_ms: effective_ms(doc, offset)?,
+            reason,
+        },
+        Kind::CertificateWithdrawal => Certification::Withdraw {
+            id: id(),
+            effective_ms: effective_ms(doc, offset)?,
+            reason,
+        },
+        _ => Certification::Reinstate {
+            id: id(),
+            effective_ms: effective_ms(doc, offset)?,
+            reason,
         },
     })
 }

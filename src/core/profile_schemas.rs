@@ -52,6 +52,11 @@ pub const PROFILE_SCHEMAS: &[(&str, &str)] = &[
     schema!("key-addition"),
     schema!("key-rotation"),
     schema!("key-revocation"),
+    schema!("certificate-issuance"),
+    schema!("certificate-amendment"),
+    schema!("certificate-suspension"),
+    schema!("certificate-withdrawal"),
+    schema!("certificate-reinstatement"),
 ];
 
 fn text_of(name: &str) -> Option<&'static str> {
@@ -148,6 +153,11 @@ mod tests {
         ("key_addition", "key-addition"),
         ("key_rotation", "key-rotation"),
         ("key_revocation", "key-revocation"),
+        ("certificate_issuance", "certificate-issuance"),
+        ("certificate_amendment", "certificate-amendment"),
+        ("certificate_suspension", "certificate-suspension"),
+        ("certificate_withdrawal", "certificate-withdrawal"),
+        ("certificate_reinstatement", "certificate-reinstatement"),
     ];
 
     fn fixture(name: &str) -> Value {
@@ -1160,6 +1170,48 @@ mod tests {
             fixture: "key_revocation",
             pointer: "/type",
             mutate: |d| d["type"] = "lotline:KeyRotation".into(),
+        },
+        Invalid {
+            what: "a certificate without validity",
+            fixture: "certificate_issuance",
+            pointer: "/certificate",
+            mutate: |d| remove(&mut d["certificate"], "validUntil"),
+        },
+        Invalid {
+            what: "a certificate for an unknown activity",
+            fixture: "certificate_issuance",
+            pointer: "/certificate/activities/0",
+            mutate: |d| d["certificate"]["activities"][0] = "trading".into(),
+        },
+        Invalid {
+            what: "a certificate id that is not a URI",
+            fixture: "certificate_issuance",
+            pointer: "/certificate/id",
+            mutate: |d| d["certificate"]["id"] = "KH BIO 1".into(),
+        },
+        Invalid {
+            what: "a product name with capitals",
+            fixture: "certificate_amendment",
+            pointer: "/certificate/products/0",
+            mutate: |d| d["certificate"]["products"][0] = "Rice".into(),
+        },
+        Invalid {
+            what: "a suspension without a reason",
+            fixture: "certificate_suspension",
+            pointer: "",
+            mutate: |d| remove(d, "reason"),
+        },
+        Invalid {
+            what: "a withdrawal effective on a malformed date",
+            fixture: "certificate_withdrawal",
+            pointer: "/effective",
+            mutate: |d| d["effective"] = "1 Feb 2026".into(),
+        },
+        Invalid {
+            what: "a reinstatement naming a whole certificate",
+            fixture: "certificate_reinstatement",
+            pointer: "/certificate",
+            mutate: |d| d["certificate"] = serde_json::json!({"id": "https://cb.example/c/1"}),
         },
     ];
 

@@ -180,6 +180,52 @@ const CODES: &[(&str, u16, &str)] = &[
         "Later events depend on the event being corrected",
     ),
     (
+        "unknown_certificate",
+        422,
+        "The certificate was never issued in this ledger",
+    ),
+    (
+        "certificate_not_held",
+        422,
+        "The certificate belongs to another operator",
+    ),
+    (
+        "not_certificate_issuer",
+        422,
+        "Only the certifier that issued a certificate may change it",
+    ),
+    (
+        "certificate_subject_changed",
+        422,
+        "An amendment cannot change a certificate's subject",
+    ),
+    (
+        "certificate_exists",
+        409,
+        "The certificate is already issued",
+    ),
+    (
+        "certificate_withdrawn",
+        409,
+        "The certificate was withdrawn and cannot change",
+    ),
+    (
+        "already_suspended",
+        409,
+        "The certificate is already suspended",
+    ),
+    ("not_suspended", 409, "The certificate is not suspended"),
+    (
+        "unauthenticated",
+        401,
+        "This resource needs a certifier's or registrar's audit token",
+    ),
+    (
+        "forbidden",
+        403,
+        "The token's holder may not audit this operator",
+    ),
+    (
         "history_too_large",
         422,
         "The lot's history is larger than one bundle carries",

@@ -540,5 +540,6 @@ fn describe(doc: &Document, name_of: &dyn Fn(&str) -> Option<String>) -> String 
             format!("{verb} business documents {}", ids.join(", "))
         }
         Action::Registrar(_) => doc.kind.name().to_owned(),
+        Action::Certification(c) => format!("{} of {}", doc.kind.name(), c.id()),
     }
 }

@@ -14,13 +14,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::certs::{self, CertRecord};
 use super::plausibility::{self, method_rank};
 use super::{
     ActorRecord, DocLink, Effect, EntryMeta, Flag, KeySpan, LotRecord, Origin, Place, RoleSpan,
     RuleError, Rules, Span, TransitLine, index_key, refuse, tag,
 };
 use crate::core::profile::{
-    Action, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar, Transform,
+    Action, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar,
+    Transform,
 };
 use crate::store::{BatchWriter, StateCf, Store, StoreError};
 
@@ -74,6 +76,7 @@ pub struct GroupState<'s> {
     keys: Map<String, Cached<String>>,
     lots: Map<String, Cached<LotRecord>>,
     metas: Map<u64, Cached<EntryMeta>>,
+    certs: Map<String, Cached<CertRecord>>,
     index: Vec<Vec<u8>>,
 }
 
@@ -88,6 +91,7 @@ impl<'s> GroupState<'s> {
             // A realistic mix touches about five lots per event (bags, pallets, lots).
             lots: Map::with_capacity_and_hasher(events * 6, Default::default()),
             metas: Map::with_capacity_and_hasher(events, Default::default()),
+            certs: Map::default(),
             index: Vec::new(),
         }
     }
@@ -101,8 +105,20 @@ impl<'s> GroupState<'s> {
             keys: self.keys,
             lots: self.lots,
             metas: self.metas,
+            certs: self.certs,
             index: self.index,
         }
+    }
+
+    fn cert(&mut self, id: &str) -> Result<Option<&CertRecord>, StoreError> {
+        let store = self.store;
+        through(
+            &mut self.certs,
+            id,
+            self.pending,
+            |c| changed(c.certs.get(id)),
+            || stored(store, StateCf::Certs, id.as_bytes(), "certificate record"),
+        )
     }
 
     fn actor(&mut self, id: &str) -> Result<Option<&ActorRecord>, StoreError> {
@@ -257,6 +273,7 @@ pub struct Changes {
     keys: Map<String, Cached<String>>,
     lots: Map<String, Cached<LotRecord>>,
     metas: Map<u64, Cached<EntryMeta>>,
+    certs: Map<String, Cached<CertRecord>>,
     index: Vec<Vec<u8>>,
 }
 
@@ -289,6 +306,9 @@ impl Changes {
                 &i.to_be_bytes(),
                 encode_into(&mut buf, m),
             );
+        }
+        for (id, c) in sorted(&self.certs) {
+            batch.put_state(StateCf::Certs, id.as_bytes(), encode_into(&mut buf, c));
         }
         let mut index: Vec<&[u8]> = self.index.iter().map(Vec::as_slice).collect();
         index.sort_unstable();
@@ -325,6 +345,7 @@ struct Tx<'g, 's> {
     actors: Map<String, ActorRecord>,
     keys: Map<String, String>,
     metas: Map<u64, EntryMeta>,
+    certs: Map<String, CertRecord>,
     index: Vec<Vec<u8>>,
     /// The effects this event applied, in order; they become its meta's `effects`.
     effects: Vec<Effect>,
@@ -358,6 +379,7 @@ impl<'g, 's> Tx<'g, 's> {
             actors: Map::default(),
             keys: Map::default(),
             metas: Map::default(),
+            certs: Map::default(),
             index: Vec::new(),
             effects: Vec::new(),
             undo: Vec::new(),
@@ -374,6 +396,7 @@ impl<'g, 's> Tx<'g, 's> {
                 keep(&mut g.actors, self.actors);
                 keep(&mut g.keys, self.keys);
                 keep(&mut g.metas, self.metas);
+                keep(&mut g.certs, self.certs);
                 g.index.extend(self.index);
                 Ok(())
             }
@@ -429,6 +452,13 @@ impl<'g, 's> Tx<'g, 's> {
         match self.actors.get(id) {
             Some(a) => Ok(Some(a.clone())),
             None => Ok(self.group.actor(id)?.cloned()),
+        }
+    }
+
+    fn cert(&mut self, id: &str) -> Result<Option<CertRecord>, StoreError> {
+        match self.certs.get(id) {
+            Some(c) => Ok(Some(c.clone())),
+            None => Ok(self.group.cert(id)?.cloned()),
         }
     }
 
@@ -561,7 +591,13 @@ impl<'g, 's> Tx<'g, 's> {
             let (actor, role) = self.authorise(doc, signer)?;
             meta.actor = Some(actor.id.clone());
             meta.role = role;
-            self.goods(doc, &actor.id, &mut meta, rules)?;
+            match &doc.action {
+                Action::Certification(c) => self.certification(c, &actor.id, doc.event_time_ms)?,
+                _ => {
+                    self.relied_on(doc, &actor.id)?;
+                    self.goods(doc, &actor.id, &mut meta, rules)?;
+                }
+            }
         }
         meta.effects = std::mem::take(&mut self.effects);
         self.record(doc, meta);
@@ -678,6 +714,85 @@ impl<'g, 's> Tx<'g, 's> {
             }
         }
         self.metas.insert(at, meta);
+    }
+
+    // ---- certificates ----
+
+    /// A certifier's decision: an issuance creates the record (its subject and member farms
+    /// must be registered), every later decision goes through [`CertRecord::decide`].
+    fn certification(&mut self, c: &Certification, certifier: &str, t: i64) -> R<()> {
+        let at = self.at;
+        let id = c.id();
+        let existing = self.cert(id)?;
+        let record = match (existing, c) {
+            (None, Certification::Issue(spec)) => {
+                for (who, what) in std::iter::once((&spec.subject, "subject"))
+                    .chain(spec.members.iter().map(|m| (&m.farm, "member farm")))
+                {
+                    if self.actor(who)?.is_none() {
+                        return fail(
+                            "unknown_actor",
+                            format!(
+                                "the certificate's {what} {who} is not a registered actor; a registrar must register it first"
+                            ),
+                        );
+                    }
+                }
+                CertRecord::issue(spec, certifier, t, at)
+            }
+            (None, _) => {
+                return fail(
+                    "unknown_certificate",
+                    format!("certificate {id} was never issued in this ledger"),
+                );
+            }
+            (Some(mut rec), c) => {
+                rec.decide(c, certifier, at)?;
+                rec
+            }
+        };
+        let mut holders: BTreeSet<&str> = BTreeSet::new();
+        if let Certification::Issue(spec) | Certification::Amend { spec, .. } = c {
+            holders.insert(&spec.subject);
+            holders.extend(spec.members.iter().map(|m| m.farm.as_str()));
+            self.index
+                .push(certs::holder_key(tag::CERT_ISSUER, certifier, id));
+        }
+        for h in holders {
+            self.index.push(certs::holder_key(tag::CERT_HOLDER, h, id));
+        }
+        self.certs.insert(id.to_owned(), record);
+        Ok(())
+    }
+
+    /// The certificates an event names in `certificationInfo` must exist and be the acting
+    /// actor's (as subject, or as a member farm). Whether they were valid is not refused here:
+    /// the event happened; organic status is derived from the certificates when it is asked.
+    fn relied_on(&mut self, doc: &Document, actor: &str) -> R<()> {
+        for (i, id) in doc.certificates.iter().enumerate() {
+            let Some(c) = self.cert(id)? else {
+                return fail(
+                    "unknown_certificate",
+                    format!(
+                        "certificationInfo[{i}] names {id}, which was never issued in this ledger"
+                    ),
+                );
+            };
+            let farm = match &doc.action {
+                Action::Harvest(h) => Some(h.farm.as_str()),
+                _ => None,
+            };
+            if !c.concerns(actor) && !farm.is_some_and(|f| c.concerns(f)) {
+                return fail(
+                    "certificate_not_held",
+                    format!(
+                        "certificationInfo[{i}] names {id}, which certifies {}, not {actor}",
+                        c.current().subject
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     // ---- registrar documents ----
@@ -849,7 +964,7 @@ impl<'g, 's> Tx<'g, 's> {
                 }
                 Ok(())
             }
-            Action::Registrar(_) => Ok(()),
+            Action::Registrar(_) | Action::Certification(_) => Ok(()),
         }
     }
 

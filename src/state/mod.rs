@@ -12,6 +12,7 @@
 //! events depend on it.
 
 mod apply;
+pub mod certs;
 pub mod plausibility;
 pub mod query;
 
@@ -391,6 +392,10 @@ pub mod tag {
     pub const BIZ_STEP: u8 = b'b';
     pub const IDENT: u8 = b'i';
     pub const ACTOR: u8 = b'a';
+    /// Certificates by subject and member farm (`certs::holder_key`, no time).
+    pub const CERT_HOLDER: u8 = b'c';
+    /// Certificates by issuing certifier (`certs::holder_key`, no time).
+    pub const CERT_ISSUER: u8 = b'r';
 }
 
 /// Milliseconds as 8 bytes whose byte order is numeric order (sign bit flipped).

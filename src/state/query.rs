@@ -6,6 +6,7 @@
 
 use serde::de::DeserializeOwned;
 
+use super::certs::{self, CertRecord};
 use super::{ActorRecord, EntryMeta, LotRecord, Origin, index_prefix, tag, time_bytes};
 use crate::store::{StateCf, Store, StoreError};
 
@@ -75,6 +76,46 @@ impl<'a> StateReader<'a> {
             .state(StateCf::EntryMeta, &index.to_be_bytes())?
             .map(|b| decode(&b, "entry meta"))
             .transpose()
+    }
+
+    pub fn cert(&self, id: &str) -> Result<Option<CertRecord>, StoreError> {
+        self.store
+            .state(StateCf::Certs, id.as_bytes())?
+            .map(|b| decode(&b, "certificate record"))
+            .transpose()
+    }
+
+    /// The certificates naming `actor` as subject or member farm (`tag::CERT_HOLDER`) or
+    /// issued by it (`tag::CERT_ISSUER`), by id; at most `limit`. An amendment that drops a
+    /// member leaves its index key behind, so callers check [`CertRecord::concerns`].
+    pub fn certs_of(
+        &self,
+        which: u8,
+        actor: &str,
+        limit: usize,
+    ) -> Result<Vec<CertRecord>, StoreError> {
+        let from = certs::holder_key(which, actor, "");
+        let mut until = from.clone();
+        if let Some(last) = until.last_mut() {
+            *last = 1;
+        }
+        let mut out = Vec::new();
+        for (k, _) in self
+            .store
+            .scan_state(StateCf::Index, &from, &until, limit)?
+        {
+            let id = std::str::from_utf8(&k[from.len()..])
+                .map_err(|_| StoreError::Corrupt("certificate index key is not UTF-8".into()))?;
+            match self.cert(id)? {
+                Some(c) => out.push(c),
+                None => {
+                    return Err(StoreError::Corrupt(format!(
+                        "certificate {id} is indexed but has no record"
+                    )));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Up to `limit` entries of `scan` with event time in `[from_ms, until_ms)`, starting

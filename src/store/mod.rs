@@ -21,9 +21,10 @@
 //! | `keys`      | `did:key`                            | the id of the actor the key belongs to          |
 //! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (JSON, `state::LotRecord`)      |
 //! | `entry_meta`| index, u64 big-endian                | what the rules derived from the entry (JSON, `state::EntryMeta`) |
-//! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::index_key` |
+//! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::index_key`; certificates by holder and by issuer: tag ‖ actor ‖ 0 ‖ certificate id (`state::certs::holder_key`) |
+//! | `certs`     | certificate id (a URI)               | the certificate's record (JSON, `state::certs::CertRecord`) |
 //!
-//! The last five families are *state*: derived from the log by the rules, written by the
+//! The last six families are *state*: derived from the log by the rules, written by the
 //! sequencer in the same batch as the entries they derive from, so state never lags the log
 //! and never runs ahead of it. State records are replaced as lots change; the log itself is not.
 //!
@@ -57,15 +58,17 @@ pub enum StateCf {
     Lots,
     EntryMeta,
     Index,
+    Certs,
 }
 
 impl StateCf {
-    const ALL: [StateCf; 5] = [
+    const ALL: [StateCf; 6] = [
         StateCf::Actors,
         StateCf::Keys,
         StateCf::Lots,
         StateCf::EntryMeta,
         StateCf::Index,
+        StateCf::Certs,
     ];
 
     fn name(self) -> &'static str {
@@ -75,6 +78,7 @@ impl StateCf {
             StateCf::Lots => "lots",
             StateCf::EntryMeta => "entry_meta",
             StateCf::Index => "index",
+            StateCf::Certs => "certs",
         }
     }
 }
@@ -183,7 +187,7 @@ impl Store {
         .into_iter()
         .chain(StateCf::ALL.iter().map(|cf| {
             let mut o = match cf {
-                StateCf::Actors | StateCf::Keys | StateCf::Lots => looked_up(),
+                StateCf::Actors | StateCf::Keys | StateCf::Lots | StateCf::Certs => looked_up(),
                 // Entry metas are only read where they exist, and the query index is only ever
                 // scanned: filters there would cost every write and save no read.
                 StateCf::EntryMeta | StateCf::Index => Options::default(),
