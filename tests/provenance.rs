@@ -327,7 +327,7 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
         .map(|e| e.to_string())
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(bundle["version"], 1);
+    assert_eq!(bundle["version"], 2);
 
     let dir = d.dir.path();
     let key = vkey(&d.server);

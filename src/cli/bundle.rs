@@ -204,5 +204,54 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
     for f in &c.flags {
         let _ = writeln!(o, "  ⚠ entry {} [{}]: {}", f.index, f.code, f.message);
     }
+    let failed: Vec<_> = c.organic.checks.iter().filter(|k| !k.passed).collect();
+    let _ = writeln!(
+        o,
+        "\norganic status (derived from the entries and certificates): {}{}",
+        if r.verified {
+            c.organic.status.replace('_', " ")
+        } else {
+            "not proven (the bundle did not verify)".into()
+        },
+        if failed.is_empty() {
+            format!(", all {} checks passed", c.organic.checks.len())
+        } else {
+            format!(
+                ", {} of {} checks failed:",
+                failed.len(),
+                c.organic.checks.len()
+            )
+        }
+    );
+    for k in failed {
+        let _ = writeln!(
+            o,
+            "  ✗ entry {} [{}] {}: {}",
+            k.entry,
+            k.check,
+            printable(&k.subject),
+            printable(&k.message)
+        );
+    }
+    let _ = writeln!(o, "\ncertificates:");
+    if c.certificates.is_empty() {
+        let _ = writeln!(o, "  none recorded");
+    }
+    for cert in &c.certificates {
+        let _ = writeln!(
+            o,
+            "  {} ({}) of {}, {} to {}, by {}{}",
+            printable(&cert.number),
+            printable(&cert.standard),
+            printable(cert.subject_name.as_deref().unwrap_or(&cert.subject)),
+            printable(&cert.valid_from),
+            printable(&cert.valid_until),
+            printable(cert.issuer_name.as_deref().unwrap_or(&cert.issuer)),
+            cert.decisions
+                .iter()
+                .map(|d| format!("; {}", printable(d)))
+                .collect::<String>()
+        );
+    }
     o
 }

@@ -49,6 +49,11 @@ dl.facts dd{margin:0;min-width:0}
 #verdict{border-width:2px;padding:1.25rem 1rem}
 #verdict.ok{background:#e7f5ea;border-color:#1e7b34;color:#0f4a1f}
 #verdict.bad{background:#fdecea;border-color:#b3261e;color:#7a1610}
+#organic.ok{border-color:#1e7b34}
+#organic.ok h2{color:#1e7b34}
+#organic.bad{border-color:#b3261e}
+#organic.bad h2{color:#b3261e}
+.check{margin:.25rem 0}
 .verdict-title{font-size:2rem;font-weight:700;line-height:1.2;margin:0 0 .25rem}
 .problems{margin:.75rem 0 0;padding-left:1.25rem}
 .problems li{margin:.25rem 0}
@@ -108,7 +113,9 @@ pub fn buyer_page(p: &Value) -> String {
     out.push_str("<main>\n");
     verdict(&mut out, &p["verdict"]);
     product_section(&mut out, subject, &p["lots"]);
+    organic(&mut out, &p["organic"]);
     origin(&mut out, &p["origin"]);
+    certificates(&mut out, &p["certificates"]);
     flags(&mut out, &p["flags"]);
     timeline(&mut out, &p["timeline"]);
     custody(&mut out, &p["custody"]);
@@ -429,6 +436,129 @@ fn coordinates(out: &mut String, lat: f64, lon: f64) {
             "{la}, {lo} <span class=\"muted\">(out of range)</span>"
         );
     }
+}
+
+/// The derived organic status: the failed checks first, each with its evidence; the passed
+/// ones folded away.
+fn organic(out: &mut String, o: &Value) {
+    let status = o["status"].as_str().unwrap_or("not_verified");
+    let (class, title) = match status {
+        "organic" => ("ok", "Organic"),
+        "not_organic" => ("bad", "Not organic"),
+        _ => ("bad", "Organic status not proven"),
+    };
+    w!(
+        out,
+        "<section id=\"organic\" class=\"{class}\" data-status=\"{}\">\n<h2>{title}</h2>\n",
+        Esc(status)
+    );
+    let checks = items(&o["checks"]);
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["passed"] != true).collect();
+    match status {
+        "organic" => w!(
+            out,
+            "<p>Derived from the records, not claimed: all {} checks passed — every origin plot and every handler held a valid EU organic certificate for what it did, when it did it, and nothing non-organic was mixed in.</p>\n",
+            checks.len()
+        ),
+        "not_organic" => w!(
+            out,
+            "<p>{} of {} checks failed: this product cannot be sold as organic on the strength of these records.</p>\n",
+            failed.len(),
+            checks.len()
+        ),
+        _ => out.push_str(
+            "<p>The records could not be verified, so no organic status is proven.</p>\n",
+        ),
+    }
+    let row = |out: &mut String, c: &Value| {
+        w!(
+            out,
+            "<li class=\"check\" data-passed=\"{}\"><strong>{}</strong> — <span class=\"id\">{}</span>: {}",
+            c["passed"] == true,
+            Esc(&words(&or_unknown(&c["check"]))),
+            Esc(&or_unknown(&c["subject"])),
+            Esc(&or_unknown(&c["message"]))
+        );
+        if let Some(i) = c["entry"].as_u64() {
+            out.push_str(" <span class=\"muted\">(");
+            entry_anchor(out, i);
+            out.push_str(")</span>");
+        }
+        out.push_str("</li>\n");
+    };
+    if !failed.is_empty() {
+        out.push_str("<ul class=\"problems\">\n");
+        for c in &failed {
+            row(out, c);
+        }
+        out.push_str("</ul>\n");
+    }
+    let passed: Vec<&Value> = checks.iter().filter(|c| c["passed"] == true).collect();
+    if !passed.is_empty() {
+        w!(
+            out,
+            "<details><summary>{} passed checks and their certificates</summary>\n<ul>\n",
+            passed.len()
+        );
+        for c in passed {
+            row(out, c);
+        }
+        out.push_str("</ul>\n</details>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+/// The certificates of the farms and handlers, with every suspension and withdrawal.
+fn certificates(out: &mut String, c: &Value) {
+    out.push_str("<section id=\"certificates\">\n<h2>Certificates</h2>\n");
+    let certs = items(c);
+    if certs.is_empty() {
+        out.push_str("<p>No certificate of the farms or handlers is recorded.</p>\n");
+    }
+    for cert in certs {
+        let decisions = items(&cert["decisions"]);
+        let class = if decisions.is_empty() {
+            "card cert"
+        } else {
+            "card cert flag"
+        };
+        w!(
+            out,
+            "<div class=\"{class}\">\n<h3>{} <span class=\"muted\">({})</span></h3>\n<dl class=\"facts\">\n",
+            Esc(&or_unknown(&cert["number"])),
+            Esc(&or_unknown(&cert["standard"]))
+        );
+        out.push_str("<dt>Holder</dt><dd>");
+        actor(out, &cert["subjectName"], &cert["subject"]);
+        out.push_str("</dd>\n<dt>Certifier</dt><dd>");
+        actor(out, &cert["issuerName"], &cert["issuer"]);
+        out.push_str("</dd>\n");
+        let list = |v: &Value| {
+            items(v)
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        fact(out, "Activities", &Value::String(list(&cert["activities"])));
+        fact(out, "Products", &Value::String(list(&cert["products"])));
+        w!(
+            out,
+            "<dt>Valid</dt><dd>{} to {}</dd>\n<dt>Id</dt><dd class=\"id\">{}</dd>\n</dl>\n",
+            Esc(&or_unknown(&cert["validFrom"])),
+            Esc(&or_unknown(&cert["validUntil"])),
+            Esc(&or_unknown(&cert["id"]))
+        );
+        for d in decisions {
+            w!(
+                out,
+                "<p class=\"flag-message\">⚠ {}</p>\n",
+                Esc(&or_unknown(d))
+            );
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</section>\n");
 }
 
 fn flags(out: &mut String, f: &Value) {

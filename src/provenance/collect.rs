@@ -4,7 +4,9 @@
 //! was packed in it) down to the harvests, and the `Parent` effects of packing entries up to
 //! the units each of those travelled in. Every lookup is a point read or a scan of one lot's
 //! entries in the identifier index, so the cost follows the lot's history, never the size of
-//! the log; only the inclusion proofs grow, with log2 of it.
+//! the log; only the inclusion proofs grow, with log2 of it. The certificates of every farm and
+//! handler come along with all their certification entries, so a verifier derives organic
+//! status from the same decisions the server did.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -15,11 +17,13 @@ use crate::core::entry::{Entry, b64_hash};
 use crate::core::profile;
 use crate::ledger::{Ledger, LedgerError, SignedCheckpoint};
 use crate::state::query::Scan;
-use crate::state::{ActorRecord, Bounds, Effect};
+use crate::state::{ActorRecord, Bounds, Effect, tag};
 use crate::store::StoreError;
 
 /// Most entries one bundle carries; a longer history is refused rather than served slowly.
 pub const MAX_ENTRIES: usize = 50_000;
+/// Most certificates read for one actor.
+const MAX_CERTS: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
@@ -120,6 +124,19 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
             return Err(CollectError::TooLarge);
         }
     }
+    // The certification entries of every certificate of those actors (organic status is
+    // derived from them), and their certifiers, whose keys and roles are checked like the
+    // others'.
+    let mut issuers = BTreeSet::new();
+    for id in &actors {
+        for c in reader.certs_of(tag::CERT_HOLDER, id, MAX_CERTS)? {
+            if c.concerns(id) {
+                indexes.extend(c.entries());
+                issuers.insert(c.issuer);
+            }
+        }
+    }
+    actors.extend(issuers);
     // The registrar entries that made each actor what it was at every event.
     let mut records = Vec::with_capacity(actors.len());
     for id in &actors {

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::organic::{self, CertClaim, Handled, Verdict};
 use super::verify::Registry;
 use crate::core::entry::Entry;
 use crate::core::profile::{Action, Document, IdClass, Kind};
@@ -38,6 +39,10 @@ pub struct Claims {
     pub timeline: Vec<TimelineItem>,
     /// Plausibility flags of the harvests and transformations upstream, by entry.
     pub flags: Vec<Flag>,
+    /// The certificates of the farms and handlers, as their certification entries made them.
+    pub certificates: Vec<CertClaim>,
+    /// Organic status derived from the history and the certificates, with every check.
+    pub organic: Verdict,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -436,6 +441,22 @@ pub fn derive(
         }
     }
 
+    let harvest_times: HashMap<u64, i64> = relevant
+        .iter()
+        .filter(|(p, _)| p.doc.kind == Kind::Harvest)
+        .map(|(p, _)| (p.entry.index, p.doc.event_time_ms))
+        .collect();
+    let handled: Vec<Handled<'_>> = relevant
+        .iter()
+        .zip(&timeline)
+        .map(|((p, _), item)| Handled {
+            item,
+            kind: p.doc.kind,
+            time_ms: p.doc.event_time_ms,
+        })
+        .collect();
+    let organic = organic::evaluate(&lots, &plots, &handled, &harvest_times, registry);
+
     Claims {
         lots,
         farms: farms.into_values().collect(),
@@ -443,11 +464,13 @@ pub fn derive(
         custody,
         timeline,
         flags,
+        certificates: organic::certificates(registry),
+        organic,
     }
 }
 
-/// Sets a unit's product (the one product of its contents, if one) and growing method (the
-/// lowest of its contents'), describing units packed in it first.
+/// Sets a unit's product and crop (the one product and crop of its contents, if one) and
+/// growing method (the lowest of its contents'), describing units packed in it first.
 fn describe_unit(key: &str, nodes: &mut HashMap<String, LotNode>, done: &mut HashSet<String>) {
     if !done.insert(key.to_owned()) {
         return;
@@ -472,7 +495,17 @@ fn describe_unit(key: &str, nodes: &mut HashMap<String, LotNode>, done: &mut Has
             )
         })
         .unzip();
+    let crops: BTreeSet<Option<String>> = children
+        .iter()
+        .filter_map(|c| nodes.get(c))
+        .map(|c| c.crop.clone())
+        .collect();
     if let Some(unit) = nodes.get_mut(key) {
+        unit.crop = if crops.len() == 1 {
+            crops.into_iter().next().flatten()
+        } else {
+            None
+        };
         unit.product = if products.len() == 1 {
             products.into_iter().next().flatten()
         } else {

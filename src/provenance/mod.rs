@@ -16,6 +16,7 @@
 
 pub mod collect;
 mod derive;
+pub mod organic;
 mod verify;
 
 pub use collect::{CollectError, Plan, build, plan};
@@ -30,7 +31,8 @@ use crate::state::{ActorRecord, Bounds};
 /// `type` of every bundle.
 pub const BUNDLE_TYPE: &str = "lotline-provenance-bundle";
 /// The bundle format's version; a verifier refuses versions it does not know.
-pub const BUNDLE_VERSION: u64 = 1;
+/// Version 2 added certificates and the organic verdict to the claims.
+pub const BUNDLE_VERSION: u64 = 2;
 
 /// An offline proof of a lot's provenance. Deterministic: the same ledger and checkpoint give
 /// the same bytes (entries by index, actors by id, members in a fixed order).

@@ -14,8 +14,9 @@ use super::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle};
 use crate::core::entry::{self, Entry};
 use crate::core::merkle::{self, Hash};
 use crate::core::note::{self, Checkpoint, VerifierKey};
-use crate::core::profile::{self, Document, Registrar};
+use crate::core::profile::{self, Certification, Document, Registrar};
 use crate::core::{di, jcs};
+use crate::state::certs::CertRecord;
 use crate::state::{ActorRecord, Bounds, KeySpan, RoleSpan, Span};
 
 /// One thing that is wrong with a bundle.
@@ -49,11 +50,13 @@ pub struct Report {
     pub claims: Claims,
 }
 
-/// Actors as the registrar entries made them, and who owns each key.
+/// Actors as the registrar entries made them, who owns each key, and certificates as the
+/// certification entries made them.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     actors: BTreeMap<String, ActorRecord>,
     keys: HashMap<String, String>,
+    certs: BTreeMap<String, CertRecord>,
 }
 
 impl Registry {
@@ -66,6 +69,53 @@ impl Registry {
     }
     pub fn actors(&self) -> impl Iterator<Item = &ActorRecord> {
         self.actors.values()
+    }
+    /// Certificates by id.
+    pub fn certs(&self) -> impl Iterator<Item = &CertRecord> {
+        self.certs.values()
+    }
+
+    /// Applies one certification document signed by `signer` at `t`, entry `at`, as the rules
+    /// did: the signer's actor must have held the certifier role at `t`, and the decision must
+    /// be one [`CertRecord`] accepts.
+    fn certify(&mut self, c: &Certification, signer: &str, t: i64, at: u64) -> Result<(), String> {
+        let certifier = self
+            .owner(signer)
+            .filter(|o| {
+                self.actor(o).is_some_and(|a| {
+                    a.key_valid_at(signer, t) && a.role_at(&["certifier"], t).is_some()
+                })
+            })
+            .ok_or_else(|| {
+                format!("is signed by {signer}, not by a certifier's key valid at the time")
+            })?
+            .to_owned();
+        match (self.certs.get_mut(c.id()), c) {
+            (None, Certification::Issue(spec)) => {
+                self.certs
+                    .insert(spec.id.clone(), CertRecord::issue(spec, &certifier, t, at));
+                Ok(())
+            }
+            (None, _) => Err(format!(
+                "changes certificate {}, whose issuance is not in the bundle",
+                c.id()
+            )),
+            (Some(rec), c) => rec.decide(c, &certifier, at).map_err(|e| e.message),
+        }
+    }
+
+    /// Replays the certification documents among `parsed` (index order) on top of the
+    /// registrar documents already applied; returns the refused ones with why.
+    fn certify_all(&mut self, parsed: &[Parsed<'_>]) -> Vec<(u64, String)> {
+        let mut refused = Vec::new();
+        for p in parsed {
+            if let profile::Action::Certification(c) = &p.doc.action
+                && let Err(m) = self.certify(c, &p.entry.signer, p.doc.event_time_ms, p.entry.index)
+            {
+                refused.push((p.entry.index, m));
+            }
+        }
+        refused
     }
 
     /// Applies one registrar document, as the ledger's rules did when they accepted it.
@@ -156,6 +206,7 @@ impl Registry {
                 let _ = r.apply(reg, p.doc.event_time_ms, p.entry.index);
             }
         }
+        r.certify_all(parsed);
         r
     }
 
@@ -501,6 +552,14 @@ pub fn verify(
             ),
         );
     }
+    // Certificates, replayed in log order with the certifiers the registrar entries made.
+    for (index, m) in registry.certify_all(&parsed) {
+        find(
+            "certificate",
+            format!("entry {index}"),
+            format!("the certification {m}"),
+        );
+    }
     let claims = derive(&bundle.subject, &parsed, &registry, bounds);
     compare_claims(&bundle.claims, &claims, &mut find);
     // Every lot the history was made from must come with the entry that created it: inputs
@@ -550,7 +609,16 @@ fn compare_claims(
         serde_json::to_value(claimed).unwrap_or_default(),
         serde_json::to_value(derived).unwrap_or_default(),
     );
-    for part in ["lots", "farms", "plots", "custody", "timeline", "flags"] {
+    for part in [
+        "lots",
+        "farms",
+        "plots",
+        "custody",
+        "timeline",
+        "flags",
+        "certificates",
+        "organic",
+    ] {
         if c.get(part) != d.get(part) {
             find(
                 "claims",
