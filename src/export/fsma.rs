@@ -587,6 +587,7 @@ mod tests {
     use super::*;
     use crate::export::epcis::tests::{actor, exported, lot};
     use crate::scenario::{self, items};
+    use serde_json::json;
 
     fn key(id: &str) -> String {
         profile::ident(id, "").unwrap().key
@@ -841,6 +842,4 @@ mod tests {
         );
         assert!(r.iter().all(|c| c.cte == "Packing"));
     }
-
-    use serde_json::json;
 }

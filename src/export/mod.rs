@@ -25,7 +25,7 @@ use crate::store::StoreError;
 pub const MAX_ROWS: usize = 50_000;
 /// Most lot records one export reads (the lots its rows name, and the items packed in the
 /// logistic units they move, for their mass).
-pub const MAX_LOT_READS: usize = 500_000;
+pub const MAX_LOT_READS: usize = 200_000;
 /// Entries read and turned into rows at a time, so memory follows the output, not the input.
 const CHUNK: usize = 512;
 

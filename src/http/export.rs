@@ -104,10 +104,12 @@ pub(super) async fn query_document(
     })
     .await
     .map_err(Problem::internal)??;
+    // `20261120T093000Z`: when the page was taken.
     let stamp: String = now_rfc3339()
         .chars()
         .take(19)
-        .filter(char::is_ascii_digit)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .chain(['Z'])
         .collect();
     let mut res = download(LD_JSON, &format!("epcis-events-{stamp}.jsonld"), body);
     if let Some((token, url)) = next {
