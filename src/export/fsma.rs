@@ -622,6 +622,35 @@ mod tests {
         out
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Whatever a signed value holds, its record reads back as one record of the same
+        /// cells, defused where a spreadsheet would evaluate them, and nothing else changed.
+        #[test]
+        fn any_cells_read_back(cells in proptest::collection::vec(
+            "(?s)[=+@\t\r\n\",;'a é-]{0,6}|(?s).{0,12}", 1..6)) {
+            let mut out = String::new();
+            write_record(&mut out, cells.iter().map(String::as_str));
+            let back = parse(&out);
+            proptest::prop_assert_eq!(back.len(), 1);
+            let expected: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    if c.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                        format!("'{c}")
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            proptest::prop_assert_eq!(&back[0], &expected);
+        }
+    }
+
     #[test]
     fn row_cells_follow_the_header() {
         assert_eq!(Row::default().cells().len(), COLUMNS.len());
