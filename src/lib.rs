@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod export;
 pub mod http;
 pub mod ledger;
 pub mod provenance;

@@ -48,6 +48,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// Export latency: the FSMA 204 CSV of a period of many events, a lot's CSV and EPCIS
+    /// document, and a 1,000-event query page as an EPCISDocument.
+    Export {
+        /// Harvests in the exported period (one CSV row each; at most the row cap).
+        #[arg(long, default_value_t = 40_000)]
+        rows: usize,
+        /// Timed requests of each kind.
+        #[arg(long, default_value_t = 5)]
+        samples: usize,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -62,6 +72,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             large,
             samples,
         } => super::bench_provenance::run(small, large, samples),
+        BenchCommand::Export { rows, samples } => super::bench_export::run(rows, samples),
     }
 }
 

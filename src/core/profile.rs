@@ -205,6 +205,11 @@ impl Kind {
         self.roles().is_empty()
     }
 
+    /// An EPCIS event (the rest are lotline's own registrar and certification documents).
+    pub fn is_epcis(self) -> bool {
+        !self.is_registrar() && !self.is_certification()
+    }
+
     /// A certifier's decision about a certificate.
     pub fn is_certification(self) -> bool {
         matches!(

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, certs, provenance, supply};
+use super::{AppState, Problem, certs, export, provenance, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -40,6 +40,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/v1/lots/{id}", supply::get_lot))
         .service(get("/v1/lots/{id}/provenance", provenance::get_provenance))
         .service(get("/v1/lots/{id}/bundle", provenance::get_bundle))
+        .service(get("/v1/lots/{id}/epcis", export::lot_epcis))
+        .service(get("/v1/export/fsma204.csv", export::fsma204))
         .service(get("/v1/lots/{id}/qr.svg", provenance::get_qr_svg))
         .service(get("/v1/lots/{id}/qr.png", provenance::get_qr_png))
         .service(get("/01/{gtin}/10/{lot}", provenance::resolve))
@@ -125,6 +127,8 @@ async fn index(data: Data) -> HttpResponse {
             "lot": "/v1/lots/{epc or lot class URI}",
             "provenance": "/v1/lots/{id}/provenance",
             "bundle": "/v1/lots/{id}/bundle",
+            "epcisExport": "/v1/lots/{id}/epcis",
+            "fsma204Export": "/v1/export/fsma204.csv?lot= | ?operator=&from=&to= | ?from=&to=",
             "qrCode": "/v1/lots/{id}/qr.svg",
             "buyerPage": "/01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}, /00/{sscc}",
             "eventsOfEpc": "/v1/epcs/{epc}/events",

@@ -5,6 +5,7 @@
 //! is the one place routes are wired.
 
 mod certs;
+mod export;
 mod handlers;
 pub mod page;
 pub mod problem;

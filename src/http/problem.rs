@@ -230,6 +230,11 @@ const CODES: &[(&str, u16, &str)] = &[
         422,
         "The lot's history is larger than one bundle carries",
     ),
+    (
+        "export_too_large",
+        422,
+        "The export is larger than one file carries",
+    ),
     ("overloaded", 503, "The ledger is busy"),
     (
         "not_yet_checkpointed",

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{AppState, Problem};
 use crate::core::entry::Entry;
 use crate::core::{digital_link, profile, tds};
-use crate::ledger::LedgerError;
+use crate::ledger::{Ledger, LedgerError};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{EntryMeta, LotRecord, Origin};
 use crate::store::StoreError;
@@ -112,9 +112,8 @@ pub(super) fn urlencode(s: &str) -> String {
 }
 
 /// The stored entry an index points at.
-fn indexed_entry(data: &Data, index: u64) -> Result<Entry, Problem> {
-    let bytes = data
-        .ledger
+fn indexed_entry(ledger: &Ledger, index: u64) -> Result<Entry, Problem> {
+    let bytes = ledger
         .entry(index)?
         .ok_or_else(|| Problem::internal(format!("indexed entry {index} is missing")))?;
     Entry::parse(&bytes).map_err(Problem::internal)
@@ -162,7 +161,7 @@ pub(super) async fn get_lot(data: Data, path: web::Path<String>) -> Result<HttpR
     let events = page
         .indexes
         .iter()
-        .map(|i| entry_summary(&reader, &indexed_entry(&data, *i)?, *i))
+        .map(|i| entry_summary(&reader, &indexed_entry(&data.ledger, *i)?, *i))
         .collect::<Result<Vec<_>, _>>()?;
     let origins = reader
         .origins(&lot, MAX_GENEALOGY)
@@ -197,7 +196,7 @@ pub(super) async fn epc_events(
 ) -> Result<HttpResponse, Problem> {
     let mut q = query.into_inner();
     q.insert("MATCH_epc".into(), path.into_inner());
-    run_query(&data, &req, q)
+    run_query(&data, &req, q).await
 }
 
 pub(super) async fn query_events(
@@ -205,7 +204,7 @@ pub(super) async fn query_events(
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
-    run_query(&data, &req, query.into_inner())
+    run_query(&data, &req, query.into_inner()).await
 }
 
 fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Problem> {
@@ -219,12 +218,61 @@ fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<i64>, Pr
 }
 
 /// The EPCIS 2.0 REST query subset lotline answers, as an `EPCISQueryDocument`; the next page
-/// is linked in a `Link: <…>; rel="next"` header, as the EPCIS REST binding does.
-fn run_query(
+/// is linked in a `Link: <…>; rel="next"` header, as the EPCIS REST binding does. With
+/// `format=EPCISDocument` the page is a download instead (see `export::query_document`).
+async fn run_query(
     data: &Data,
     req: &HttpRequest,
     q: HashMap<String, String>,
 ) -> Result<HttpResponse, Problem> {
+    if super::export::wants_document(&q)? {
+        return super::export::query_document(data, req, q).await;
+    }
+    let page = query_page(&data.ledger, req.path(), &q, false)?;
+    let reader = data.ledger.state();
+    let mut summaries = Vec::with_capacity(page.entries.len());
+    let mut events: Vec<Value> = Vec::with_capacity(page.entries.len());
+    for e in page.entries {
+        summaries.push(entry_summary(&reader, &e, e.index)?);
+        events.push(e.event);
+    }
+    let mut res = HttpResponse::Ok();
+    if let Some((token, url)) = page.next {
+        res.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
+        res.insert_header(("GS1-Next-Page-Token", token));
+    }
+    Ok(res.json(json!({
+        "@context": [EPCIS_CONTEXT, {"lotline": "https://w3id.org/lotline#"}],
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": { "eventList": events },
+            }
+        },
+        "lotline:entries": summaries,
+    })))
+}
+
+/// One page of the EPCIS-style query: its entries in event-time order, and the next page's
+/// token and URL (under `path`, with the same parameters) if there may be one.
+pub(super) struct QueryPage {
+    pub entries: Vec<Entry>,
+    pub next: Option<(String, String)>,
+}
+
+/// Checks the query parameters `q` and reads one page. With `epcis_only`, registrar documents
+/// are skipped without counting towards the page size.
+pub(super) fn query_page(
+    ledger: &Ledger,
+    path: &str,
+    q: &HashMap<String, String>,
+    epcis_only: bool,
+) -> Result<QueryPage, Problem> {
     const KNOWN: &[&str] = &[
         "EQ_bizStep",
         "GE_eventTime",
@@ -234,6 +282,7 @@ fn run_query(
         "EQ_actor",
         "perPage",
         "nextPageToken",
+        "format",
     ];
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(Problem::invalid_parameter(
@@ -254,8 +303,8 @@ fn run_query(
                 )
             })?,
     };
-    let from = time_param(&q, "GE_eventTime")?.unwrap_or(i64::MIN);
-    let until = time_param(&q, "LT_eventTime")?.unwrap_or(i64::MAX);
+    let from = time_param(q, "GE_eventTime")?.unwrap_or(i64::MIN);
+    let until = time_param(q, "LT_eventTime")?.unwrap_or(i64::MAX);
     let step = q.get("EQ_bizStep").cloned();
     let ident = match (q.get("MATCH_epc"), q.get("MATCH_epcClass")) {
         (Some(_), Some(_)) => {
@@ -299,19 +348,22 @@ fn run_query(
         })
         .transpose()?;
 
-    let reader = data.ledger.state();
+    let reader = ledger.state();
     let check_step = step.filter(|_| !matches!(scan, Scan::BizStep(_)));
     let check_actor = actor.filter(|_| !matches!(scan, Scan::Actor(_)));
-    let ledger = &data.ledger;
-    let mut events: Vec<Value> = Vec::new();
     let page = reader
         .scan(&scan, from, until, token.as_deref(), per_page, |index| {
-            if check_step.is_none() && check_actor.is_none() {
+            if check_step.is_none() && check_actor.is_none() && !epcis_only {
                 return Ok(true);
             }
-            if let Some(a) = &check_actor {
+            if check_actor.is_some() || epcis_only {
                 let meta = reader.meta(index)?;
-                if meta.and_then(|m| m.actor).as_deref() != Some(a.as_str()) {
+                if epcis_only && meta.as_ref().is_some_and(|m| !m.kind.is_epcis()) {
+                    return Ok(false);
+                }
+                if let Some(a) = &check_actor
+                    && meta.and_then(|m| m.actor).as_deref() != Some(a.as_str())
+                {
                     return Ok(false);
                 }
             }
@@ -336,38 +388,23 @@ fn run_query(
             Ok(true)
         })
         .map_err(Problem::internal)?;
-    let mut summaries = Vec::with_capacity(page.indexes.len());
-    for index in &page.indexes {
-        let e = indexed_entry(data, *index)?;
-        summaries.push(entry_summary(&reader, &e, *index)?);
-        events.push(e.event);
-    }
-    let mut res = HttpResponse::Ok();
-    if let Some(next) = &page.next {
+    let entries = page
+        .indexes
+        .iter()
+        .map(|i| indexed_entry(ledger, *i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = page.next.map(|next| {
         let token = URL_SAFE_NO_PAD.encode(next);
-        let mut url = format!("{}?", req.path());
-        for (k, v) in q.iter().filter(|(k, _)| *k != "nextPageToken") {
+        let mut url = format!("{path}?");
+        let mut params: Vec<_> = q.iter().filter(|(k, _)| *k != "nextPageToken").collect();
+        params.sort();
+        for (k, v) in params {
             url.push_str(&format!("{}={}&", urlencode(k), urlencode(v)));
         }
         url.push_str(&format!("nextPageToken={token}"));
-        res.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
-        res.insert_header(("GS1-Next-Page-Token", token));
-    }
-    Ok(res.json(json!({
-        "@context": [EPCIS_CONTEXT, {"lotline": "https://w3id.org/lotline#"}],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": { "eventList": events },
-            }
-        },
-        "lotline:entries": summaries,
-    })))
+        (token, url)
+    });
+    Ok(QueryPage { entries, next })
 }
 
 /// `POST /v1/rfid/decode`: a JSON array of EPC bank hex strings (or `{"epcs": [...]}`); one
