@@ -144,6 +144,28 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Make a short-lived audit token (certifiers and registrars) for the audit endpoints: send
+    /// it as `Authorization: Bearer <token>`, or open `--url` in a browser.
+    AuditToken {
+        /// The certifier's (or registrar's) key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The server the token is for (its log origin is read from /v1/log).
+        #[arg(long, env = "LOTLINE_SERVER", conflicts_with = "audience")]
+        server: Option<String>,
+        /// The log origin the token is for, when the server is not reachable from here.
+        #[arg(long)]
+        audience: Option<String>,
+        /// The certifier's actor id, checked by the server against the key's owner.
+        #[arg(long)]
+        actor: Option<String>,
+        /// Lifetime in seconds (at most 3600).
+        #[arg(long, default_value_t = 600)]
+        ttl: u32,
+        /// Print this path of --server with the token as access_token, to open in a browser.
+        #[arg(long, requires = "server")]
+        url: Option<String>,
+    },
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -232,6 +254,14 @@ pub fn main() -> ExitCode {
         }),
         Command::VerifyConsistency(args) => consistency::run(args),
         Command::Fsck { data } => fsck(&data),
+        Command::AuditToken {
+            key,
+            server,
+            audience,
+            actor,
+            ttl,
+            url,
+        } => audit_token(&key, server, audience, actor, ttl, url).map(|_| ExitCode::SUCCESS),
         Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
         Command::Actor(a) => actor::actor(a),
         Command::Rfid(RfidCommand::Decode { hex }) => actor::rfid_decode(&hex),
@@ -264,6 +294,52 @@ fn keygen(out: &Path, force: bool) -> Result<()> {
     let key = didkey::generate()?;
     ledger::write_key_file(out, &key, force)?;
     println!("{}", didkey::did_key(&key.verifying_key()));
+    Ok(())
+}
+
+fn audit_token(
+    key: &Path,
+    server: Option<String>,
+    audience: Option<String>,
+    actor: Option<String>,
+    ttl: u32,
+    url: Option<String>,
+) -> Result<()> {
+    let key = load_key(key)?;
+    let (audience, client) = match (server, audience) {
+        (Some(s), _) => {
+            let client = Client::new(&s, 2)?;
+            let (status, body) = client.get_text("/v1/log")?;
+            if status != 200 {
+                bail!("{s}/v1/log answered {status}: {body}");
+            }
+            let info: Value = serde_json::from_str(&body)
+                .with_context(|| format!("{s}/v1/log did not answer JSON"))?;
+            let origin = info["origin"]
+                .as_str()
+                .with_context(|| format!("{s}/v1/log names no origin"))?
+                .to_owned();
+            (origin, Some(client))
+        }
+        (None, Some(a)) => (a, None),
+        (None, None) => bail!("give --server (or --audience with the log's origin)"),
+    };
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let token = crate::core::audit_token::create(
+        &key,
+        &audience,
+        actor.as_deref(),
+        now,
+        i64::from(ttl) * 1000,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    match (url, client) {
+        (Some(path), Some(c)) => {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            println!("{}{path}{sep}access_token={token}", c.base);
+        }
+        _ => println!("{token}"),
+    }
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! admission. No I/O, no actix, no RocksDB, and no panics on input: everything here can be
 //! tested with bytes alone and reused by an offline verifier.
 
+pub mod audit_token;
 pub mod di;
 pub mod didkey;
 pub mod digital_link;

@@ -15,6 +15,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::auth::Auditor;
 use super::supply::{lookup_key, query_page, urlencode};
 use super::{AppState, Problem};
 use crate::core::profile;
@@ -214,7 +215,7 @@ fn date_param(q: &HashMap<String, String>, name: &str) -> Result<i64, Problem> {
 /// Checks the parameters of an FSMA 204 export: `lot`, or `operator` with `from` and `to`, or
 /// `from` and `to`.
 fn parse_target(q: &HashMap<String, String>) -> Result<Target, Problem> {
-    const KNOWN: &[&str] = &["lot", "operator", "from", "to"];
+    const KNOWN: &[&str] = &["lot", "operator", "from", "to", "access_token"];
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(Problem::invalid_parameter(
             k,
@@ -265,24 +266,26 @@ fn parse_target(q: &HashMap<String, String>) -> Result<Target, Problem> {
 /// `GET /v1/export/fsma204.csv?lot=ID` | `?operator=ACTOR&from=&to=` | `?from=&to=`.
 pub(super) async fn fsma204(
     data: Data,
+    req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
     let q = query.into_inner();
     let target = parse_target(&q)?;
-    // access: checked here once auth lands. `Target::Lot` is public (like provenance);
-    // `Operator` and `Period` are audit exports: a certifier may see only operators it
-    // certifies.
-    if let Target::Operator { actor, .. } = &target
-        && data
-            .ledger
-            .state()
-            .actor(actor)
-            .map_err(Problem::internal)?
-            .is_none()
-    {
-        return Err(Problem::not_found(format!(
-            "no actor {actor} is registered"
-        )));
+    // `Target::Lot` is public (like provenance); `Operator` and `Period` are audit exports: a
+    // certifier sees only operators it certifies, a whole period is for registrars.
+    match &target {
+        Target::Lot { .. } => {}
+        Target::Operator { actor, .. } => {
+            let auditor = Auditor::authenticate(&req)?;
+            let reader = data.ledger.state();
+            if reader.actor(actor).map_err(Problem::internal)?.is_none() {
+                return Err(Problem::not_found(format!(
+                    "no actor {actor} is registered"
+                )));
+            }
+            auditor.may_audit_operator(&reader, actor)?;
+        }
+        _ => Auditor::authenticate(&req)?.require_registrar("a period's export")?,
     }
     let audit = !matches!(target, Target::Lot { .. });
     let name_of = |k: &str| export::file_name_part(q.get(k).map_or("", String::as_str));

@@ -4,6 +4,7 @@
 //! parameters), call the ledger, and write the answer; they hold no state of their own. `start`
 //! is the one place routes are wired.
 
+mod auth;
 mod certs;
 mod export;
 mod handlers;
@@ -88,7 +89,9 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
                 web::PathConfig::default()
                     .error_handler(|e, _| Problem::invalid_parameter("path", e).into()),
             )
-            .wrap(actix_web::middleware::Logger::new("%r %s %b %Dms").log_target("lotline::http"))
+            .wrap(
+                actix_web::middleware::Logger::new("%m %U %s %b %Dms").log_target("lotline::http"),
+            )
             .configure(handlers::routes)
             .default_service(web::to(handlers::unknown_route))
     })

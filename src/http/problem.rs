@@ -318,6 +318,13 @@ impl ResponseError for Problem {
         if let Some(s) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, s.to_string()));
         }
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: what to send instead.
+            res.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"lotline audit\""),
+            ));
+        }
         res.body(serde_json::to_vec(self).unwrap_or_default())
     }
 }

@@ -78,6 +78,17 @@ impl<'a> StateReader<'a> {
             .transpose()
     }
 
+    /// The actor a `did:key` was registered to.
+    pub fn key_owner(&self, did: &str) -> Result<Option<String>, StoreError> {
+        self.store
+            .state(StateCf::Keys, did.as_bytes())?
+            .map(|b| {
+                String::from_utf8(b)
+                    .map_err(|_| StoreError::Corrupt("key owner is not UTF-8".into()))
+            })
+            .transpose()
+    }
+
     pub fn cert(&self, id: &str) -> Result<Option<CertRecord>, StoreError> {
         self.store
             .state(StateCf::Certs, id.as_bytes())?

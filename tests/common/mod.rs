@@ -251,6 +251,26 @@ pub fn get(url: &str) -> Answer {
     answer(agent().get(url).call())
 }
 
+/// GETs `url` with `Authorization: Bearer <token>`.
+pub fn get_bearer(url: &str, token: &str) -> Answer {
+    answer(
+        agent()
+            .get(url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .call(),
+    )
+}
+
+/// A ten-minute audit token for `server`'s log, signed with `key`.
+pub fn audit_token(server: &Server, key: &SigningKey) -> String {
+    let origin = get(&server.url("/v1/log")).json()["origin"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    lotline::core::audit_token::create(key, &origin, None, now, 600_000).unwrap()
+}
+
 pub fn post(url: &str, body: &[u8]) -> Answer {
     answer(
         agent()
