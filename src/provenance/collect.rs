@@ -160,6 +160,61 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
     }))
 }
 
+/// Entries read and interpreted once per request, for audits that derive the claims of many
+/// lots whose histories overlap.
+#[derive(Default)]
+pub struct EntryCache {
+    entries: HashMap<u64, (Entry, profile::Document)>,
+}
+
+impl EntryCache {
+    fn load(&mut self, ledger: &Ledger, i: u64) -> Result<(), CollectError> {
+        if !self.entries.contains_key(&i) {
+            let bytes = ledger
+                .entry(i)?
+                .ok_or_else(|| StoreError::Corrupt(format!("entry {i} is missing")))?;
+            let entry = Entry::parse(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
+            let doc = profile::interpret(&entry.event)
+                .map_err(|v| StoreError::Corrupt(format!("entry {i}: {}", v.message)))?;
+            self.entries.insert(i, (entry, doc));
+        }
+        Ok(())
+    }
+}
+
+/// The claims of `plan`, derived from its stored entries by the same [`derive`] a bundle's are,
+/// without proofs or signature checks: for audits asking about many lots in one request (the
+/// entries are the ledger's own, checked when they were accepted).
+///
+/// With `withdraw = Some((certificate, t))`, also the claims as they would be had that
+/// certificate been withdrawn from `t` (the recall tool's "what if").
+pub fn claims(
+    ledger: &Ledger,
+    plan: &Plan,
+    bounds: &Bounds,
+    cache: &mut EntryCache,
+    withdraw: Option<(&str, i64)>,
+) -> Result<(super::Claims, Option<super::Claims>), CollectError> {
+    for &i in &plan.indexes {
+        cache.load(ledger, i)?;
+    }
+    let parsed: Vec<Parsed<'_>> = plan
+        .indexes
+        .iter()
+        .filter_map(|i| cache.entries.get(i))
+        .map(|(entry, doc)| Parsed { entry, doc })
+        .collect();
+    let registry = Registry::replay(&parsed);
+    let now = derive(&plan.subject, &parsed, &registry, bounds);
+    let after = withdraw.map(|(id, t)| {
+        let mut r = registry.clone();
+        r.suppose_withdrawn(id, t);
+        derive(&plan.subject, &parsed, &r, bounds)
+    });
+    Ok((now, after))
+}
+
 /// Builds the bundle of `plan` against `checkpoint`, which must cover every entry of it.
 pub fn build(
     ledger: &Ledger,

@@ -19,7 +19,7 @@ mod derive;
 pub mod organic;
 mod verify;
 
-pub use collect::{CollectError, Plan, build, plan};
+pub use collect::{CollectError, EntryCache, Plan, build, claims, plan};
 pub use derive::{Claims, CustodyStep, FarmClaim, LotNode, PlotClaim, TimelineItem, derive};
 pub use verify::{Finding, Registry, Report, verify};
 

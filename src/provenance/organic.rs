@@ -164,7 +164,7 @@ pub struct Handled<'a> {
 }
 
 /// What an actor needed a certificate for, by the event's kind and the role it acted in.
-fn activities(kind: Kind, role: &str) -> &'static [&'static str] {
+pub fn activities(kind: Kind, role: &str) -> &'static [&'static str] {
     match kind {
         Kind::Milling | Kind::Drying | Kind::Chipping | Kind::StarchExtraction | Kind::Bagging => {
             &["processing"]

@@ -104,6 +104,20 @@ impl Registry {
         }
     }
 
+    /// Supposes certificate `id` withdrawn from `t` (unless it already was, earlier): the
+    /// recall tool's question, never a claim of a bundle.
+    pub fn suppose_withdrawn(&mut self, id: &str, t: i64) {
+        if let Some(c) = self.certs.get_mut(id)
+            && c.withdrawal.as_ref().is_none_or(|w| w.effective_ms > t)
+        {
+            c.withdrawal = Some(crate::state::certs::Withdrawal {
+                effective_ms: t,
+                at: u64::MAX,
+                reason: Some("supposed withdrawn (impact query)".into()),
+            });
+        }
+    }
+
     /// Replays the certification documents among `parsed` (index order) on top of the
     /// registrar documents already applied; returns the refused ones with why.
     fn certify_all(&mut self, parsed: &[Parsed<'_>]) -> Vec<(u64, String)> {
