@@ -12,6 +12,7 @@ pub mod http;
 pub mod ledger;
 pub mod provenance;
 pub mod qr;
+pub mod recall;
 pub mod scenario;
 pub mod state;
 pub mod store;

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, provenance, supply};
+use super::{AppState, Problem, provenance, recall, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -45,6 +45,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/01/{gtin}/10/{lot}", provenance::resolve))
         .service(get("/01/{gtin}/21/{serial}", provenance::resolve))
         .service(get("/00/{sscc}", provenance::resolve))
+        .service(get("/v1/audit/lots/{id}/downstream", recall::downstream))
         .service(get("/v1/epcs/{epc}/events", supply::epc_events))
         .service(get("/v1/actors/{id}", supply::get_actor))
         .service(post("/v1/rfid/decode", rfid_decode));
@@ -122,6 +123,7 @@ async fn index(data: Data) -> HttpResponse {
             "bundle": "/v1/lots/{id}/bundle",
             "qrCode": "/v1/lots/{id}/qr.svg",
             "buyerPage": "/01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}, /00/{sscc}",
+            "downstream": "/v1/audit/lots/{id}/downstream",
             "eventsOfEpc": "/v1/epcs/{epc}/events",
             "actor": "/v1/actors/{actor id}",
             "decodeRfid": "POST /v1/rfid/decode",

@@ -8,6 +8,7 @@ mod handlers;
 pub mod page;
 pub mod problem;
 mod provenance;
+mod recall;
 mod supply;
 
 use std::net::SocketAddr;
