@@ -22,7 +22,7 @@ use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle};
 use crate::scenario::{self, items::*};
 
-const SIGNED: &str = "2026-11-20T01:15:00Z";
+pub(super) const SIGNED: &str = "2026-11-20T01:15:00Z";
 
 /// A lot's history: `lots` farm lots harvested by `farms` farms, each shipped to a collector
 /// and received (3 events per lot), the collector's shipment of all of them to a mill, milling,
@@ -178,7 +178,7 @@ fn history(
 }
 
 /// Submits `events` in order, in batches; fails on any refusal.
-fn submit(client: &Client, events: &[Value], batch: usize) -> Result<()> {
+pub(super) fn submit(client: &Client, events: &[Value], batch: usize) -> Result<()> {
     for chunk in events.chunks(batch) {
         let (status, v) = client.post("/v1/events/batch", &serde_json::to_vec(chunk)?)?;
         if status != 200 || v["accepted"].as_u64() != Some(chunk.len() as u64) {
@@ -195,7 +195,13 @@ fn submit(client: &Client, events: &[Value], batch: usize) -> Result<()> {
 
 /// Unrelated harvests `from..to` of the filler farm, signed in parallel and submitted by two
 /// clients at once.
-fn fill(base: &str, farm: &SigningKey, farm_id: &str, from: usize, to: usize) -> Result<()> {
+pub(super) fn fill(
+    base: &str,
+    farm: &SigningKey,
+    farm_id: &str,
+    from: usize,
+    to: usize,
+) -> Result<()> {
     const CHUNK: usize = 20_000;
     let mut start = from;
     while start < to {

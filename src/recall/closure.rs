@@ -16,7 +16,7 @@
 //! the part of the graph touched, not the size of the ledger. Corrected entries and the
 //! corrections that reversed them are skipped: together they did nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -178,22 +178,30 @@ pub struct Closure {
     pub shipments: Vec<Shipment>,
     /// Distinct entries whose metadata was read.
     pub entries_read: usize,
+    /// Position of each node in `nodes`, by key.
+    index: HashMap<String, usize>,
+    /// Event times of the live entries read.
+    times: HashMap<u64, i64>,
 }
 
 impl Closure {
     pub fn node(&self, key: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.key == key)
+        self.index.get(key).map(|&i| &self.nodes[i])
+    }
+
+    /// The event time of entry `index`, if the walk read it (every live entry naming a node).
+    pub fn event_time_ms(&self, index: u64) -> Option<i64> {
+        self.times.get(&index).copied()
     }
 
     /// The edges from the node's start to it, in order (empty for a start or an unknown key).
     pub fn path(&self, key: &str) -> Vec<&Edge> {
-        let by_key: HashMap<&str, &Node> = self.nodes.iter().map(|n| (n.key.as_str(), n)).collect();
         let mut out = Vec::new();
-        let mut at = by_key.get(key).copied();
+        let mut at = self.node(key);
         while let Some(n) = at {
             let Some(e) = &n.via else { break };
             out.push(e);
-            at = by_key.get(e.from.as_str()).copied();
+            at = self.node(&e.from);
             // A path is at most as long as the node list; more would be a bug, not a loop.
             if out.len() > self.nodes.len() {
                 break;
@@ -507,10 +515,8 @@ pub fn closure(
     }
 
     let mut nodes: Vec<Node> = Vec::with_capacity(traced.len() + units.len());
-    let mut in_trace: HashSet<String> = HashSet::new();
     for (key, lot) in traced.iter() {
         let (start, depth, via) = placed.get(key).cloned().unwrap_or((key.clone(), 0, None));
-        in_trace.insert(key.clone());
         nodes.push(Node {
             key: key.clone(),
             lot: lot.clone(),
@@ -527,7 +533,6 @@ pub fn closure(
         }
         let Some(lot) = &info.lot else { continue };
         let (start, depth, via) = placed.get(key).cloned().unwrap_or((key.clone(), 0, None));
-        in_trace.insert(key.clone());
         nodes.push(Node {
             key: key.clone(),
             lot: lot.clone(),
@@ -541,12 +546,23 @@ pub fn closure(
     nodes.sort_by(|a, b| (a.depth, &a.key).cmp(&(b.depth, &b.key)));
 
     let shipments = shipments(&mut w, &nodes, &traced, &units)?;
+    let index = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.key.clone(), i))
+        .collect();
     Ok(Closure {
         starts: found_starts,
         nodes,
         edges,
         shipments,
         entries_read: w.metas.len(),
+        index,
+        times: w
+            .metas
+            .iter()
+            .filter_map(|(i, m)| Some((*i, m.as_ref()?.event_time_ms)))
+            .collect(),
     })
 }
 

@@ -321,7 +321,11 @@ pub fn downstream(
                 content_mass: kg(l.content_mg),
             });
         } else {
-            let created_ms = reader.meta(l.created_at)?.map_or(0, |m| m.event_time_ms);
+            // The creating entry names the lot, so the walk read it, unless it was corrected.
+            let created_ms = match c.event_time_ms(l.created_at) {
+                Some(t) => t,
+                None => reader.meta(l.created_at)?.map_or(0, |m| m.event_time_ms),
+            };
             lots.push(LotView {
                 key: n.key.clone(),
                 id: l.id.clone(),
