@@ -159,7 +159,7 @@ fn a_farm_lot_reaches_the_milled_rice_bags_pallets_container_export_and_importer
         lgtin(items::BRAN, "BB26-1020"),
     ] {
         let r = ok(downstream(&server, &id));
-        assert_eq!(strs(&r["lots"], "id"), [id.clone()]);
+        assert_eq!(strs(&r["lots"], "id"), std::slice::from_ref(&id));
         assert_eq!(r["units"], json!([]));
         assert_eq!(r["shipments"], json!([]));
         assert_eq!(r["recipients"], json!([]));

@@ -717,12 +717,12 @@ fn shipments(
                             if front.1 == 0 {
                                 q.pop_front();
                             }
-                            if let Some(s) = out.get_mut(&shipped) {
-                                if let Some(l) = s.lines.iter_mut().find(|l| l.key == n.key) {
-                                    l.received += take;
-                                    if !s.receipts.iter().any(|(r, _)| *r == i) {
-                                        s.receipts.push((i, m.event_time_ms));
-                                    }
+                            if let Some(s) = out.get_mut(&shipped)
+                                && let Some(l) = s.lines.iter_mut().find(|l| l.key == n.key)
+                            {
+                                l.received += take;
+                                if !s.receipts.iter().any(|(r, _)| *r == i) {
+                                    s.receipts.push((i, m.event_time_ms));
                                 }
                             }
                         }

@@ -394,24 +394,30 @@ pub fn downstream(
         .collect();
 
     // Recipients: everyone traced goods were shipped to.
-    let mut by_actor: std::collections::BTreeMap<&str, (&Shipment, Option<(u64, i64)>, Vec<u64>)> =
-        Default::default();
+    struct ShippedTo<'c> {
+        first: &'c Shipment,
+        received: Option<(u64, i64)>,
+        entries: Vec<u64>,
+    }
+    let mut by_actor: std::collections::BTreeMap<&str, ShippedTo<'_>> = Default::default();
     for s in &c.shipments {
         let first_receipt = s.receipts.first().copied();
-        let e = by_actor
-            .entry(s.to.as_str())
-            .or_insert((s, first_receipt, Vec::new()));
-        e.2.push(s.entry);
+        let e = by_actor.entry(s.to.as_str()).or_insert(ShippedTo {
+            first: s,
+            received: first_receipt,
+            entries: Vec::new(),
+        });
+        e.entries.push(s.entry);
         if let Some(r) = first_receipt
-            && e.1.is_none_or(|x| r.0 < x.0)
+            && e.received.is_none_or(|x| r.0 < x.0)
         {
-            e.1 = Some(r);
+            e.received = Some(r);
         }
     }
     let mut recipients = Vec::with_capacity(by_actor.len());
-    for (id, (first, received, entries)) in by_actor {
+    for (id, to) in by_actor {
         let actor = reader.actor(id)?;
-        let t = received.map_or(first.event_time_ms, |r| r.1);
+        let t = to.received.map_or(to.first.event_time_ms, |r| r.1);
         let mut roles: Vec<String> = actor
             .as_ref()
             .map(|a| {
@@ -429,9 +435,9 @@ pub fn downstream(
             name: actor.as_ref().map(|a| a.name.clone()),
             country: actor.as_ref().map(|a| a.country.clone()),
             roles,
-            first_shipped: At::new(first.entry, first.event_time_ms),
-            first_received: received.map(|(i, t)| At::new(i, t)),
-            shipments: entries,
+            first_shipped: At::new(to.first.entry, to.first.event_time_ms),
+            first_received: to.received.map(|(i, t)| At::new(i, t)),
+            shipments: to.entries,
         });
     }
     recipients.sort_by(|a, b| (a.first_shipped.entry, &a.id).cmp(&(b.first_shipped.entry, &b.id)));

@@ -731,7 +731,6 @@ fn play(w: &mut World, ops: &[Op]) -> Vec<String> {
                 (a, doc, vec![])
             }),
         };
-        drop(reader);
         if let Some((a, doc, new)) = step
             && w.submit(a, &doc).is_ok()
         {
