@@ -5,8 +5,10 @@
 //! both ledgers hold the same farm lot with the same fixed downstream graph (210 lots, bags and
 //! units, 4 shipments, 4 recipients), the large one padded with a million unrelated harvests
 //! (half before the chain, half after, as `bench provenance` does), so the ratio of the
-//! latencies should stay near 1. Each query is one named request in [`requests`]; another
-//! audit query over the same chain is measured by adding a line there.
+//! latencies should stay near 1. Both ledgers stay up while the requests are timed, alternating
+//! between them, so that load from elsewhere on the machine weighs on both alike. Each query is
+//! one named request in [`requests`]; another audit query over the same chain is measured on
+//! both ledgers by adding a line there.
 
 use std::time::{Duration, Instant};
 
@@ -219,15 +221,25 @@ fn requests(c: &Chain) -> Vec<(&'static str, String)> {
     vec![("downstream", format!("/v1/audit/lots/{root}/downstream"))]
 }
 
-/// Latencies of each named request on one ledger.
-struct Run {
+/// A built ledger, served.
+struct Ledger {
+    server: BenchServer,
+    dir: std::path::PathBuf,
+    client: Client,
     entries: u64,
-    latencies: Vec<(&'static str, Vec<Duration>, usize)>,
 }
 
-fn ledger_run(size: usize, samples: usize, tag: &str) -> Result<Run> {
-    let registrar = scenario::seeded_key("bench recall registrar");
-    let chain = chain(&registrar)?;
+impl Ledger {
+    fn stop(self) -> Result<()> {
+        let r = self.server.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+        r
+    }
+}
+
+/// Builds a ledger of `size` entries through the API: the chain in the middle of unrelated
+/// harvests, and checks that the chain's trace is its fixed graph.
+fn build(size: usize, tag: &str, chain: &Chain, registrar: &SigningKey) -> Result<Ledger> {
     let filler_key = scenario::seeded_key(&format!("bench recall filler {tag}"));
     let filler_id = scenario::pgln(9100 + u32::from(tag == "large"));
     let filler_reg = di::sign(
@@ -241,7 +253,7 @@ fn ledger_run(size: usize, samples: usize, tag: &str) -> Result<Run> {
             &[scenario::did(&filler_key)],
             None,
         ),
-        &registrar,
+        registrar,
         SIGNED,
     )?;
     let dir = std::env::temp_dir().join(format!(
@@ -254,11 +266,11 @@ fn ledger_run(size: usize, samples: usize, tag: &str) -> Result<Run> {
         listen: "127.0.0.1:0".into(),
         origin: Some("bench.invalid/lotline".into()),
         max_batch: 1000,
-        registrars: vec![scenario::did(&registrar)],
+        registrars: vec![scenario::did(registrar)],
         ..Config::default()
     })?;
     let base = server.base.clone();
-    let result = (|| -> Result<Run> {
+    let built = (|| -> Result<(Client, u64)> {
         let client = Client::new(&base, 3)?;
         let mut setup = vec![filler_reg];
         setup.extend(chain.registrations.iter().cloned());
@@ -276,9 +288,8 @@ fn ledger_run(size: usize, samples: usize, tag: &str) -> Result<Run> {
             "  built a ledger of {entries} entries in {:.0} s",
             started.elapsed().as_secs_f64()
         );
-
         // The trace must be the chain's fixed graph, whatever else the ledger holds.
-        let (status, body) = client.get_text(&requests(&chain)[0].1)?;
+        let (status, body) = client.get_text(&requests(chain)[0].1)?;
         let v: Value = serde_json::from_str(&body)?;
         let got = &v["summary"];
         let want = [chain.lots, chain.units, chain.shipments, chain.recipients];
@@ -290,33 +301,70 @@ fn ledger_run(size: usize, samples: usize, tag: &str) -> Result<Run> {
         {
             bail!("the trace is not the chain's graph ({status}): {got}; expected {want:?}");
         }
-
-        let mut latencies = Vec::new();
-        for (name, path) in requests(&chain) {
-            let mut lat = Vec::with_capacity(samples);
-            let mut bytes = 0;
-            client.get_text(&path)?; // warm: the first read of the chain's keys
-            for _ in 0..samples {
-                let t = Instant::now();
-                let (status, body) = client.get_text(&path)?;
-                lat.push(t.elapsed());
-                if status != 200 {
-                    bail!("{name} {path}: {status} {body}");
-                }
-                bytes = body.len();
-            }
-            lat.sort_unstable();
-            latencies.push((name, lat, bytes));
-        }
-        Ok(Run { entries, latencies })
+        Ok((client, entries))
     })();
-    server.stop()?;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    match built {
+        Ok((client, entries)) => Ok(Ledger {
+            server,
+            dir,
+            client,
+            entries,
+        }),
+        Err(e) => {
+            let _ = server.stop();
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// Times every named request on both ledgers, alternating request by request, so that whatever
+/// else the machine does at the moment weighs on both alike. Latencies per ledger and request,
+/// sorted, and each answer's size.
+type Timings = Vec<Vec<(Vec<Duration>, usize)>>;
+
+fn measure(
+    ledgers: &[&Ledger],
+    reqs: &[(&'static str, String)],
+    samples: usize,
+) -> Result<Timings> {
+    let mut out: Timings = ledgers
+        .iter()
+        .map(|_| {
+            reqs.iter()
+                .map(|_| (Vec::with_capacity(samples), 0))
+                .collect()
+        })
+        .collect();
+    for ledger in ledgers {
+        for (_, path) in reqs {
+            ledger.client.get_text(path)?; // warm: the first read of the chain's keys
+        }
+    }
+    for _ in 0..samples {
+        for (r, (name, path)) in reqs.iter().enumerate() {
+            for (l, ledger) in ledgers.iter().enumerate() {
+                let t = Instant::now();
+                let (status, body) = ledger.client.get_text(path)?;
+                let took = t.elapsed();
+                if status != 200 {
+                    bail!("{name} {path}: {status} {body}");
+                }
+                out[l][r].0.push(took);
+                out[l][r].1 = body.len();
+            }
+        }
+    }
+    for per_ledger in &mut out {
+        for (lat, _) in per_ledger {
+            lat.sort_unstable();
+        }
+    }
+    Ok(out)
 }
 
 pub fn run(small: usize, large: usize, samples: usize) -> Result<()> {
@@ -325,31 +373,42 @@ pub fn run(small: usize, large: usize, samples: usize) -> Result<()> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "bench recall: downstream of a farm lot (milling, {BAGS} bags, {PALLETS} pallets, a container, export and a local sale: {} lots and items, {} units) on ledgers of {small} and {large} entries; {samples} requests each; {cores} cores",
+        "bench recall: downstream of a farm lot (milling, {BAGS} bags, {PALLETS} pallets, a container, export and a local sale: {} lots and items, {} units) on ledgers of {small} and {large} entries; {samples} requests each, alternating between the ledgers; {cores} cores",
         1 + 4 + BAGS,
         PALLETS + 1
     );
-    let mut runs = Vec::new();
-    for (size, tag) in [(small, "small"), (large, "large")] {
-        println!("ledger of {size} entries:");
-        let r = ledger_run(size, samples, tag)?;
-        for (name, lat, bytes) in &r.latencies {
+    let registrar = scenario::seeded_key("bench recall registrar");
+    let chain = chain(&registrar)?;
+    let reqs = requests(&chain);
+    println!("ledger of {small} entries:");
+    let s = build(small, "small", &chain, &registrar)?;
+    println!("ledger of {large} entries:");
+    let l = match build(large, "large", &chain, &registrar) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = s.stop();
+            return Err(e);
+        }
+    };
+    let timings = measure(&[&s, &l], &reqs, samples);
+    let (se, le) = (s.entries, l.entries);
+    let stopped = s.stop().and(l.stop());
+    let timings = timings?;
+    stopped?;
+    for (r, (name, _)) in reqs.iter().enumerate() {
+        for (i, entries) in [se, le].iter().enumerate() {
+            let (lat, bytes) = &timings[i][r];
             println!(
-                "  {name}: p50 {:.1} ms, p99 {:.1} ms ({bytes} bytes)",
+                "  {name} on {entries} entries: p50 {:.1} ms, p99 {:.1} ms ({bytes} bytes)",
                 ms(percentile(lat, 0.5)),
                 ms(percentile(lat, 0.99)),
             );
         }
-        runs.push(r);
-    }
-    let (s, l) = (&runs[0], &runs[1]);
-    for ((name, a, _), (_, b, _)) in s.latencies.iter().zip(&l.latencies) {
+        let (a, b) = (&timings[0][r].0, &timings[1][r].0);
         let ratio =
             |p: f64| percentile(b, p).as_secs_f64() / percentile(a, p).as_secs_f64().max(1e-9);
         println!(
-            "ratio {} / {} entries: {name} p50 {:.2}, p99 {:.2} (target near 1)",
-            l.entries,
-            s.entries,
+            "ratio {le} / {se} entries: {name} p50 {:.2}, p99 {:.2} (target near 1)",
             ratio(0.5),
             ratio(0.99)
         );
