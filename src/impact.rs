@@ -201,8 +201,21 @@ pub fn impact(
             }
             touched.sort();
             touched.dedup();
-            let Some(first) = touched.first() else { continue };
+            let Some(first) = touched.first() else {
+                continue;
+            };
             let Some(rec) = lot(first)? else { continue };
+            // A unit records no crop of its own: its contents' (units nest a few levels at
+            // most: bags on pallets in a container).
+            let mut crop = rec.crop.clone();
+            let mut inner = rec.children.first().cloned();
+            while crop.is_none()
+                && let Some(k) = inner
+            {
+                let child = lot(&k)?;
+                crop = child.as_ref().and_then(|c| c.crop.clone());
+                inner = child.and_then(|c| c.children.first().cloned());
+            }
             let actor = meta.actor.clone().unwrap_or_default();
             // A harvest is covered for the farm and plot it grew on; anything else for the
             // acting actor's activity.
@@ -217,7 +230,7 @@ pub fn impact(
                 actor: &who,
                 activities: acts,
                 product: rec.product.as_deref(),
-                crop: rec.crop.as_deref(),
+                crop: crop.as_deref(),
                 plot: plot.as_deref(),
                 t: meta.event_time_ms,
             };
@@ -264,8 +277,13 @@ pub fn impact(
         let Some(plan) = provenance::plan(ledger, &node.key)? else {
             continue;
         };
-        let (now, after) =
-            provenance::claims(ledger, &plan, bounds, &mut cache, Some((&cert.id, as_of_ms)))?;
+        let (now, after) = provenance::claims(
+            ledger,
+            &plan,
+            bounds,
+            &mut cache,
+            Some((&cert.id, as_of_ms)),
+        )?;
         if now.organic.status != "organic" {
             continue;
         }
@@ -286,7 +304,12 @@ pub fn impact(
                 .checks
                 .iter()
                 .filter(|c| !c.passed)
-                .map(|c| format!("entry {} [{}] {}: {}", c.entry, c.check, c.subject, c.message))
+                .map(|c| {
+                    format!(
+                        "entry {} [{}] {}: {}",
+                        c.entry, c.check, c.subject, c.message
+                    )
+                })
                 .collect(),
         });
     }

@@ -417,3 +417,128 @@ fn certification_rules_refuse_and_write_nothing() {
     .assert_problem(400, "invalid_parameter");
     server.stop();
 }
+
+/// The recall tool's "what if": withdrawing the collector's certificate from 1 October would
+/// take the organic status of everything made of the paddy it handled, down to the container
+/// at the importer; from December, nothing.
+#[test]
+fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _) = demo(dir.path());
+    let certifier = seeded_key(&format!("{SEED} certifier"));
+    let url = |cert: &str, as_of: &str| {
+        server.url(&format!(
+            "/v1/audit/certificates/{}/impact?asOf={}",
+            enc(cert),
+            enc(as_of)
+        ))
+    };
+    let token = common::audit_token(&server, &certifier);
+    let before = size(&server);
+    let a = common::get_bearer(&url(&demo_cert_id("collector"), "2026-10-01"), &token);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let r = a.json();
+    // The collector received the three farms' paddy and shipped it to the mill.
+    let events: Vec<&str> = r["affectedEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        ["receiving", "receiving", "receiving", "shipping"],
+        "{r:#}"
+    );
+    assert!(
+        r["affectedEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] == actor_id("collector"))
+    );
+    let lots: Vec<&str> = r["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert!(lots.contains(&CONTAINER), "{lots:?}");
+    assert!(lots.contains(&"urn:epc:class:lgtin:8841234.010001.PV26-F1"));
+    assert!(lots.contains(&scenario::sgtin(scenario::items::HEAD_RICE_BAG_50KG, 1001).as_str()));
+    assert!(!lots.contains(&CASSAVA_CHIPS));
+    // 3 paddy lots, 4 milling outputs, 150 bags, 3 pallets, the container.
+    assert_eq!(r["summary"]["impacted"], 161, "{:#}", r["summary"]);
+    for l in r["lots"].as_array().unwrap() {
+        assert!(
+            l["wouldFail"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f.as_str().unwrap().contains(&actor_id("collector"))),
+            "{l}"
+        );
+    }
+    let recipients: Vec<&str> = r["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    // Everyone the impacted goods were shipped to: the farms' paddy to the collector, on to the
+    // mill, the bags to the exporter, the container to the importer.
+    let mut expected: Vec<String> = ["collector", "mill", "exporter", "importer"]
+        .iter()
+        .map(|n| actor_id(n))
+        .collect();
+    expected.sort();
+    assert_eq!(recipients, expected);
+    assert_eq!(
+        r["shipments"].as_array().unwrap().len(),
+        6,
+        "{:#}",
+        r["shipments"]
+    );
+    assert_eq!(size(&server), before, "a what-if writes nothing");
+    // Nothing happened under it after December; the question changes nothing.
+    let r = common::get_bearer(
+        &url(&demo_cert_id("collector"), "2026-12-01T00:00:00Z"),
+        &token,
+    )
+    .json();
+    assert_eq!(r["summary"]["impacted"], 0);
+    assert_eq!(r["affectedEvents"], json!([]));
+    // The real status is untouched by the question.
+    assert_eq!(
+        provenance(&server, CONTAINER)["organic"]["status"],
+        "organic"
+    );
+
+    // Only the issuer (and registrars) may ask; parameters are checked.
+    common::get(&url(&demo_cert_id("collector"), "2026-10-01"))
+        .assert_problem(401, "unauthenticated");
+    let other = common::key();
+    server.register("urn:epc:id:pgln:8841234.00053", &["certifier"], &other);
+    common::get_bearer(
+        &url(&demo_cert_id("collector"), "2026-10-01"),
+        &common::audit_token(&server, &other),
+    )
+    .assert_problem(403, "forbidden");
+    let registrar = seeded_key(&format!("{SEED} registrar"));
+    let r = common::get_bearer(
+        &url(&demo_cert_id("importer"), "2026-11-01"),
+        &common::audit_token(&server, &registrar),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["summary"]["affectedEvents"],
+        1,
+        "the importer's receipt: {}",
+        r.body
+    );
+    common::get_bearer(&url(&demo_cert_id("collector"), "October"), &token)
+        .assert_problem(400, "invalid_parameter");
+    common::get_bearer(&url("https://certifier.example/none", "2026-10-01"), &token)
+        .assert_problem(404, "not_found");
+    server.stop();
+}

@@ -58,6 +58,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5)]
         samples: usize,
     },
+    /// Latency of the downstream (recall) trace of a farm lot with a fixed 210-node graph on a
+    /// small and a large ledger; their ratio shows whether cost follows the graph or the ledger.
+    Recall {
+        /// Entries of the small ledger.
+        #[arg(long, default_value_t = 10_000)]
+        small: usize,
+        /// Entries of the large ledger.
+        #[arg(long, default_value_t = 1_000_000)]
+        large: usize,
+        /// Timed requests of each kind per ledger.
+        #[arg(long, default_value_t = 200)]
+        samples: usize,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -73,6 +86,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             samples,
         } => super::bench_provenance::run(small, large, samples),
         BenchCommand::Export { rows, samples } => super::bench_export::run(rows, samples),
+        BenchCommand::Recall {
+            small,
+            large,
+            samples,
+        } => super::bench_recall::run(small, large, samples),
     }
 }
 

@@ -22,7 +22,7 @@ use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle};
 use crate::scenario::{self, items::*};
 
-const SIGNED: &str = "2026-11-20T01:15:00Z";
+pub(super) const SIGNED: &str = "2026-11-20T01:15:00Z";
 
 /// A lot's history: `lots` farm lots harvested by `farms` farms, each shipped to a collector
 /// and received (3 events per lot), the collector's shipment of all of them to a mill, milling,

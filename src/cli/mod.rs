@@ -6,6 +6,7 @@ pub mod actor;
 mod bench;
 mod bench_export;
 mod bench_provenance;
+mod bench_recall;
 mod bundle;
 pub mod consistency;
 mod input;

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, certs, export, provenance, supply};
+use super::{AppState, Problem, certs, export, provenance, recall, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -47,6 +47,8 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/01/{gtin}/10/{lot}", provenance::resolve))
         .service(get("/01/{gtin}/21/{serial}", provenance::resolve))
         .service(get("/00/{sscc}", provenance::resolve))
+        .service(get("/v1/audit/lots/{id}/downstream", recall::downstream))
+        .service(get("/v1/audit/certificates/{id}/impact", recall::impact))
         .service(get("/v1/epcs/{epc}/events", supply::epc_events))
         .service(get("/v1/actors/{id}", supply::get_actor))
         .service(get(
@@ -131,6 +133,8 @@ async fn index(data: Data) -> HttpResponse {
             "fsma204Export": "/v1/export/fsma204.csv?lot= | ?operator=&from=&to= | ?from=&to=",
             "qrCode": "/v1/lots/{id}/qr.svg",
             "buyerPage": "/01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}, /00/{sscc}",
+            "downstream": "/v1/audit/lots/{id}/downstream (audit token)",
+            "withdrawalImpact": "/v1/audit/certificates/{certificate id}/impact?asOf=DATE (audit token)",
             "eventsOfEpc": "/v1/epcs/{epc}/events",
             "actor": "/v1/actors/{actor id}",
             "actorCertificates": "/v1/actors/{actor id}/certificates",

@@ -11,6 +11,7 @@ mod handlers;
 pub mod page;
 pub mod problem;
 mod provenance;
+mod recall;
 mod supply;
 
 use std::net::SocketAddr;

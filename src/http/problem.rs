@@ -235,6 +235,11 @@ const CODES: &[(&str, u16, &str)] = &[
         422,
         "The export is larger than one file carries",
     ),
+    (
+        "trace_too_large",
+        422,
+        "The downstream trace is larger than one answer carries",
+    ),
     ("overloaded", 503, "The ledger is busy"),
     (
         "not_yet_checkpointed",

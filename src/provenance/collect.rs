@@ -173,8 +173,8 @@ impl EntryCache {
             let bytes = ledger
                 .entry(i)?
                 .ok_or_else(|| StoreError::Corrupt(format!("entry {i} is missing")))?;
-            let entry = Entry::parse(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
+            let entry =
+                Entry::parse(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
             let doc = profile::interpret(&entry.event)
                 .map_err(|v| StoreError::Corrupt(format!("entry {i}: {}", v.message)))?;
             self.entries.insert(i, (entry, doc));
