@@ -50,13 +50,21 @@ struct Chain {
 /// exported to an importer; the broken rice sold to a local trader. Every rule applies.
 fn chain(registrar: &SigningKey) -> Result<Chain> {
     use scenario::*;
-    let names = ["farm", "mill", "exporter", "importer", "trader"];
-    let roles: [&[&str]; 5] = [
+    let names = [
+        "farm",
+        "mill",
+        "exporter",
+        "importer",
+        "trader",
+        "certifier",
+    ];
+    let roles: [&[&str]; 6] = [
         &["farm"],
         &["mill", "packer"],
         &["exporter", "packer"],
         &["importer"],
         &["collector"],
+        &["certifier"],
     ];
     let keys: Vec<SigningKey> = names
         .iter()
@@ -78,7 +86,7 @@ fn chain(registrar: &SigningKey) -> Result<Chain> {
             di::sign(&doc, registrar, SIGNED)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let (farm, mill, exporter, importer, trader) = (0, 1, 2, 3, 4);
+    let (farm, mill, exporter, importer, trader, certifier) = (0, 1, 2, 3, 4, 5);
     let t = |day: u32| format!("2026-10-{day:02}T08:00:00+07:00");
     let root = lgtin(PADDY, "RC26-1");
     let head = lgtin(HEAD_RICE, "RC26-1");
@@ -88,21 +96,48 @@ fn chain(registrar: &SigningKey) -> Result<Chain> {
         .collect();
     let pallets: Vec<String> = (0..PALLETS as u64).map(|i| sscc(7_000_001 + i)).collect();
     let container = sscc(7_000_100);
-    let mut docs: Vec<(usize, Value)> = vec![
-        (
-            farm,
-            harvest(
-                None,
-                &t(1),
-                &root,
-                20_000.0,
-                &ids[farm],
-                "rice",
-                Some("Phka Rumduol"),
-                plot("RC-1", "Battambang", 5.0, 103.2, 13.1),
-                "organic",
-            ),
+    // Every actor of the chain is certified organic, so the chain is organic and withdrawing
+    // the mill's certificate changes everything downstream of its milling.
+    let scopes: [(usize, &[&str]); 5] = [
+        (farm, &["production"]),
+        (mill, &["handling", "processing"]),
+        (exporter, &["handling", "export"]),
+        (importer, &["handling", "import"]),
+        (trader, &["handling"]),
+    ];
+    let mut docs: Vec<(usize, Value)> = scopes
+        .iter()
+        .map(|(who, activities)| {
+            (
+                certifier,
+                certificate(
+                    "2026-09-01T08:00:00+07:00",
+                    &bench_cert(names[*who]),
+                    &format!("RB-{}", names[*who]),
+                    &ids[*who],
+                    &[],
+                    activities,
+                    &["rice"],
+                    ("2026-01-01", "2026-12-31"),
+                ),
+            )
+        })
+        .collect();
+    docs.extend([(
+        farm,
+        harvest(
+            None,
+            &t(1),
+            &root,
+            20_000.0,
+            &ids[farm],
+            "rice",
+            Some("Phka Rumduol"),
+            plot("RC-1", "Battambang", 5.0, 103.2, 13.1),
+            "organic",
         ),
+    )]);
+    docs.extend([
         (
             farm,
             movement(
@@ -140,7 +175,7 @@ fn chain(registrar: &SigningKey) -> Result<Chain> {
             ),
         ),
         (mill, bagging(&t(5), kg(&head, 10_000.0), &bags, 50.0)),
-    ];
+    ]);
     for (p, chunk) in pallets.iter().zip(bags.chunks(BAGS / PALLETS)) {
         docs.push((mill, aggregation(true, &t(6), p, chunk)));
     }
@@ -216,10 +251,35 @@ fn chain(registrar: &SigningKey) -> Result<Chain> {
 
 /// The timed requests, by name: every audit query over the chain that should cost the graph
 /// it touches, not the ledger. Each is measured on both ledgers and must answer 200.
-fn requests(c: &Chain) -> Vec<(&'static str, String)> {
+fn requests(c: &Chain, token: &str) -> Vec<(&'static str, String)> {
     let root = c.root.replace(':', "%3A");
-    vec![("downstream", format!("/v1/audit/lots/{root}/downstream"))]
+    let mill = bench_cert("mill").replace(':', "%3A").replace('/', "%2F");
+    vec![
+        (
+            "downstream",
+            format!("/v1/audit/lots/{root}/downstream?access_token={token}"),
+        ),
+        (
+            "withdrawal impact",
+            format!("/v1/audit/certificates/{mill}/impact?asOf=2026-10-01&access_token={token}"),
+        ),
+    ]
 }
+
+/// The certificate of the chain's actor `name`.
+fn bench_cert(name: &str) -> String {
+    format!("https://certifier.example/bench/{name}")
+}
+
+/// A registrar's audit token for the bench ledgers (one origin), valid for the hour the run
+/// may take.
+fn token(registrar: &SigningKey) -> Result<String> {
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    crate::core::audit_token::create(registrar, ORIGIN, None, now, 3_600_000)
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+const ORIGIN: &str = "bench.invalid/lotline";
 
 /// A built ledger, served.
 struct Ledger {
@@ -264,7 +324,7 @@ fn build(size: usize, tag: &str, chain: &Chain, registrar: &SigningKey) -> Resul
     let server = BenchServer::start(Config {
         data: dir.clone(),
         listen: "127.0.0.1:0".into(),
-        origin: Some("bench.invalid/lotline".into()),
+        origin: Some(ORIGIN.into()),
         max_batch: 1000,
         registrars: vec![scenario::did(registrar)],
         ..Config::default()
@@ -289,7 +349,7 @@ fn build(size: usize, tag: &str, chain: &Chain, registrar: &SigningKey) -> Resul
             started.elapsed().as_secs_f64()
         );
         // The trace must be the chain's fixed graph, whatever else the ledger holds.
-        let (status, body) = client.get_text(&requests(chain)[0].1)?;
+        let (status, body) = client.get_text(&requests(chain, &token(registrar)?)[0].1)?;
         let v: Value = serde_json::from_str(&body)?;
         let got = &v["summary"];
         let want = [chain.lots, chain.units, chain.shipments, chain.recipients];
@@ -379,7 +439,7 @@ pub fn run(small: usize, large: usize, samples: usize) -> Result<()> {
     );
     let registrar = scenario::seeded_key("bench recall registrar");
     let chain = chain(&registrar)?;
-    let reqs = requests(&chain);
+    let reqs = requests(&chain, &token(&registrar)?);
     println!("ledger of {small} entries:");
     let s = build(small, "small", &chain, &registrar)?;
     println!("ledger of {large} entries:");

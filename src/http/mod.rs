@@ -90,9 +90,7 @@ pub fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
                 web::PathConfig::default()
                     .error_handler(|e, _| Problem::invalid_parameter("path", e).into()),
             )
-            .wrap(
-                actix_web::middleware::Logger::new("%m %U %s %b %Dms").log_target("lotline::http"),
-            )
+            .wrap(actix_web::middleware::Logger::new("%U %s %b %Dms").log_target("lotline::http"))
             .configure(handlers::routes)
             .default_service(web::to(handlers::unknown_route))
     })

@@ -95,6 +95,8 @@ pub(super) async fn downstream(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct ImpactQuery {
     as_of: String,
+    /// The audit token may come in the query (see `auth`); it is read there.
+    #[serde(rename = "access_token")]
     #[allow(dead_code)]
     access_token: Option<String>,
 }
