@@ -220,7 +220,7 @@ pub struct Transformation {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FamilyInput {
-    pub product: &'static str,
+    pub product: String,
     /// Most output per kg of this input.
     pub max_yield: f64,
     /// Consumed by transformations, less what transformations produced of it.
@@ -394,11 +394,17 @@ fn is_transformation(kind: Kind) -> bool {
     )
 }
 
-/// Whether some family names `product` as an input or output.
+/// By-products, which no family's output is made of.
+const BY_PRODUCTS: &[&str] = &["husk", "bran"];
+
+/// Whether `product` is one the yield checks know: a family's input or output, or a
+/// by-product. Goods of other products (intermediates such as `dried-paddy`) may be anything,
+/// so they are measured as the main input of every family.
 fn known_product(product: &str) -> bool {
-    FAMILIES
-        .iter()
-        .any(|f| f.outputs.contains(&product) || f.inputs.iter().any(|(p, _)| *p == product))
+    BY_PRODUCTS.contains(&product)
+        || FAMILIES
+            .iter()
+            .any(|f| f.outputs.contains(&product) || f.inputs.iter().any(|(p, _)| *p == product))
 }
 
 // ---- where the history comes from ----
@@ -521,6 +527,8 @@ impl Products {
 }
 
 type Key = (u32, Status);
+/// A mass of goods of one key, in mg.
+type Amount = (Key, i64);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Row {
@@ -581,7 +589,8 @@ struct Replay<'h> {
     held: HashMap<String, i64>,
     rows: HashMap<Key, Row>,
     shortfalls: BTreeMap<(Key, bool), Shortfall>,
-    transformations: Vec<(Transformation, Vec<(Key, i64)>, Vec<(Key, i64)>)>,
+    /// Each transformation with its inputs and outputs.
+    transformations: Vec<(Transformation, Vec<Amount>, Vec<Amount>)>,
     /// Entries in the period that produced, consumed or shipped goods of each key (evidence
     /// for flags).
     evidence: HashMap<(Key, Evidence), Vec<u64>>,
@@ -802,12 +811,15 @@ impl<'h> Replay<'h> {
         };
         let input_mg: i64 = inputs.iter().map(|(_, mg)| mg).sum();
         let output_mg: i64 = outputs.iter().map(|(_, mg)| mg).sum();
-        // Inputs none of which is a product the bounds know (say, paddy renamed `dried-paddy`
-        // by a drying step) are measured whole: the rules cannot, and this is where a yield
-        // could hide.
-        let unnamed = !inputs
-            .iter()
-            .any(|((p, _), _)| known_product(self.products.name(*p)));
+        // Inputs none of which is a family's input (paddy renamed `dried-paddy` by a drying
+        // step, husk "milled" into rice) are measured whole: the rules measure nothing then,
+        // and this is where a yield could hide.
+        let unnamed = !inputs.iter().any(|((p, _), _)| {
+            let name = self.products.name(*p);
+            FAMILIES
+                .iter()
+                .any(|f| f.inputs.iter().any(|(i, _)| *i == name))
+        });
         let mut checks = Vec::new();
         for &f in kind_checks(meta.kind) {
             let fam = &FAMILIES[f];
@@ -918,6 +930,10 @@ pub fn compute(
     let mut summary = Summary::default();
     let mut opening: Option<HashMap<Key, i64>> = None;
     history.entries(&actor, req.to_ms, &mut |index, meta| {
+        // Registrar documents about the operator move no goods.
+        if meta.kind.is_registrar() {
+            return Ok(());
+        }
         if meta.corrects.is_some() {
             summary.corrections_left_out += 1;
             return Ok(());
@@ -1025,21 +1041,42 @@ pub fn compute(
                 .max(0);
             let shipped: i64 = out.iter().map(|o| o.shipped).sum();
             let stocked: i64 = out.iter().map(|o| o.opening + o.received).sum();
+            // The family's inputs, and goods of products no family knows (say paddy renamed
+            // `dried-paddy` by a drying step), which count as the main input: that way a period
+            // starting between drying and milling flags no honest mill.
+            let mut sources: Vec<(u32, String, f64)> = fam
+                .inputs
+                .iter()
+                .filter_map(|(p, y)| {
+                    let y = match y {
+                        Yield::Bound => max,
+                        Yield::Whole => 1.0,
+                    };
+                    Some((r.products.find(p)?, (*p).to_owned(), y))
+                })
+                .collect();
+            let mut others: Vec<(u32, String, f64)> = r
+                .rows
+                .keys()
+                .filter(|(p, s)| *s == status && !known_product(r.products.name(*p)))
+                .map(|(p, _)| (*p, r.products.name(*p).to_owned(), max))
+                .collect();
+            others.sort_by(|a, b| a.1.cmp(&b.1));
+            sources.extend(others);
             let mut inputs = Vec::new();
             let (mut max_produced, mut max_from_available) = (0.0f64, 0.0f64);
-            for (p, y) in fam.inputs {
-                let y = match y {
-                    Yield::Bound => max,
-                    Yield::Whole => 1.0,
-                };
-                let row = r.products.find(p).map(&row_of).unwrap_or_default();
+            for (id, name, y) in &sources {
+                let row = row_of(*id);
                 let consumed = (row.consumed - row.produced_tf).max(0);
                 let available = (row.opening + row.received + row.harvested - row.shipped).max(0);
+                if consumed == 0 && available == 0 && !fam.inputs.iter().any(|(p, _)| p == name) {
+                    continue;
+                }
                 max_produced += consumed as f64 * y;
                 max_from_available += available as f64 * y;
                 inputs.push(FamilyInput {
-                    product: p,
-                    max_yield: y,
+                    product: name.clone(),
+                    max_yield: *y,
                     consumed_kg: Mg(consumed),
                     available_kg: Mg(available),
                 });
@@ -1062,11 +1099,7 @@ pub fn compute(
                 within: produced <= max_produced && shipped <= max_shipped,
             };
             let what = format!("{} {}", status.name(), fam.name);
-            let input_ids: Vec<u32> = fam
-                .inputs
-                .iter()
-                .filter_map(|(p, _)| r.products.find(p))
-                .collect();
+            let input_ids: Vec<u32> = sources.iter().map(|(id, _, _)| *id).collect();
             let ev = |sets: &[(&[u32], Evidence)]| -> Vec<u64> {
                 let mut v: Vec<u64> = sets
                     .iter()
@@ -1080,8 +1113,8 @@ pub fn compute(
             let all_products: Vec<String> = fam
                 .outputs
                 .iter()
-                .chain(fam.inputs.iter().map(|(p, _)| p))
                 .map(|p| (*p).to_owned())
+                .chain(check.inputs.iter().map(|i| i.product.clone()))
                 .collect();
             if produced > max_produced {
                 let evidence = ev(&[(&ids, Evidence::Produced), (&input_ids, Evidence::Consumed)]);
@@ -1297,7 +1330,7 @@ fn can_yield(inputs: &[FamilyInput], status: Status, mg: impl Fn(&FamilyInput) -
             "{} of {} {}",
             fmt_kg(mg(i)),
             status.name(),
-            words(i.product)
+            words(&i.product)
         )
     };
     match shown.as_slice() {
@@ -1904,6 +1937,49 @@ mod tests {
             "{}",
             t.checks[0].measure
         );
+        // From after the drying on, the dried paddy in the opening stock is what the rice can
+        // come from: still too little.
+        let later = audit(&h, Some(3), 100, None);
+        let y = later
+            .flags
+            .iter()
+            .find(|f| f.code == "organic_yield_exceeded")
+            .unwrap();
+        assert_eq!(
+            y.message,
+            "organic milled rice produced 9,000 kg exceeds what 9,800 kg of organic dried paddy can yield at 0.72: 7,056 kg"
+        );
+        // An honest milling of the same dried paddy over the same period is not flagged.
+        let mut honest = Synthetic::default();
+        for (k, p, kg) in [
+            ("paddy-o", "paddy", 10_000),
+            ("dried-o", "dried-paddy", 9800),
+            ("head-o", "head-rice", 4500),
+            ("broken-o", "broken-rice", 2000),
+            ("husk-o", "husk", 3300),
+        ] {
+            honest.add_lot(k, IdClass::Lot, p, Some("organic"), kg);
+        }
+        honest.entries = h.entries.iter().take(2).cloned().collect();
+        honest.add(
+            3,
+            Kind::Milling,
+            3,
+            vec![
+                mv("dried-o", held(), Place::Consumed, 9800),
+                create("head-o", 4500),
+                create("broken-o", 2000),
+                create("husk-o", 3300),
+            ],
+        );
+        for (k, kg) in [("head-o", 4500), ("broken-o", 2000), ("husk-o", 3300)] {
+            honest.holds_now(k, kg);
+        }
+        for from in [None, Some(3)] {
+            let r = audit(&honest, from, 100, None);
+            assert!(r.flags.is_empty(), "{from:?}: {:?}", r.flags);
+        }
+
         // The rules' check finds nothing: no input is called paddy.
         let ins = [(Some("dried-paddy"), 9800 * KG)];
         let outs = [

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, provenance, supply};
+use super::{AppState, Problem, audit, provenance, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -47,6 +47,11 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get("/00/{sscc}", provenance::resolve))
         .service(get("/v1/epcs/{epc}/events", supply::epc_events))
         .service(get("/v1/actors/{id}", supply::get_actor))
+        .service(get(
+            "/v1/audit/operators/{id}/mass-balance",
+            audit::get_mass_balance,
+        ))
+        .service(get("/v1/audit/operators/{id}/report", audit::get_report))
         .service(post("/v1/rfid/decode", rfid_decode));
 }
 
@@ -124,6 +129,8 @@ async fn index(data: Data) -> HttpResponse {
             "buyerPage": "/01/{gtin}/21/{serial}, /01/{gtin}/10/{lot}, /00/{sscc}",
             "eventsOfEpc": "/v1/epcs/{epc}/events",
             "actor": "/v1/actors/{actor id}",
+            "massBalance": "/v1/audit/operators/{actor id}/mass-balance?from=&to=&product=",
+            "massBalanceReport": "/v1/audit/operators/{actor id}/report?from=&to=&product=",
             "decodeRfid": "POST /v1/rfid/decode",
             "eventById": "/v1/events/{eventID}",
             "entryProof": "/v1/entries/{index}/proof",
