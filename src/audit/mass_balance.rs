@@ -22,9 +22,10 @@
 //! family (milled rice from paddy, …), since a relabelling step (drying paddy into a product of
 //! another name, bagging husk as rice) can hide an impossible yield from the per-event check.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::core::profile::{IdClass, Kind};
 use crate::state::query::{Scan, StateReader};
@@ -186,7 +187,7 @@ pub struct YieldCheck {
     /// The bound's name in the configuration (`milling_recovery`, …).
     pub bound: &'static str,
     /// What is measured, in words: `milled rice per paddy`.
-    pub measure: String,
+    pub measure: Cow<'static, str>,
     pub output_kg: Mg,
     pub input_kg: Mg,
     pub value: f64,
@@ -308,6 +309,9 @@ pub struct Report {
     pub summary: Summary,
     /// How to read the answer.
     pub notes: &'static [&'static str],
+    /// Where the pieces live in the API (set by the HTTP layer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub links: Option<serde_json::Value>,
 }
 
 const NOTES: &[&str] = &[
@@ -335,6 +339,9 @@ enum Yield {
 struct Family {
     name: &'static str,
     bound: &'static str,
+    /// The per-transformation yield in words, and the same measured against all inputs.
+    measure: &'static str,
+    measure_all: &'static str,
     outputs: &'static [&'static str],
     inputs: &'static [(&'static str, Yield)],
 }
@@ -342,24 +349,32 @@ struct Family {
 const FAMILIES: &[Family] = &[
     Family {
         name: "milled rice",
+        measure: "milled rice per paddy",
+        measure_all: "milled rice per kg of all inputs (no paddy among them)",
         bound: "milling_recovery",
         outputs: &["head-rice", "broken-rice", "milled-rice"],
         inputs: &[("paddy", Yield::Bound)],
     },
     Family {
         name: "head rice",
+        measure: "head rice per paddy",
+        measure_all: "head rice per kg of all inputs (no paddy among them)",
         bound: "head_rice",
         outputs: &["head-rice"],
         inputs: &[("paddy", Yield::Bound), ("milled-rice", Yield::Whole)],
     },
     Family {
         name: "cassava chips",
+        measure: "cassava chips per fresh cassava root",
+        measure_all: "cassava chips per kg of all inputs (no cassava roots among them)",
         bound: "cassava_chips",
         outputs: &["cassava-chips"],
         inputs: &[("cassava-roots", Yield::Bound)],
     },
     Family {
         name: "cassava starch",
+        measure: "cassava starch per fresh cassava root",
+        measure_all: "cassava starch per kg of all inputs (no cassava roots among them)",
         bound: "cassava_starch",
         outputs: &["cassava-starch"],
         inputs: &[("cassava-roots", Yield::Bound)],
@@ -420,7 +435,7 @@ pub trait History {
         until_ms: i64,
         f: &mut dyn FnMut(u64, EntryMeta) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
-    fn lot(&self, key: &str) -> Result<Option<LotRecord>, StoreError>;
+    fn lot(&self, key: &str) -> Result<Option<LotFacts>, StoreError>;
     /// Whether `actor` has entries at or after `from_ms`.
     fn has_later(&self, actor: &str, from_ms: i64) -> Result<bool, StoreError>;
     /// Whether `actor` recorded entries the history does not show (written while the audit
@@ -467,8 +482,8 @@ impl History for LedgerHistory<'_> {
         }
     }
 
-    fn lot(&self, key: &str) -> Result<Option<LotRecord>, StoreError> {
-        self.reader.lot(key)
+    fn lot(&self, key: &str) -> Result<Option<LotFacts>, StoreError> {
+        self.reader.lot_as(key)
     }
 
     fn has_later(&self, actor: &str, from_ms: i64) -> Result<bool, StoreError> {
@@ -485,6 +500,32 @@ impl History for LedgerHistory<'_> {
             .reader
             .scan(&scan, i64::MIN, i64::MAX, None, 1, |i| Ok(i >= self.size))?;
         Ok(!page.indexes.is_empty())
+    }
+}
+
+/// What the audit reads of a lot's record ([`LotRecord`]'s members of these names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotFacts {
+    pub class: IdClass,
+    #[serde(default)]
+    pub product: Option<String>,
+    #[serde(default)]
+    pub growing_method: Option<String>,
+    pub amount: i64,
+    #[serde(default)]
+    pub held: BTreeMap<String, i64>,
+}
+
+impl From<&LotRecord> for LotFacts {
+    fn from(l: &LotRecord) -> LotFacts {
+        LotFacts {
+            class: l.class,
+            product: l.product.clone(),
+            growing_method: l.growing_method.clone(),
+            amount: l.amount,
+            held: l.held.clone(),
+        }
     }
 }
 
@@ -505,7 +546,7 @@ struct LotInfo {
 #[derive(Default)]
 struct Products {
     names: Vec<String>,
-    ids: HashMap<String, u32>,
+    ids: Map<String, u32>,
 }
 
 impl Products {
@@ -525,6 +566,10 @@ impl Products {
         self.names.get(i as usize).map_or("unknown", String::as_str)
     }
 }
+
+/// Hash maps keyed by identifiers and small tuples: foldhash is several times faster than
+/// SipHash on them, and still seeded per process.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 type Key = (u32, Status);
 /// A mass of goods of one key, in mg.
@@ -582,18 +627,31 @@ struct Shortfall {
 
 struct Replay<'h> {
     history: &'h dyn History,
-    actor: String,
+    actor: &'h str,
     products: Products,
-    lots: HashMap<String, LotInfo>,
-    stock: HashMap<Key, i64>,
-    held: HashMap<String, i64>,
-    rows: HashMap<Key, Row>,
+    /// The lots the operator's effects name, each read once.
+    lot_ids: Map<String, usize>,
+    lots: Vec<LotInfo>,
+    /// Running stock per key, in event-time order.
+    stock: Map<Key, i64>,
+    /// The period's flows per key.
+    rows: Map<Key, Row>,
     shortfalls: BTreeMap<(Key, bool), Shortfall>,
-    /// Each transformation with its inputs and outputs.
-    transformations: Vec<(Transformation, Vec<Amount>, Vec<Amount>)>,
+    /// The period's transformations, made into [`Transformation`]s only when listed.
+    transformations: Vec<RawTransformation>,
     /// Entries in the period that produced, consumed or shipped goods of each key (evidence
     /// for flags).
-    evidence: HashMap<(Key, Evidence), Vec<u64>>,
+    evidence: Map<(Key, Evidence), Vec<u64>>,
+}
+
+/// A transformation as the replay found it.
+struct RawTransformation {
+    entry: u64,
+    time_ms: i64,
+    kind: Kind,
+    inputs: Vec<Amount>,
+    outputs: Vec<Amount>,
+    checks: Vec<YieldCheck>,
 }
 
 fn holds(p: &Place, actor: &str) -> bool {
@@ -602,23 +660,28 @@ fn holds(p: &Place, actor: &str) -> bool {
 
 impl<'h> Replay<'h> {
     fn lot(&mut self, key: &str) -> Result<&LotInfo, StoreError> {
-        if !self.lots.contains_key(key) {
-            let rec = self.history.lot(key)?.ok_or_else(|| {
-                StoreError::Corrupt(format!("lot {key} named by an effect is missing"))
-            })?;
-            let info = LotInfo {
-                class: rec.class,
-                product: self
-                    .products
-                    .id(rec.product.as_deref().unwrap_or("unknown")),
-                status: Status::of(rec.growing_method.as_deref()),
-                amount: rec.amount,
-                held_now: rec.held_by(&self.actor),
-            };
-            self.lots.insert(key.to_owned(), info);
-        }
+        let i = match self.lot_ids.get(key) {
+            Some(i) => *i,
+            None => {
+                let rec = self.history.lot(key)?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("lot {key} named by an effect is missing"))
+                })?;
+                let info = LotInfo {
+                    class: rec.class,
+                    product: self
+                        .products
+                        .id(rec.product.as_deref().unwrap_or("unknown")),
+                    status: Status::of(rec.growing_method.as_deref()),
+                    amount: rec.amount,
+                    held_now: rec.held.get(self.actor).copied().unwrap_or(0),
+                };
+                self.lot_ids.insert(key.to_owned(), self.lots.len());
+                self.lots.push(info);
+                self.lots.len() - 1
+            }
+        };
         self.lots
-            .get(key)
+            .get(i)
             .ok_or_else(|| StoreError::Corrupt("lot cache".into()))
     }
 
@@ -643,7 +706,6 @@ impl<'h> Replay<'h> {
             _ => 1,
         };
         *self.stock.entry(k).or_insert(0) += sign * mg;
-        *self.held.entry(key.to_owned()).or_insert(0) += sign * mg;
         if in_period {
             let row = self.rows.entry(k).or_default();
             match flow {
@@ -665,7 +727,7 @@ impl<'h> Replay<'h> {
         bounds: &Bounds,
     ) -> Result<(), StoreError> {
         let tf = is_transformation(meta.kind);
-        let actor = self.actor.clone();
+        let actor = self.actor;
         let mut inputs: Vec<(Key, i64)> = Vec::new();
         let mut outputs: Vec<(Key, i64)> = Vec::new();
         let mut out_keys: Vec<(Key, bool)> = Vec::new();
@@ -694,13 +756,13 @@ impl<'h> Replay<'h> {
                     amount,
                     contents,
                 } => {
-                    let flow = if holds(from, &actor) {
+                    let flow = if holds(from, actor) {
                         if matches!(to, Place::Consumed) {
                             Flow::Consumed
                         } else {
                             Flow::Shipped
                         }
-                    } else if holds(to, &actor) {
+                    } else if holds(to, actor) {
                         match (from, tf || meta.kind == Kind::Harvest) {
                             (Place::Outside, true) => {
                                 if tf {
@@ -774,8 +836,15 @@ impl<'h> Replay<'h> {
                 .push(index);
         }
         if tf {
-            let t = self.transformation(index, meta, &inputs, &outputs, bounds);
-            self.transformations.push((t, inputs, outputs));
+            let checks = self.checks(meta.kind, &inputs, &outputs, bounds);
+            self.transformations.push(RawTransformation {
+                entry: index,
+                time_ms: meta.event_time_ms,
+                kind: meta.kind,
+                inputs,
+                outputs,
+                checks,
+            });
         }
         Ok(())
     }
@@ -794,15 +863,15 @@ impl<'h> Replay<'h> {
             .collect()
     }
 
-    fn transformation(
+    /// The yields of a transformation of `kind` against its bounds.
+    fn checks(
         &self,
-        index: u64,
-        meta: &EntryMeta,
-        inputs: &[(Key, i64)],
-        outputs: &[(Key, i64)],
+        kind: Kind,
+        inputs: &[Amount],
+        outputs: &[Amount],
         bounds: &Bounds,
-    ) -> Transformation {
-        let sum = |items: &[(Key, i64)], names: &[&str]| -> i64 {
+    ) -> Vec<YieldCheck> {
+        let sum = |items: &[Amount], names: &[&str]| -> i64 {
             items
                 .iter()
                 .filter(|((p, _), _)| names.contains(&self.products.name(*p)))
@@ -810,7 +879,6 @@ impl<'h> Replay<'h> {
                 .sum()
         };
         let input_mg: i64 = inputs.iter().map(|(_, mg)| mg).sum();
-        let output_mg: i64 = outputs.iter().map(|(_, mg)| mg).sum();
         // Inputs none of which is a family's input (paddy renamed `dried-paddy` by a drying
         // step, husk "milled" into rice) are measured whole: the rules measure nothing then,
         // and this is where a yield could hide.
@@ -821,19 +889,15 @@ impl<'h> Replay<'h> {
                 .any(|f| f.inputs.iter().any(|(i, _)| *i == name))
         });
         let mut checks = Vec::new();
-        for &f in kind_checks(meta.kind) {
+        for &f in kind_checks(kind) {
             let fam = &FAMILIES[f];
             let (input, _) = fam.inputs[0];
             let num = sum(outputs, fam.outputs);
             let mut den = sum(inputs, &[input]);
-            let mut measure = format!("{} per {}", fam.name, words(input));
+            let mut measure = fam.measure;
             if den == 0 && unnamed && num > 0 {
                 den = input_mg;
-                measure = format!(
-                    "{} per kg of all inputs (no {} among them)",
-                    fam.name,
-                    words(input)
-                );
+                measure = fam.measure_all;
             }
             if den <= 0 {
                 continue;
@@ -842,7 +906,7 @@ impl<'h> Replay<'h> {
             let r = num as f64 / den as f64;
             checks.push(YieldCheck {
                 bound: fam.bound,
-                measure,
+                measure: Cow::Borrowed(measure),
                 output_kg: Mg(num),
                 input_kg: Mg(den),
                 value: round4(r),
@@ -851,23 +915,30 @@ impl<'h> Replay<'h> {
                 within: r >= min && r <= max,
             });
         }
-        let (yield_, bounds_) = match checks.first() {
+        checks
+    }
+
+    /// A transformation as the answer lists it.
+    fn listed(&self, t: RawTransformation) -> Transformation {
+        let input_mg: i64 = t.inputs.iter().map(|(_, mg)| mg).sum();
+        let output_mg: i64 = t.outputs.iter().map(|(_, mg)| mg).sum();
+        let (yield_, bounds) = match t.checks.first() {
             Some(c) => (Some(c.value), Some([c.min, c.max])),
             None if input_mg > 0 => (Some(round4(output_mg as f64 / input_mg as f64)), None),
             None => (None, None),
         };
         Transformation {
-            entry: index,
-            event_time: rfc3339(meta.event_time_ms),
-            kind: meta.kind.name(),
-            inputs: self.parts(inputs),
-            outputs: self.parts(outputs),
+            entry: t.entry,
+            event_time: rfc3339(t.time_ms),
+            kind: t.kind.name(),
+            inputs: self.parts(&t.inputs),
+            outputs: self.parts(&t.outputs),
             input_kg: Mg(input_mg),
             output_kg: Mg(output_mg),
             yield_,
-            bounds: bounds_,
-            within_bounds: (!checks.is_empty()).then(|| checks.iter().all(|c| c.within)),
-            checks,
+            bounds,
+            within_bounds: (!t.checks.is_empty()).then(|| t.checks.iter().all(|c| c.within)),
+            checks: t.checks,
         }
     }
 }
@@ -914,22 +985,22 @@ pub fn compute(
     req: &Request<'_>,
     bounds: &Bounds,
 ) -> Result<Report, StoreError> {
-    let actor = req.operator.id.clone();
+    let actor = req.operator.id.as_str();
     let mut r = Replay {
         history,
-        actor: actor.clone(),
+        actor: &req.operator.id,
         products: Products::default(),
-        lots: HashMap::new(),
-        stock: HashMap::new(),
-        held: HashMap::new(),
-        rows: HashMap::new(),
+        lot_ids: Map::default(),
+        lots: Vec::new(),
+        stock: Map::default(),
+        rows: Map::default(),
         shortfalls: BTreeMap::new(),
         transformations: Vec::new(),
-        evidence: HashMap::new(),
+        evidence: Map::default(),
     };
     let mut summary = Summary::default();
-    let mut opening: Option<HashMap<Key, i64>> = None;
-    history.entries(&actor, req.to_ms, &mut |index, meta| {
+    let mut opening: Option<Map<Key, i64>> = None;
+    history.entries(actor, req.to_ms, &mut |index, meta| {
         // Registrar documents about the operator move no goods.
         if meta.kind.is_registrar() {
             return Ok(());
@@ -962,10 +1033,10 @@ pub fn compute(
     }
 
     // The ledger's own record of what the operator holds, when the period reaches the present.
-    let mut ledger: Option<HashMap<Key, i64>> = None;
-    if !history.has_later(&actor, req.to_ms)? {
-        let mut now: HashMap<Key, i64> = HashMap::new();
-        for lot in r.lots.values().filter(|l| l.class != IdClass::Unit) {
+    let mut ledger: Option<Map<Key, i64>> = None;
+    if !history.has_later(actor, req.to_ms)? {
+        let mut now: Map<Key, i64> = Map::default();
+        for lot in r.lots.iter().filter(|l| l.class != IdClass::Unit) {
             *now.entry((lot.product, lot.status)).or_insert(0) += lot.held_now;
         }
         ledger = Some(now);
@@ -997,7 +1068,7 @@ pub fn compute(
         }
     }
     // Records changed by entries written while this ran are not a discrepancy.
-    if !mismatches.is_empty() && ledger.is_some() && history.grew(&actor)? {
+    if !mismatches.is_empty() && ledger.is_some() && history.grew(actor)? {
         ledger = None;
         mismatches.retain(|(k, closing, _)| *closing != r.stock.get(k).copied().unwrap_or(0));
     }
@@ -1197,26 +1268,31 @@ pub fn compute(
     }
 
     // Transformations, and each one outside its bounds.
+    let wanted = req.product.map(|p| r.products.find(p));
+    let raw = std::mem::take(&mut r.transformations);
     let mut transformations = Vec::new();
-    for (t, ins, outs) in r.transformations {
-        let products = {
-            let mut ids: Vec<u32> = ins.iter().chain(&outs).map(|((p, _), _)| *p).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            product_names(&ids, &r.products)
-        };
-        if req
-            .product
-            .is_some_and(|p| !products.iter().any(|x| x == p))
+    summary.transformations = 0;
+    for t in raw {
+        let mut ids: Vec<u32> = t
+            .inputs
+            .iter()
+            .chain(&t.outputs)
+            .map(|((p, _), _)| *p)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if let Some(w) = wanted
+            && !w.is_some_and(|w| ids.contains(&w))
         {
             continue;
         }
+        summary.transformations += 1;
         for c in t.checks.iter().filter(|c| !c.within) {
             flags.push(Finding {
                 code: "yield_out_of_bounds",
                 message: format!(
                     "{} at entry {}: {} is {:.3} ({} from {}); {} allows {}–{}",
-                    t.kind,
+                    t.kind.name(),
                     t.entry,
                     c.measure,
                     c.value,
@@ -1237,13 +1313,13 @@ pub fn compute(
                 ]),
                 entries: vec![t.entry],
                 entries_total: 1,
-                products: products.clone(),
+                products: product_names(&ids, &r.products),
             });
         }
-        transformations.push(t);
+        if transformations.len() < MAX_LISTED {
+            transformations.push(r.listed(t));
+        }
     }
-    summary.transformations = transformations.len();
-    transformations.truncate(MAX_LISTED);
     summary.transformations_listed = transformations.len();
 
     // The product filter, then the cap per code.
@@ -1315,6 +1391,7 @@ pub fn compute(
         flags,
         summary,
         notes: NOTES,
+        links: None,
     })
 }
 
@@ -1487,8 +1564,8 @@ mod tests {
             }
             Ok(())
         }
-        fn lot(&self, key: &str) -> Result<Option<LotRecord>, StoreError> {
-            Ok(self.lots.get(key).cloned())
+        fn lot(&self, key: &str) -> Result<Option<LotFacts>, StoreError> {
+            Ok(self.lots.get(key).map(LotFacts::from))
         }
         fn has_later(&self, _actor: &str, from_ms: i64) -> Result<bool, StoreError> {
             Ok(self.entries.iter().any(|(_, m)| m.event_time_ms >= from_ms))
@@ -2024,6 +2101,22 @@ mod tests {
             "{}",
             r.flags[0].message
         );
+    }
+
+    /// The audit reads lot records through a narrower view; its member names must be the
+    /// record's.
+    #[test]
+    fn lot_facts_read_a_stored_lot_record() {
+        let mut h = Synthetic::default();
+        h.add_lot("l", IdClass::Item, "head-rice", Some("in-conversion"), 50);
+        h.holds_now("l", 50);
+        let bytes = serde_json::to_vec(&h.lots["l"]).unwrap();
+        let f: LotFacts = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(f.class, IdClass::Item);
+        assert_eq!(f.product.as_deref(), Some("head-rice"));
+        assert_eq!(f.growing_method.as_deref(), Some("in-conversion"));
+        assert_eq!(f.amount, 50 * KG);
+        assert_eq!(f.held.get(X), Some(&(50 * KG)));
     }
 
     #[test]

@@ -178,7 +178,7 @@ fn history(
 }
 
 /// Submits `events` in order, in batches; fails on any refusal.
-fn submit(client: &Client, events: &[Value], batch: usize) -> Result<()> {
+pub(super) fn submit(client: &Client, events: &[Value], batch: usize) -> Result<()> {
     for chunk in events.chunks(batch) {
         let (status, v) = client.post("/v1/events/batch", &serde_json::to_vec(chunk)?)?;
         if status != 200 || v["accepted"].as_u64() != Some(chunk.len() as u64) {

@@ -178,14 +178,11 @@ pub(super) async fn get_mass_balance(
     path: web::Path<String>,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
-    let report = mass_balance_of(&data, &path, &q).await?;
-    let mut v = serde_json::to_value(&report).map_err(Problem::internal)?;
-    if let Some(o) = v.as_object_mut() {
-        o.insert("links".into(), links(&report));
-    }
+    let mut report = mass_balance_of(&data, &path, &q).await?;
+    report.links = Some(links(&report));
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(v))
+        .json(report))
 }
 
 pub(super) async fn get_report(

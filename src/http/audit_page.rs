@@ -538,6 +538,7 @@ mod tests {
             },
             flags,
             notes: &["A note."],
+            links: None,
         }
     }
 
