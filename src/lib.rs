@@ -5,6 +5,7 @@
 //! Dependencies point inward: `cli` and `http` → `ledger` → `store`, `core`; `core` depends on
 //! nothing of ours. See ARCHITECTURE.md.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod core;

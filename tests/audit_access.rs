@@ -32,12 +32,23 @@ fn id(name: &str) -> String {
         .id
 }
 
-/// The audit resources of one operator that a certifier asks for.
+/// The audit resources about the mill that a certifier asks for: its mass balance and report,
+/// its FSMA export, and the recall of the head rice it milled.
 fn audit_urls(server: &Server, operator: &str) -> Vec<String> {
-    vec![server.url(&format!(
-        "/v1/export/fsma204.csv?operator={}&from=2026-01-01&to=2027-01-01",
-        enc(operator)
-    ))]
+    let op = enc(operator);
+    vec![
+        server.url(&format!(
+            "/v1/export/fsma204.csv?operator={op}&from=2026-01-01&to=2027-01-01"
+        )),
+        server.url(&format!(
+            "/v1/audit/operators/{op}/mass-balance?from=2026-01-01"
+        )),
+        server.url(&format!("/v1/audit/operators/{op}/report?from=2026-01-01")),
+        server.url(&format!(
+            "/v1/audit/lots/{}/downstream",
+            enc("urn:epc:class:lgtin:8841234.020001.BB26-1020")
+        )),
+    ]
 }
 
 #[test]
@@ -87,7 +98,11 @@ fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
     for url in audit_urls(&server, &mill) {
         let p = get_bearer(&url, &audit_token(&server, &other)).assert_problem(403, "forbidden");
         assert!(
-            p["detail"].as_str().unwrap().contains("does not certify"),
+            p["detail"].as_str().unwrap().contains("does not certify")
+                || p["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("certifies no operator"),
             "{p}"
         );
     }

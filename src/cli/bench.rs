@@ -71,6 +71,20 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// Mass-balance audit latency of an operator with 100,000 events, on a ledger of only those
+    /// and on one with ten times as many other events (their ratio shows whether cost follows
+    /// the operator's history or the ledger).
+    Audit {
+        /// The operator's events.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Other actors' events per event of the operator, on the second ledger.
+        #[arg(long, default_value_t = 10)]
+        ratio: usize,
+        /// Timed requests per ledger.
+        #[arg(long, default_value_t = 20)]
+        samples: usize,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -91,6 +105,11 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             large,
             samples,
         } => super::bench_recall::run(small, large, samples),
+        BenchCommand::Audit {
+            events,
+            ratio,
+            samples,
+        } => super::bench_audit::run(events, ratio, samples),
     }
 }
 
@@ -261,7 +280,7 @@ pub(super) fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// CPU time this process has used so far (all threads, user and system), where the platform
 /// tells it cheaply. Linux reports it in `/proc/self/stat` in USER_HZ ticks, which the kernel
 /// fixes at 100 per second for user space.
-fn process_cpu() -> Option<Duration> {
+pub(super) fn process_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name (field 2) may hold spaces; the fields after it start past its `)`.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -4,6 +4,7 @@
 
 pub mod actor;
 mod bench;
+mod bench_audit;
 mod bench_export;
 mod bench_provenance;
 mod bench_recall;

@@ -8,7 +8,7 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, certs, export, provenance, recall, supply};
+use super::{AppState, Problem, audit, certs, export, provenance, recall, supply};
 use crate::core::entry::{Receipt, b64_hash};
 use crate::core::event::{self, Admitted, EventId, Rejection};
 use crate::core::json;
@@ -56,6 +56,11 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             certs::actor_certificates,
         ))
         .service(get("/v1/certificates/{id}", certs::get_certificate))
+        .service(get(
+            "/v1/audit/operators/{id}/mass-balance",
+            audit::get_mass_balance,
+        ))
+        .service(get("/v1/audit/operators/{id}/report", audit::get_report))
         .service(post("/v1/rfid/decode", rfid_decode));
 }
 
@@ -139,6 +144,8 @@ async fn index(data: Data) -> HttpResponse {
             "actor": "/v1/actors/{actor id}",
             "actorCertificates": "/v1/actors/{actor id}/certificates",
             "certificate": "/v1/certificates/{certificate id}",
+            "massBalance": "/v1/audit/operators/{actor id}/mass-balance?from=&to=&product=",
+            "massBalanceReport": "/v1/audit/operators/{actor id}/report?from=&to=&product=",
             "decodeRfid": "POST /v1/rfid/decode",
             "eventById": "/v1/events/{eventID}",
             "entryProof": "/v1/entries/{index}/proof",

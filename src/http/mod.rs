@@ -4,6 +4,8 @@
 //! parameters), call the ledger, and write the answer; they hold no state of their own. `start`
 //! is the one place routes are wired.
 
+mod audit;
+mod audit_page;
 mod auth;
 mod certs;
 mod export;

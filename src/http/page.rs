@@ -29,7 +29,7 @@ macro_rules! w {
 /// Single column up to a comfortable reading width; everything long (EPC URIs, DIDs, hashes) may
 /// break anywhere, so a 360 px phone never scrolls sideways. Tables turn into stacked cards on
 /// narrow screens for the same reason.
-const STYLE: &str = r#"
+pub(super) const STYLE: &str = r#"
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Khmer",sans-serif;color:#1b1f23;background:#f6f7f5;overflow-wrap:anywhere}
@@ -98,7 +98,7 @@ footer{max-width:46rem;margin:0 auto;padding:0 1rem 2rem}
 
 /// Defence in depth for a page built from untrusted data: no scripts, no plugins, no forms, no
 /// base rewriting; styles only inline, images only from this server.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+pub(super) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
 
 /// The buyer page for a provenance document. See the module docs for the guarantees.
 pub fn buyer_page(p: &Value) -> String {
@@ -965,7 +965,7 @@ impl fmt::Display for Offset {
 }
 
 /// Text with `& < > " '` escaped, safe in element content and in quoted attribute values.
-struct Esc<'a>(&'a str);
+pub(super) struct Esc<'a>(pub(super) &'a str);
 
 impl fmt::Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
