@@ -169,7 +169,7 @@ pub struct EntryCache {
 
 impl EntryCache {
     fn load(&mut self, ledger: &Ledger, i: u64) -> Result<(), CollectError> {
-        if !self.entries.contains_key(&i) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(i) {
             let bytes = ledger
                 .entry(i)?
                 .ok_or_else(|| StoreError::Corrupt(format!("entry {i} is missing")))?;
@@ -177,7 +177,7 @@ impl EntryCache {
                 Entry::parse(&bytes).map_err(|e| StoreError::Corrupt(format!("entry {i}: {e}")))?;
             let doc = profile::interpret(&entry.event)
                 .map_err(|v| StoreError::Corrupt(format!("entry {i}: {}", v.message)))?;
-            self.entries.insert(i, (entry, doc));
+            slot.insert((entry, doc));
         }
         Ok(())
     }
