@@ -229,7 +229,9 @@ fn organic_status_is_derived_and_a_retroactive_withdrawal_changes_it() {
     assert!(page.contains(&demo_cert_id("collector")));
     // As a browser renders it: the organic verdict near the top, the failed check listed.
     let dom = common::browser::dump_dom(&server.url("/00/988412340000000016"));
-    let organic = dom.find(r#"data-status="not_organic""#).expect("the organic section");
+    let organic = dom
+        .find(r#"data-status="not_organic""#)
+        .expect("the organic section");
     let timeline = dom.find(r#"id="journey""#).expect("the timeline");
     assert!(organic < timeline, "the verdict comes before the timeline");
     assert!(dom[organic..timeline].contains("withdrawn"));

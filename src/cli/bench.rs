@@ -320,20 +320,8 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
         bytes / total.max(1)
     );
 
-    let dir = std::env::temp_dir().join(format!(
-        "lotline-bench-{}-{}",
-        std::process::id(),
-        EventId::new_v7()
-    ));
-    let cfg = Config {
-        data: dir.clone(),
-        listen: "127.0.0.1:0".into(),
-        origin: Some("bench.invalid/lotline".into()),
-        max_batch: batch.max(1000),
-        registrars: vec![crate::scenario::did(&registrar)],
-        ..Config::default()
-    };
-    let server = BenchServer::start(cfg)?;
+    let dir = bench_dir("ingest");
+    let server = BenchServer::fresh(&dir, &registrar, batch.max(1000))?;
     let base = server.base.clone();
 
     // Registrations first, untimed: actors must exist before their events.
@@ -448,7 +436,43 @@ pub(super) struct BenchServer {
     thread: std::thread::JoinHandle<Result<()>>,
 }
 
+/// The origin of every benchmark ledger.
+pub(super) const BENCH_ORIGIN: &str = "bench.invalid/lotline";
+
+/// A fresh temporary data directory for a benchmark ledger named `name`.
+pub(super) fn bench_dir(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "lotline-bench-{name}-{}-{}",
+        std::process::id(),
+        EventId::new_v7()
+    ))
+}
+
+/// A registrar's audit token for the benchmark ledgers, valid for the hour a run may take.
+pub(super) fn audit_token(registrar: &SigningKey) -> Result<String> {
+    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    crate::core::audit_token::create(registrar, BENCH_ORIGIN, None, now, 3_600_000)
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
 impl BenchServer {
+    /// A server on a new ledger in `dir` (from [`bench_dir`]) whose registrar is `registrar`,
+    /// taking batches of up to `max_batch` events.
+    pub fn fresh(
+        dir: &std::path::Path,
+        registrar: &SigningKey,
+        max_batch: usize,
+    ) -> Result<BenchServer> {
+        BenchServer::start(Config {
+            data: dir.to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            origin: Some(BENCH_ORIGIN.into()),
+            max_batch,
+            registrars: vec![scenario::did(registrar)],
+            ..Config::default()
+        })
+    }
+
     pub fn start(cfg: Config) -> Result<BenchServer> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -17,11 +17,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::Client;
-use super::bench::{BenchServer, percentile, process_cpu};
+use super::bench::{BenchServer, audit_token, bench_dir, percentile, process_cpu};
 use super::bench_provenance::submit;
-use crate::config::Config;
 use crate::core::di;
-use crate::core::event::EventId;
 use crate::scenario::{self, items::*};
 
 const SIGNED: &str = "2026-11-20T01:15:00Z";
@@ -171,19 +169,8 @@ fn ledger_run(cycles: usize, others: usize, samples: usize) -> Result<Run> {
         setup.push(reg(id, &format!("Other farm {i}"), &["farm"], key)?);
     }
 
-    let dir = std::env::temp_dir().join(format!(
-        "lotline-bench-audit-{}-{}",
-        std::process::id(),
-        EventId::new_v7()
-    ));
-    let server = BenchServer::start(Config {
-        data: dir.clone(),
-        listen: "127.0.0.1:0".into(),
-        origin: Some("bench.invalid/lotline".into()),
-        max_batch: 1000,
-        registrars: vec![scenario::did(&registrar)],
-        ..Config::default()
-    })?;
+    let dir = bench_dir("audit");
+    let server = BenchServer::fresh(&dir, &registrar, 1000)?;
     let base = server.base.clone();
     let result = (|| -> Result<Run> {
         let client = Client::new(&base, 3)?;
@@ -232,16 +219,8 @@ fn ledger_run(cycles: usize, others: usize, samples: usize) -> Result<Run> {
         // Half the operator's history before the period (replayed for the opening stock), half
         // in it: every request replays all of it.
         let mid = at(cycles * 20 / 2);
-        // A registrar's audit token, valid for the hour a run may take.
-        let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-        let token = crate::core::audit_token::create(
-            &registrar,
-            "bench.invalid/lotline",
-            None,
-            now,
-            3_600_000,
-        )
-        .map_err(|e| anyhow::anyhow!(e))?;
+        // A registrar's audit token: audits are not public.
+        let token = audit_token(&registrar)?;
         let path = format!(
             "/v1/audit/operators/{}/mass-balance?from={}&to=2026-12-01&access_token={token}",
             op.replace(':', "%3A"),

@@ -9,14 +9,9 @@ use anyhow::{Result, bail};
 use serde_json::Value;
 
 use super::Client;
-use super::bench::{BenchServer, percentile};
-use super::bench_provenance::{fill, history, submit};
-use crate::config::Config;
-use crate::core::di;
-use crate::core::event::EventId;
+use super::bench::{BenchServer, audit_token, bench_dir, percentile};
+use super::bench_provenance::{fill, filler, history, submit};
 use crate::scenario;
-
-const SIGNED: &str = "2026-11-20T01:15:00Z";
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -66,35 +61,9 @@ pub fn run(rows: usize, samples: usize) -> Result<()> {
     );
     let registrar = scenario::seeded_key("bench export registrar");
     let (regs, events, container) = history("export", 5000, 6, 63, &registrar)?;
-    let filler_key = scenario::seeded_key("bench export filler");
-    let filler_id = scenario::pgln(9100);
-    let filler_reg = di::sign(
-        &scenario::register(
-            None,
-            "2026-01-01T00:00:00+07:00",
-            &filler_id,
-            "Filler farm",
-            ("KH", "Kampong Thom"),
-            &["farm"],
-            &[scenario::did(&filler_key)],
-            None,
-        ),
-        &registrar,
-        SIGNED,
-    )?;
-    let dir = std::env::temp_dir().join(format!(
-        "lotline-bench-export-{}-{}",
-        std::process::id(),
-        EventId::new_v7()
-    ));
-    let server = BenchServer::start(Config {
-        data: dir.clone(),
-        listen: "127.0.0.1:0".into(),
-        origin: Some("bench.invalid/lotline".into()),
-        max_batch: 1000,
-        registrars: vec![scenario::did(&registrar)],
-        ..Config::default()
-    })?;
+    let (filler_key, filler_id, filler_reg) = filler("bench export filler", 9100, &registrar)?;
+    let dir = bench_dir("export");
+    let server = BenchServer::fresh(&dir, &registrar, 1000)?;
     let base = server.base.clone();
     let result = (|| -> Result<()> {
         let client = Client::new(&base, 3)?;
@@ -114,8 +83,12 @@ pub fn run(rows: usize, samples: usize) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
 
-        let period = "/v1/export/fsma204.csv?from=2026-09-01&to=2026-09-02";
-        let (lat, bytes) = timed(&base, period, samples)?;
+        // A whole period is a registrar's audit export.
+        let period = format!(
+            "/v1/export/fsma204.csv?from=2026-09-01&to=2026-09-02&access_token={}",
+            audit_token(&registrar)?
+        );
+        let (lat, bytes) = timed(&base, &period, samples)?;
         let p50 = percentile(&lat, 0.5);
         println!(
             "  FSMA 204 CSV of a period, {rows} rows ({:.1} MB): p50 {:.0} ms, max {:.0} ms; {:.0} rows/s",

@@ -14,10 +14,8 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::Client;
-use super::bench::{BenchServer, ed25519_ceiling, percentile};
-use crate::config::Config;
+use super::bench::{BenchServer, bench_dir, ed25519_ceiling, percentile};
 use crate::core::di;
-use crate::core::event::EventId;
 use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle};
 use crate::scenario::{self, items::*};
@@ -195,6 +193,32 @@ pub(super) fn submit(client: &Client, events: &[Value], batch: usize) -> Result<
 
 /// Unrelated harvests `from..to` of the filler farm, signed in parallel and submitted by two
 /// clients at once.
+/// A filler farm registered by `registrar`, whose harvests pad a benchmark ledger: its key,
+/// its id (party `party`) and its signed registration.
+pub(super) fn filler(
+    seed: &str,
+    party: u32,
+    registrar: &SigningKey,
+) -> Result<(SigningKey, String, Value)> {
+    let key = scenario::seeded_key(seed);
+    let id = scenario::pgln(party);
+    let registration = di::sign(
+        &scenario::register(
+            None,
+            "2026-01-01T00:00:00+07:00",
+            &id,
+            "Filler farm",
+            ("KH", "Kampong Thom"),
+            &["farm"],
+            &[scenario::did(&key)],
+            None,
+        ),
+        registrar,
+        SIGNED,
+    )?;
+    Ok((key, id, registration))
+}
+
 pub(super) fn fill(
     base: &str,
     farm: &SigningKey,
@@ -262,36 +286,14 @@ fn ledger_run(size: usize, samples: usize, tag: &str, big: bool) -> Result<Run> 
     } else {
         None
     };
-    let filler_key = scenario::seeded_key(&format!("bench provenance filler {tag}"));
-    let filler_id = scenario::pgln(9000 + u32::from(tag == "large"));
-    let filler_reg = di::sign(
-        &scenario::register(
-            None,
-            "2026-01-01T00:00:00+07:00",
-            &filler_id,
-            "Filler farm",
-            ("KH", "Kampong Thom"),
-            &["farm"],
-            &[scenario::did(&filler_key)],
-            None,
-        ),
+    let (filler_key, filler_id, filler_reg) = filler(
+        &format!("bench provenance filler {tag}"),
+        9000 + u32::from(tag == "large"),
         &registrar,
-        SIGNED,
     )?;
 
-    let dir = std::env::temp_dir().join(format!(
-        "lotline-bench-prov-{}-{}",
-        std::process::id(),
-        EventId::new_v7()
-    ));
-    let server = BenchServer::start(Config {
-        data: dir.clone(),
-        listen: "127.0.0.1:0".into(),
-        origin: Some("bench.invalid/lotline".into()),
-        max_batch: 1000,
-        registrars: vec![scenario::did(&registrar)],
-        ..Config::default()
-    })?;
+    let dir = bench_dir("prov");
+    let server = BenchServer::fresh(&dir, &registrar, 1000)?;
     let base = server.base.clone();
     let client = Client::new(&base, 3)?;
     let result = (|| -> Result<Run> {

@@ -18,11 +18,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::Client;
-use super::bench::{BenchServer, percentile};
-use super::bench_provenance::{SIGNED, fill, submit};
-use crate::config::Config;
+use super::bench::{BenchServer, audit_token, bench_dir, percentile};
+use super::bench_provenance::{SIGNED, fill, filler, submit};
 use crate::core::di;
-use crate::core::event::EventId;
 use crate::scenario::{self, items::*};
 
 /// Bags of 50 kg the chain's head rice fills, and pallets they go on.
@@ -271,16 +269,6 @@ fn bench_cert(name: &str) -> String {
     format!("https://certifier.example/bench/{name}")
 }
 
-/// A registrar's audit token for the bench ledgers (one origin), valid for the hour the run
-/// may take.
-fn token(registrar: &SigningKey) -> Result<String> {
-    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    crate::core::audit_token::create(registrar, ORIGIN, None, now, 3_600_000)
-        .map_err(|e| anyhow::anyhow!(e))
-}
-
-const ORIGIN: &str = "bench.invalid/lotline";
-
 /// A built ledger, served.
 struct Ledger {
     server: BenchServer,
@@ -300,35 +288,13 @@ impl Ledger {
 /// Builds a ledger of `size` entries through the API: the chain in the middle of unrelated
 /// harvests, and checks that the chain's trace is its fixed graph.
 fn build(size: usize, tag: &str, chain: &Chain, registrar: &SigningKey) -> Result<Ledger> {
-    let filler_key = scenario::seeded_key(&format!("bench recall filler {tag}"));
-    let filler_id = scenario::pgln(9100 + u32::from(tag == "large"));
-    let filler_reg = di::sign(
-        &scenario::register(
-            None,
-            "2026-01-01T00:00:00+07:00",
-            &filler_id,
-            "Filler farm",
-            ("KH", "Kampong Thom"),
-            &["farm"],
-            &[scenario::did(&filler_key)],
-            None,
-        ),
+    let (filler_key, filler_id, filler_reg) = filler(
+        &format!("bench recall filler {tag}"),
+        9100 + u32::from(tag == "large"),
         registrar,
-        SIGNED,
     )?;
-    let dir = std::env::temp_dir().join(format!(
-        "lotline-bench-recall-{}-{}",
-        std::process::id(),
-        EventId::new_v7()
-    ));
-    let server = BenchServer::start(Config {
-        data: dir.clone(),
-        listen: "127.0.0.1:0".into(),
-        origin: Some(ORIGIN.into()),
-        max_batch: 1000,
-        registrars: vec![scenario::did(registrar)],
-        ..Config::default()
-    })?;
+    let dir = bench_dir("recall");
+    let server = BenchServer::fresh(&dir, registrar, 1000)?;
     let base = server.base.clone();
     let built = (|| -> Result<(Client, u64)> {
         let client = Client::new(&base, 3)?;
@@ -349,7 +315,7 @@ fn build(size: usize, tag: &str, chain: &Chain, registrar: &SigningKey) -> Resul
             started.elapsed().as_secs_f64()
         );
         // The trace must be the chain's fixed graph, whatever else the ledger holds.
-        let (status, body) = client.get_text(&requests(chain, &token(registrar)?)[0].1)?;
+        let (status, body) = client.get_text(&requests(chain, &audit_token(registrar)?)[0].1)?;
         let v: Value = serde_json::from_str(&body)?;
         let got = &v["summary"];
         let want = [chain.lots, chain.units, chain.shipments, chain.recipients];
@@ -439,7 +405,7 @@ pub fn run(small: usize, large: usize, samples: usize) -> Result<()> {
     );
     let registrar = scenario::seeded_key("bench recall registrar");
     let chain = chain(&registrar)?;
-    let reqs = requests(&chain, &token(&registrar)?);
+    let reqs = requests(&chain, &audit_token(&registrar)?);
     println!("ledger of {small} entries:");
     let s = build(small, "small", &chain, &registrar)?;
     println!("ledger of {large} entries:");
