@@ -28,6 +28,8 @@ use crate::store::StoreError;
 
 /// Most entries of the holders scanned since the date.
 pub const MAX_EVENTS: usize = 200_000;
+/// Most certificates of one actor considered.
+const MAX_CERTS: usize = 1_000;
 /// Most lots, items and units whose status is derived.
 pub const MAX_LOTS: usize = 5_000;
 
@@ -238,8 +240,13 @@ pub fn impact(
                 continue;
             }
             if !alternatives.contains_key(&who) {
-                let others: Vec<CertRecord> = reader
-                    .certs_of(tag::CERT_HOLDER, &who, 1000)?
+                let others = reader.certs_of(tag::CERT_HOLDER, &who, MAX_CERTS + 1)?;
+                if others.len() > MAX_CERTS {
+                    return Err(ImpactError::TooLarge(format!(
+                        "{who} holds more than {MAX_CERTS} certificates"
+                    )));
+                }
+                let others: Vec<CertRecord> = others
                     .into_iter()
                     .filter(|c| c.id != cert.id && c.concerns(&who))
                     .collect();

@@ -148,9 +148,19 @@ pub(super) async fn actor_certificates(
         .map_err(Problem::internal)?
         .ok_or_else(|| Problem::not_found(format!("no actor {} is registered", *path)))?;
     let list = |which: u8| -> Result<Vec<Value>, Problem> {
-        reader
-            .certs_of(which, &actor.id, MAX_CERTS)
-            .map_err(Problem::internal)?
+        let certs = reader
+            .certs_of(which, &actor.id, MAX_CERTS + 1)
+            .map_err(Problem::internal)?;
+        if certs.len() > MAX_CERTS {
+            return Err(Problem::new(
+                "history_too_large",
+                format!(
+                    "{} has more than {MAX_CERTS} certificates; ask for them one by one",
+                    actor.id
+                ),
+            ));
+        }
+        certs
             .iter()
             .filter(|c| which == tag::CERT_ISSUER || c.concerns(&actor.id))
             .map(|c| cert_json(&reader, c, t))

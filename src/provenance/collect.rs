@@ -129,7 +129,12 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
     // others'.
     let mut issuers = BTreeSet::new();
     for id in &actors {
-        for c in reader.certs_of(tag::CERT_HOLDER, id, MAX_CERTS)? {
+        let certs = reader.certs_of(tag::CERT_HOLDER, id, MAX_CERTS + 1)?;
+        // Leaving some out would change the verdict silently: refuse instead.
+        if certs.len() > MAX_CERTS {
+            return Err(CollectError::TooLarge);
+        }
+        for c in certs {
             if c.concerns(id) {
                 indexes.extend(c.entries());
                 issuers.insert(c.issuer);

@@ -724,22 +724,23 @@ impl<'g, 's> Tx<'g, 's> {
         let at = self.at;
         let id = c.id();
         let existing = self.cert(id)?;
-        let record = match (existing, c) {
-            (None, Certification::Issue(spec)) => {
-                for (who, what) in std::iter::once((&spec.subject, "subject"))
-                    .chain(spec.members.iter().map(|m| (&m.farm, "member farm")))
-                {
-                    if self.actor(who)?.is_none() {
-                        return fail(
-                            "unknown_actor",
-                            format!(
-                                "the certificate's {what} {who} is not a registered actor; a registrar must register it first"
-                            ),
-                        );
-                    }
+        // Whoever a certificate names must be registered, at issuance and at every amendment.
+        if let Certification::Issue(spec) | Certification::Amend { spec, .. } = c {
+            for (who, what) in std::iter::once((&spec.subject, "subject"))
+                .chain(spec.members.iter().map(|m| (&m.farm, "member farm")))
+            {
+                if self.actor(who)?.is_none() {
+                    return fail(
+                        "unknown_actor",
+                        format!(
+                            "the certificate's {what} {who} is not a registered actor; a registrar must register it first"
+                        ),
+                    );
                 }
-                CertRecord::issue(spec, certifier, t, at)
             }
+        }
+        let record = match (existing, c) {
+            (None, Certification::Issue(spec)) => CertRecord::issue(spec, certifier, t, at),
             (None, _) => {
                 return fail(
                     "unknown_certificate",
