@@ -551,3 +551,125 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
         .assert_problem(404, "not_found");
     server.stop();
 }
+
+/// Only the events on the way to a lot count for its organic status: the mill's uncertified
+/// buyer of the paddy it did not mill does not make the mill's rice non-organic (the paddy
+/// itself, which that buyer received, is not organic).
+#[test]
+fn events_off_a_lots_path_do_not_count_against_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let (certifier, farm, mill, trader) =
+        (common::key(), common::key(), common::key(), common::key());
+    let ids: Vec<String> = (61..65).map(scenario::pgln).collect();
+    server.register(&ids[0], &["certifier"], &certifier);
+    server.register(&ids[1], &["farm"], &farm);
+    server.register(&ids[2], &["mill"], &mill);
+    server.register(&ids[3], &["collector"], &trader);
+    let year = ("2026-01-01", "2026-12-31");
+    for (i, (who, acts)) in [
+        (1, &["production"][..]),
+        (2, &["handling", "processing"][..]),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let c = scenario::certificate(
+            "2026-02-01T08:00:00+07:00",
+            &format!("https://cb.example/c/{i}"),
+            &format!("C-{i}"),
+            &ids[*who],
+            &[],
+            acts,
+            &["rice"],
+            year,
+        );
+        assert_eq!(server.submit(&certifier, &c).status, 201);
+    }
+    let paddy = scenario::lgtin(scenario::items::PADDY, "SPLIT-1");
+    let rice = scenario::lgtin(scenario::items::HEAD_RICE, "SPLIT-1");
+    let t = |d: u32| format!("2026-10-{d:02}T08:00:00+07:00");
+    let steps: Vec<(&ed25519_dalek::SigningKey, Value)> = vec![
+        (
+            &farm,
+            scenario::harvest(
+                None,
+                &t(1),
+                &paddy,
+                10_000.0,
+                &ids[1],
+                "rice",
+                None,
+                scenario::plot("S-1", "Battambang", 3.0, 103.2, 13.1),
+                "organic",
+            ),
+        ),
+        (
+            &farm,
+            scenario::movement(
+                true,
+                &t(2),
+                &ids[1],
+                &ids[2],
+                &[],
+                &[scenario::kg(&paddy, 10_000.0)],
+            ),
+        ),
+        (
+            &mill,
+            scenario::movement(
+                false,
+                &t(3),
+                &ids[1],
+                &ids[2],
+                &[],
+                &[scenario::kg(&paddy, 10_000.0)],
+            ),
+        ),
+        (
+            &mill,
+            scenario::transform(
+                &t(4),
+                "milling",
+                &[scenario::kg(&paddy, 5_000.0)],
+                &[(rice.clone(), 3_000.0, Some("head-rice"))],
+            ),
+        ),
+        (
+            &mill,
+            scenario::movement(
+                true,
+                &t(5),
+                &ids[2],
+                &ids[3],
+                &[],
+                &[scenario::kg(&paddy, 5_000.0)],
+            ),
+        ),
+        (
+            &trader,
+            scenario::movement(
+                false,
+                &t(6),
+                &ids[2],
+                &ids[3],
+                &[],
+                &[scenario::kg(&paddy, 5_000.0)],
+            ),
+        ),
+    ];
+    for (k, doc) in steps {
+        let a = server.submit(k, &doc);
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let p = provenance(&server, &rice);
+    assert_eq!(p["organic"]["status"], "organic", "{:#?}", failed(&p));
+    let p = provenance(&server, &paddy);
+    assert_eq!(p["organic"]["status"], "not_organic");
+    assert!(
+        failed(&p).iter().all(|c| c["subject"] == ids[3].as_str()),
+        "{:#?}",
+        failed(&p)
+    );
+    server.stop();
+}

@@ -446,9 +446,63 @@ pub fn derive(
         .filter(|(p, _)| p.doc.kind == Kind::Harvest)
         .map(|(p, _)| (p.entry.index, p.doc.event_time_ms))
         .collect();
+    // Which events handled the goods on their way to the subject, and so need a certificate:
+    // - events naming a lot the subject was made from, up to the transformation that consumed it
+    //   into the next lot on the way (what happened to the rest of it later is not this
+    //   subject's history);
+    // - events naming a unit while it carried such goods (a reused pallet's other journeys
+    //   are not).
+    let mut consumed_at: HashMap<&str, u64> = HashMap::new();
+    for n in nodes.values() {
+        if upstream.contains(&n.key) && n.class != IdClass::Unit {
+            for i in &n.inputs {
+                let at = consumed_at.entry(i.as_str()).or_insert(n.created_at);
+                *at = (*at).min(n.created_at);
+            }
+        }
+    }
+    let mut inside: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut carrying: HashSet<u64> = HashSet::new();
+    for p in &acting {
+        if p.doc
+            .identifiers()
+            .iter()
+            .any(|id| carriers.contains(&id.key) && carries(&id.key, &inside, &upstream, 0))
+        {
+            carrying.insert(p.entry.index);
+        }
+        match &p.doc.action {
+            Action::Pack { parent, children } => {
+                inside
+                    .entry(parent.key.as_str())
+                    .or_default()
+                    .extend(children.iter().map(|c| c.key.as_str()));
+            }
+            Action::Unpack { parent, children } => {
+                if let Some(set) = inside.get_mut(parent.key.as_str()) {
+                    if children.is_empty() {
+                        set.clear();
+                    } else {
+                        for c in children {
+                            set.remove(c.key.as_str());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
     let handled: Vec<Handled<'_>> = relevant
         .iter()
         .zip(&timeline)
+        .filter(|((p, named), _)| {
+            let at = p.entry.index;
+            carrying.contains(&at)
+                || named.iter().any(|k| {
+                    upstream.contains(k)
+                        && consumed_at.get(k.as_str()).is_none_or(|&until| at <= until)
+                })
+        })
         .map(|((p, _), item)| Handled {
             item,
             kind: p.doc.kind,
@@ -467,6 +521,23 @@ pub fn derive(
         certificates: organic::certificates(registry),
         organic,
     }
+}
+
+/// Whether unit `key` holds, directly or in units packed in it, goods the subject was made
+/// from (`upstream`), as packed so far (`inside`).
+fn carries(
+    key: &str,
+    inside: &HashMap<&str, BTreeSet<&str>>,
+    upstream: &BTreeSet<String>,
+    depth: usize,
+) -> bool {
+    // Units nest a few levels (bags on pallets in a container); the bound only guards against
+    // a crafted cycle.
+    depth < 16
+        && inside.get(key).is_some_and(|set| {
+            set.iter()
+                .any(|c| upstream.contains(*c) || carries(c, inside, upstream, depth + 1))
+        })
 }
 
 /// Sets a unit's product and crop (the one product and crop of its contents, if one) and
