@@ -17,7 +17,7 @@
 //! certificate version used, or why each candidate failed). Pure and deterministic, like the
 //! rest of [`super::derive`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -251,23 +251,50 @@ pub fn evaluate(
             continue;
         }
         let role = h.item.role.as_deref().unwrap_or_default();
-        let lot = h.item.lots.iter().find_map(|k| node.get(k.as_str()));
-        let need = Need {
-            actor,
-            activities: activities(h.kind, role),
-            product: lot.and_then(|l| l.product.as_deref()),
-            crop: lot.and_then(|l| l.crop.as_deref()),
-            plot: None,
-            t: h.time_ms,
-        };
-        checks.push(cert_check(
-            "handler_certified",
-            actor.to_owned(),
-            h.item.index,
-            h.item.event_time.clone(),
-            &certs,
-            &need,
-        ));
+        // Every product the event handled must be covered: each lot it names, and what the
+        // units it names held (a pallet of rice and cassava needs both).
+        let mut goods: BTreeSet<(Option<&str>, Option<&str>)> = BTreeSet::new();
+        let mut todo: Vec<(&str, usize)> = h.item.lots.iter().map(|k| (k.as_str(), 0)).collect();
+        while let Some((k, depth)) = todo.pop() {
+            match node.get(k) {
+                Some(n) if n.class == IdClass::Unit && !n.inputs.is_empty() && depth < 16 => {
+                    todo.extend(n.inputs.iter().map(|c| (c.as_str(), depth + 1)));
+                }
+                Some(n) => {
+                    goods.insert((n.product.as_deref(), n.crop.as_deref()));
+                }
+                None => {
+                    goods.insert((None, None));
+                }
+            }
+        }
+        let needs: Vec<Need<'_>> = goods
+            .iter()
+            .map(|(product, crop)| Need {
+                actor,
+                activities: activities(h.kind, role),
+                product: *product,
+                crop: *crop,
+                plot: None,
+                t: h.time_ms,
+            })
+            .collect();
+        // The first uncovered product decides; else the first product's certificate is the
+        // evidence.
+        let check = needs
+            .iter()
+            .map(|need| {
+                cert_check(
+                    "handler_certified",
+                    actor.to_owned(),
+                    h.item.index,
+                    h.item.event_time.clone(),
+                    &certs,
+                    need,
+                )
+            })
+            .reduce(|first, next| if first.passed && !next.passed { next } else { first });
+        checks.extend(check);
     }
     // Transformations upstream: every input organic.
     let mut made: Vec<&LotNode> = lots
