@@ -218,6 +218,21 @@ fn organic_status_is_derived_and_a_retroactive_withdrawal_changes_it() {
         out.contains("claims.certificates") || out.contains("claims.organic"),
         "{out}"
     );
+    // A version 1 bundle (made before certificates, claiming no organic status) still verifies.
+    let mut v1 = bundle.clone();
+    v1["version"] = json!(1);
+    let claims = v1["claims"].as_object_mut().unwrap();
+    claims.remove("certificates");
+    claims.remove("organic");
+    let v1_path = dir.path().join("v1.json");
+    std::fs::write(&v1_path, serde_json::to_vec(&v1).unwrap()).unwrap();
+    let out = run(&["verify", v1_path.to_str().unwrap(), "--log-key", key]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let mut claimed = bundle.clone();
     claimed["claims"]["organic"]["status"] = json!("organic");
     assert!(verify_json(dir.path(), &claimed, key).contains("claims.organic"));

@@ -40,8 +40,10 @@ pub struct Claims {
     /// Plausibility flags of the harvests and transformations upstream, by entry.
     pub flags: Vec<Flag>,
     /// The certificates of the farms and handlers, as their certification entries made them.
+    #[serde(default)]
     pub certificates: Vec<CertClaim>,
     /// Organic status derived from the history and the certificates, with every check.
+    #[serde(default)]
     pub organic: Verdict,
 }
 

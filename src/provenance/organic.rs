@@ -293,7 +293,13 @@ pub fn evaluate(
                     need,
                 )
             })
-            .reduce(|first, next| if first.passed && !next.passed { next } else { first });
+            .reduce(|first, next| {
+                if first.passed && !next.passed {
+                    next
+                } else {
+                    first
+                }
+            });
         checks.extend(check);
     }
     // Transformations upstream: every input organic.

@@ -264,12 +264,14 @@ pub fn verify(
     let mut find = |code: &'static str, at: String, message: String| {
         findings.push(Finding { code, at, message })
     };
-    if bundle.kind != BUNDLE_TYPE || bundle.version != BUNDLE_VERSION {
+    // Version 1 bundles (made before certificates) are still read; they claim no certificates
+    // or organic status, so those parts are not compared.
+    if bundle.kind != BUNDLE_TYPE || !(1..=BUNDLE_VERSION).contains(&bundle.version) {
         find(
             "bundle_format",
             "bundle".into(),
             format!(
-                "this is a {:?} bundle of version {}; this verifier reads {BUNDLE_TYPE:?} version {BUNDLE_VERSION}",
+                "this is a {:?} bundle of version {}; this verifier reads {BUNDLE_TYPE:?} versions 1 to {BUNDLE_VERSION}",
                 bundle.kind, bundle.version
             ),
         );
@@ -575,7 +577,7 @@ pub fn verify(
         );
     }
     let claims = derive(&bundle.subject, &parsed, &registry, bounds);
-    compare_claims(&bundle.claims, &claims, &mut find);
+    compare_claims(&bundle.claims, &claims, bundle.version, &mut find);
     // Every lot the history was made from must come with the entry that created it: inputs
     // are named by signed events, so leaving out an upstream branch shows here. (What else a
     // carrier unit held is not part of this history.)
@@ -617,6 +619,7 @@ pub fn verify(
 fn compare_claims(
     claimed: &Claims,
     derived: &Claims,
+    version: u64,
     find: &mut impl FnMut(&'static str, String, String),
 ) {
     let (c, d) = (
@@ -633,6 +636,9 @@ fn compare_claims(
         "certificates",
         "organic",
     ] {
+        if version < 2 && matches!(part, "certificates" | "organic") {
+            continue;
+        }
         if c.get(part) != d.get(part) {
             find(
                 "claims",
