@@ -25,8 +25,8 @@ use crate::state::certs::CertRecord;
 use crate::state::query::StateReader;
 use crate::state::{LotRecord, tag};
 
-/// Most certificates of one certifier considered when deciding what it may see.
-const MAX_ISSUED: usize = 100_000;
+/// Most certificates of one operator considered when deciding who may audit it.
+const MAX_HELD: usize = 1_000;
 
 /// An authenticated auditor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,17 +127,22 @@ impl Auditor {
         Ok(Auditor::Certifier { actor: owner })
     }
 
-    /// Whether `operator` is certified (as subject or member) by a certificate this certifier
-    /// issued.
+    /// Whether any of `operators` is certified (as subject or member) by a certificate this
+    /// certifier issued. Reads the operators' own certificates (a few each), not the
+    /// certifier's (which may be many).
     fn certifies(&self, reader: &StateReader<'_>, operators: &[&str]) -> Result<bool, Problem> {
-        match self {
-            Auditor::Registrar { .. } => Ok(true),
-            Auditor::Certifier { actor } => Ok(reader
-                .certs_of(tag::CERT_ISSUER, actor, MAX_ISSUED)
-                .map_err(Problem::internal)?
-                .iter()
-                .any(|c| operators.iter().any(|o| c.concerns(o)))),
+        let Auditor::Certifier { actor } = self else {
+            return Ok(true);
+        };
+        for o in operators {
+            let held = reader
+                .certs_of(tag::CERT_HOLDER, o, MAX_HELD)
+                .map_err(Problem::internal)?;
+            if held.iter().any(|c| c.issuer == *actor && c.concerns(o)) {
+                return Ok(true);
+            }
         }
+        Ok(false)
     }
 
     /// May this auditor see `operator`'s records?
