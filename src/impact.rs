@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::core::profile::Kind;
+use crate::core::profile::{Kind, format_time_ms};
 use crate::ledger::Ledger;
 use crate::provenance::organic::activities;
 use crate::provenance::{self, CollectError, EntryCache};
@@ -261,7 +261,7 @@ pub fn impact(
                 entry: i,
                 kind: meta.kind.name(),
                 actor: who.clone(),
-                event_time: recall::rfc3339(meta.event_time_ms),
+                event_time: format_time_ms(meta.event_time_ms),
                 covered: match &plot {
                     Some(p) => format!("production on plot {p}"),
                     None => acts.join(" or "),
@@ -337,7 +337,7 @@ pub fn impact(
                 recipients.insert(s.to.clone());
                 ImpactedShipment {
                     entry: s.entry,
-                    event_time: recall::rfc3339(s.event_time_ms),
+                    event_time: format_time_ms(s.event_time_ms),
                     from: s.from.clone(),
                     to: s.to.clone(),
                     lots: lots.into_iter().collect(),
@@ -348,7 +348,7 @@ pub fn impact(
         .collect();
     Ok(Impact {
         certificate: cert.id.clone(),
-        as_of: recall::rfc3339(as_of_ms),
+        as_of: format_time_ms(as_of_ms),
         holders: holders.into_iter().collect(),
         summary: ImpactSummary {
             affected_events: affected.len(),

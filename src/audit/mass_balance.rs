@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::core::profile::{IdClass, Kind};
+use crate::core::profile::{IdClass, Kind, format_time_ms};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{ActorRecord, Bounds, Effect, EntryMeta, LotRecord, Place};
 use crate::store::StoreError;
@@ -40,29 +40,6 @@ pub const MAX_FLAGS_PER_CODE: usize = 200;
 pub const MAX_EVIDENCE: usize = 50;
 
 // ---- periods ----
-
-/// An instant given as an RFC 3339 date-time, or a date (`YYYY-MM-DD`, meaning 00:00 UTC), in
-/// milliseconds since the epoch.
-pub fn parse_instant(s: &str) -> Option<i64> {
-    if let Some(ms) = crate::core::profile::parse_time_ms(s) {
-        return Some(ms);
-    }
-    let date =
-        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    let t = date.midnight().assume_utc();
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
-}
-
-/// Milliseconds as an RFC 3339 UTC time.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
 
 /// Whether `s` is a product name as the profile writes them: lower case, digits and single
 /// hyphens, at most 64 characters (`head-rice`, `cassava-chips`).
@@ -929,7 +906,7 @@ impl<'h> Replay<'h> {
         };
         Transformation {
             entry: t.entry,
-            event_time: rfc3339(t.time_ms),
+            event_time: format_time_ms(t.time_ms),
             kind: t.kind.name(),
             inputs: self.parts(&t.inputs),
             outputs: self.parts(&t.outputs),
@@ -1377,8 +1354,8 @@ pub fn compute(
                 .collect(),
         },
         period: Period {
-            from: req.from_ms.map(rfc3339),
-            to: rfc3339(req.to_ms),
+            from: req.from_ms.map(format_time_ms),
+            to: format_time_ms(req.to_ms),
             from_ms: req.from_ms,
             to_ms: req.to_ms,
         },
@@ -1443,6 +1420,7 @@ fn family_figures(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::profile::parse_instant_ms;
     use crate::state::Span;
     use proptest::prelude::*;
 
@@ -2130,8 +2108,8 @@ mod tests {
 
     #[test]
     fn instants_and_product_names() {
-        assert_eq!(parse_instant("1970-01-02"), Some(86_400_000));
-        assert_eq!(parse_instant("1970-01-01T07:00:00+07:00"), Some(0));
+        assert_eq!(parse_instant_ms("1970-01-02"), Some(86_400_000));
+        assert_eq!(parse_instant_ms("1970-01-01T07:00:00+07:00"), Some(0));
         for bad in [
             "2026-13-01",
             "2026-1-1",
@@ -2139,9 +2117,9 @@ mod tests {
             "",
             "2026-01-01T00:00:00",
         ] {
-            assert_eq!(parse_instant(bad), None, "{bad}");
+            assert_eq!(parse_instant_ms(bad), None, "{bad}");
         }
-        assert_eq!(rfc3339(86_400_000), "1970-01-02T00:00:00Z");
+        assert_eq!(format_time_ms(86_400_000), "1970-01-02T00:00:00Z");
         for ok in ["paddy", "head-rice", "cassava-starch", "rice2"] {
             assert!(is_product_name(ok), "{ok}");
         }

@@ -450,7 +450,7 @@ pub(super) fn bench_dir(name: &str) -> std::path::PathBuf {
 
 /// A registrar's audit token for the benchmark ledgers, valid for the hour a run may take.
 pub(super) fn audit_token(registrar: &SigningKey) -> Result<String> {
-    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let now = crate::ledger::now_ms();
     crate::core::audit_token::create(registrar, BENCH_ORIGIN, None, now, 3_600_000)
         .map_err(|e| anyhow::anyhow!(e))
 }

@@ -326,12 +326,11 @@ fn audit_token(
         (None, Some(a)) => (a, None),
         (None, None) => bail!("give --server (or --audience with the log's origin)"),
     };
-    let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let token = crate::core::audit_token::create(
         &key,
         &audience,
         actor.as_deref(),
-        now,
+        ledger::now_ms(),
         i64::from(ttl) * 1000,
     )
     .map_err(|e| anyhow::anyhow!(e))?;

@@ -20,9 +20,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
+use super::profile::format_time_ms;
 use super::{di, jcs, json as strict};
 
 pub const TOKEN_TYPE: &str = "lotline:AuditToken";
@@ -44,13 +43,6 @@ pub struct Bearer {
     pub expires_ms: i64,
 }
 
-fn rfc3339(ms: i64) -> Result<String, String> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map_err(|e| e.to_string())?
-        .format(&Rfc3339)
-        .map_err(|e| e.to_string())
-}
-
 /// A token for `audience` signed with `key`, valid from `now_ms` for `ttl_ms`.
 pub fn create(
     key: &SigningKey,
@@ -65,12 +57,12 @@ pub fn create(
             MAX_LIFETIME_MS / 60_000
         ));
     }
-    let issued = rfc3339(now_ms)?;
+    let issued = format_time_ms(now_ms);
     let mut doc = json!({
         "type": TOKEN_TYPE,
         "audience": audience,
         "issued": issued,
-        "expires": rfc3339(now_ms + ttl_ms)?,
+        "expires": format_time_ms(now_ms + ttl_ms),
     });
     if let Some(a) = actor {
         doc["actor"] = json!(a);
@@ -184,7 +176,7 @@ mod tests {
         let key = didkey::generate().unwrap();
         let t = create(&key, "log", None, NOW, 60_000).unwrap();
         let mut doc: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&t).unwrap()).unwrap();
-        doc["expires"] = json!(rfc3339(NOW + 50 * 60_000).unwrap());
+        doc["expires"] = json!(format_time_ms(NOW + 50 * 60_000));
         let forged = URL_SAFE_NO_PAD.encode(jcs::canonicalize(&doc));
         assert!(
             check(&forged, "log", NOW)

@@ -484,6 +484,26 @@ pub fn parse_time_ms(s: &str) -> Option<i64> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// Parses an instant given in a query as an RFC 3339 date-time, or a date (`YYYY-MM-DD`,
+/// meaning 00:00 UTC), into milliseconds since the epoch.
+pub fn parse_instant_ms(s: &str) -> Option<i64> {
+    if let Some(ms) = parse_time_ms(s) {
+        return Some(ms);
+    }
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    i64::try_from(date.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Milliseconds since the epoch as an RFC 3339 UTC date-time (outside years 0–9999, which
+/// no stored time reaches, the number itself).
+pub fn format_time_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| ms.to_string())
+}
+
 /// Milligrams per unit for the UN/ECE Recommendation 20 mass units lotline converts.
 pub fn mass_unit_mg(uom: &str) -> Option<f64> {
     Some(match uom {

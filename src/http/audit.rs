@@ -70,7 +70,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, Problem> {
     let instant = |name: &str| -> Result<Option<i64>, Problem> {
         q.get(name)
             .map(|v| {
-                mass_balance::parse_instant(v).ok_or_else(|| {
+                crate::core::profile::parse_instant_ms(v).ok_or_else(|| {
                     Problem::invalid_parameter(
                         name,
                         format!(
@@ -84,10 +84,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, Problem> {
     let from_ms = instant("from")?;
     let to_ms = match instant("to")? {
         Some(t) => t,
-        None => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-            i64::try_from(now).map_err(Problem::internal)?
-        }
+        None => crate::ledger::now_ms(),
     };
     if let Some(f) = from_ms
         && f > to_ms
@@ -96,8 +93,8 @@ fn params(q: &HashMap<String, String>) -> Result<Params, Problem> {
             "from",
             format!(
                 "the period starts ({}) after it ends ({})",
-                mass_balance::rfc3339(f),
-                mass_balance::rfc3339(to_ms)
+                crate::core::profile::format_time_ms(f),
+                crate::core::profile::format_time_ms(to_ms)
             ),
         ));
     }
@@ -225,7 +222,10 @@ mod tests {
             ("to", "2026-07-01T00:00:00+07:00"),
         ]))
         .unwrap();
-        assert_eq!(p.from_ms, mass_balance::parse_instant("2026-01-01"));
+        assert_eq!(
+            p.from_ms,
+            crate::core::profile::parse_instant_ms("2026-01-01")
+        );
         assert!(p.to_ms > p.from_ms.unwrap());
         let open = params(&q(&[])).unwrap();
         assert!(open.from_ms.is_none() && open.to_ms > 1_700_000_000_000);

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::page::{CSP, Esc, STYLE};
+use super::page::{Esc, head};
 use crate::audit::mass_balance::{Finding, Mg, Report, Status, fmt_kg};
 
 macro_rules! w {
@@ -46,23 +46,8 @@ ul.notes li{margin:.25rem 0}
 pub fn mass_balance_page(r: &Report, links: &Value) -> String {
     let mut out = String::with_capacity(32 * 1024);
     let title = format!("Mass balance — {}", r.operator.name);
-    w!(
-        out,
-        r#"<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{CSP}">
-<meta name="referrer" content="no-referrer">
-<title>{} · lotline</title>
-<style>{STYLE}{AUDIT_STYLE}</style>
-</head>
-<body>
-<main class="audit">
-"#,
-        Esc(&title)
-    );
+    head(&mut out, &title, AUDIT_STYLE);
+    out.push_str("<main class=\"audit\">\n");
     summary(&mut out, r);
     findings(&mut out, &r.flags, r.summary.flags_not_listed);
     balance(&mut out, r);

@@ -49,10 +49,6 @@ fn forbidden(why: impl Into<String>) -> Problem {
     Problem::new("forbidden", why.into())
 }
 
-fn now_ms() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// The token of a request: the `Authorization: Bearer` header, else an `access_token` query
 /// parameter (RFC 6750), for pages opened in a browser.
 fn token_of(req: &HttpRequest) -> Result<Option<String>, Problem> {
@@ -87,7 +83,7 @@ impl Auditor {
             .app_data::<web::Data<AppState>>()
             .ok_or_else(|| Problem::internal("no application state"))?;
         let token = token_of(req)?.ok_or_else(|| unauthenticated("no audit token was sent"))?;
-        let now = now_ms();
+        let now = crate::ledger::now_ms();
         let bearer =
             audit_token::check(&token, data.ledger.origin(), now).map_err(unauthenticated)?;
         if data.registrars.contains(&bearer.signer) {

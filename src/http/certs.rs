@@ -7,11 +7,9 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::{AppState, Problem};
-use crate::core::profile;
+use crate::core::profile::{self, format_time_ms};
 use crate::state::certs::{CertRecord, Standing};
 use crate::state::query::StateReader;
 use crate::state::tag;
@@ -32,15 +30,8 @@ fn at_ms(q: &At) -> Result<i64, Problem> {
         Some(s) => profile::parse_time_ms(s).ok_or_else(|| {
             Problem::invalid_parameter("at", format!("{s:?} is not an RFC 3339 date-time"))
         }),
-        None => Ok((OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64),
+        None => Ok(crate::ledger::now_ms()),
     }
-}
-
-fn rfc3339(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 /// The status word and, where the certificate does not stand, why.
@@ -55,13 +46,13 @@ pub fn standing_json(c: &CertRecord, t: i64) -> Value {
         }
         Standing::Suspended(s) => json!({
             "status": "suspended",
-            "since": rfc3339(s.span.from_ms),
+            "since": format_time_ms(s.span.from_ms),
             "entry": s.span.opened_at,
             "reason": s.reason,
         }),
         Standing::Withdrawn(w) => json!({
             "status": "withdrawn",
-            "since": rfc3339(w.effective_ms),
+            "since": format_time_ms(w.effective_ms),
             "entry": w.at,
             "reason": w.reason,
         }),
@@ -83,7 +74,7 @@ pub fn cert_json(reader: &StateReader<'_>, c: &CertRecord, t: i64) -> Result<Val
             json!({
                 "decision": if i == 0 { "issued" } else { "amended" },
                 "entry": v.at,
-                "effective": rfc3339(v.effective_ms),
+                "effective": format_time_ms(v.effective_ms),
                 "activities": v.spec.activities,
                 "products": v.spec.products,
                 "members": v.spec.members,
@@ -103,18 +94,18 @@ pub fn cert_json(reader: &StateReader<'_>, c: &CertRecord, t: i64) -> Result<Val
         "products": spec.products,
         "validFrom": spec.valid_from,
         "validUntil": spec.valid_until,
-        "at": rfc3339(t),
+        "at": format_time_ms(t),
         "standing": standing_json(c, t),
         "versions": versions,
         "suspensions": c.suspensions.iter().map(|s| json!({
-            "from": rfc3339(s.span.from_ms),
-            "until": s.span.until_ms.map(rfc3339),
+            "from": format_time_ms(s.span.from_ms),
+            "until": s.span.until_ms.map(format_time_ms),
             "entry": s.span.opened_at,
             "reinstatedBy": s.span.closed_at,
             "reason": s.reason,
         })).collect::<Vec<_>>(),
         "withdrawal": c.withdrawal.as_ref().map(|w| json!({
-            "effective": rfc3339(w.effective_ms),
+            "effective": format_time_ms(w.effective_ms),
             "entry": w.at,
             "reason": w.reason,
         })),
@@ -168,7 +159,7 @@ pub(super) async fn actor_certificates(
     };
     Ok(HttpResponse::Ok().json(json!({
         "actor": {"id": actor.id, "name": actor.name},
-        "at": rfc3339(t),
+        "at": format_time_ms(t),
         "held": list(tag::CERT_HOLDER)?,
         "issued": list(tag::CERT_ISSUER)?,
     })))

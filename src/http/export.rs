@@ -200,11 +200,7 @@ fn date_param(q: &HashMap<String, String>, name: &str) -> Result<i64, Problem> {
             "required: operator and period exports cover a bounded range, e.g. from=2026-10-01&to=2026-11-01",
         )
     })?;
-    let date = time::macros::format_description!("[year]-[month]-[day]");
-    if let Ok(d) = time::Date::parse(v, &date) {
-        return Ok(d.midnight().assume_utc().unix_timestamp() * 1000);
-    }
-    profile::parse_time_ms(v).ok_or_else(|| {
+    profile::parse_instant_ms(v).ok_or_else(|| {
         Problem::invalid_parameter(
             name,
             format!("{v:?} is neither a date (YYYY-MM-DD) nor an RFC 3339 date-time"),

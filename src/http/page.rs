@@ -29,7 +29,7 @@ macro_rules! w {
 /// Single column up to a comfortable reading width; everything long (EPC URIs, DIDs, hashes) may
 /// break anywhere, so a 360 px phone never scrolls sideways. Tables turn into stacked cards on
 /// narrow screens for the same reason.
-pub(super) const STYLE: &str = r#"
+const STYLE: &str = r#"
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Khmer",sans-serif;color:#1b1f23;background:#f6f7f5;overflow-wrap:anywhere}
@@ -98,7 +98,7 @@ footer{max-width:46rem;margin:0 auto;padding:0 1rem 2rem}
 
 /// Defence in depth for a page built from untrusted data: no scripts, no plugins, no forms, no
 /// base rewriting; styles only inline, images only from this server.
-pub(super) const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'";
 
 /// The buyer page for a provenance document. See the module docs for the guarantees.
 pub fn buyer_page(p: &Value) -> String {
@@ -109,7 +109,7 @@ pub fn buyer_page(p: &Value) -> String {
         None => "Provenance".to_owned(),
     };
     let mut out = String::with_capacity(16 * 1024);
-    head(&mut out, &title);
+    head(&mut out, &title, "");
     out.push_str("<main>\n");
     verdict(&mut out, &p["verdict"]);
     product_section(&mut out, subject, &p["lots"]);
@@ -128,7 +128,7 @@ pub fn buyer_page(p: &Value) -> String {
 /// The page for an identifier that names nothing in this ledger (served with status 404).
 pub fn not_found_page(what: &str) -> String {
     let mut out = String::with_capacity(4 * 1024);
-    head(&mut out, "Not recorded");
+    head(&mut out, "Not recorded", "");
     w!(
         out,
         r#"<main>
@@ -149,7 +149,9 @@ or <code class="id">urn:epc:class:lgtin:0614141.112345.LOT42</code>.</p>
     out
 }
 
-fn head(out: &mut String, title: &str) {
+/// The document head every page shares (CSP, no referrer, the base style and `extra_style`),
+/// and the opening `<body>`.
+pub(super) fn head(out: &mut String, title: &str, extra_style: &str) {
     w!(
         out,
         r#"<!DOCTYPE html>
@@ -160,7 +162,7 @@ fn head(out: &mut String, title: &str) {
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
 <meta name="referrer" content="no-referrer">
 <title>{} · lotline</title>
-<style>{STYLE}</style>
+<style>{STYLE}{extra_style}</style>
 </head>
 <body>
 "#,

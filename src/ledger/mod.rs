@@ -572,6 +572,13 @@ pub fn write_key_file(
 }
 
 /// `<hostname>/lotline`: a schema-less URL-like name, as C2SP recommends for log origins.
+/// The wall clock in milliseconds since the epoch: what "now" means for validity checks (audit
+/// tokens, keys, certificates) outside the sequencer.
+pub fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(i64::MAX)
+}
+
 pub fn default_origin() -> String {
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()

@@ -16,7 +16,7 @@ pub use closure::{
     closure,
 };
 
-use crate::core::profile::IdClass;
+use crate::core::profile::{IdClass, format_time_ms};
 use crate::state::LotRecord;
 use crate::state::query::StateReader;
 
@@ -34,17 +34,6 @@ fn kg(mg: i64) -> Quantity {
     }
 }
 
-/// RFC 3339 (UTC) of milliseconds since the epoch.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// An entry and its event time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,7 +46,7 @@ impl At {
     fn new(entry: u64, ms: i64) -> At {
         At {
             entry,
-            event_time: rfc3339(ms),
+            event_time: format_time_ms(ms),
         }
     }
 }
@@ -81,7 +70,7 @@ impl Via {
             entry: e.entry,
             kind: e.kind.name(),
             link: e.link,
-            event_time: rfc3339(e.event_time_ms),
+            event_time: format_time_ms(e.event_time_ms),
         }
     }
 }
@@ -381,7 +370,7 @@ pub fn downstream(
             let mg: i64 = s.lines.iter().map(|l| l.traced_mg).sum();
             ShipmentView {
                 entry: s.entry,
-                event_time: rfc3339(s.event_time_ms),
+                event_time: format_time_ms(s.event_time_ms),
                 from: s.from.clone(),
                 to: s.to.clone(),
                 lots,
