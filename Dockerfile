@@ -6,6 +6,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY .cargo ./.cargo
+COPY crates ./crates
 COPY src ./src
 COPY schemas ./schemas
 RUN cargo build --release --locked

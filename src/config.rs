@@ -187,7 +187,7 @@ impl Config {
             return invalid("queue_depth must be at least 1".into());
         }
         for r in &self.registrars {
-            if let Err(e) = crate::core::didkey::parse_did_key(r) {
+            if let Err(e) = data_integrity::didkey::parse_did_key(r) {
                 return invalid(format!("registrar {r:?} is not an Ed25519 did:key: {e}"));
             }
         }
@@ -291,7 +291,7 @@ mod tests {
         assert_eq!(c.plausibility.milling_recovery, [0.6, 0.5]);
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("did:key:nope"), "{err}");
-        let did = crate::scenario::did(&crate::scenario::seeded_key("config test"));
+        let did = lotline_scenario::did(&lotline_scenario::seeded_key("config test"));
         c.apply_env([("LOTLINE_REGISTRARS".to_string(), format!(" {did} ,"))])
             .unwrap();
         assert_eq!(c.registrars, vec![did.clone()]);

@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::core::profile::{Kind, format_time_ms};
 use crate::ledger::Ledger;
 use crate::provenance::organic::activities;
 use crate::provenance::{self, CollectError, EntryCache};
@@ -25,6 +24,7 @@ use crate::state::certs::{CertRecord, Need};
 use crate::state::query::Scan;
 use crate::state::{Bounds, Effect, LotRecord, tag};
 use crate::store::StoreError;
+use lotline_profile::profile::{Kind, format_time_ms};
 
 /// Most entries of the holders scanned since the date.
 pub const MAX_EVENTS: usize = 200_000;
@@ -76,7 +76,7 @@ pub struct AffectedEvent {
 pub struct ImpactedLot {
     pub key: String,
     pub id: String,
-    pub class: crate::core::profile::IdClass,
+    pub class: lotline_profile::profile::IdClass,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     /// Who holds it now (actors), and who it is in transit to.

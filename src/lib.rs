@@ -2,13 +2,14 @@
 //! append-only log that is a hash chain and an RFC 9162 Merkle tree at once, published through
 //! C2SP signed checkpoints, so that anyone holding the log's public key can verify it.
 //!
-//! Dependencies point inward: `cli` and `http` → `ledger` → `store`, `core`; `core` depends on
-//! nothing of ours. See ARCHITECTURE.md.
+//! This crate is the service: the store, the ledger (the one writer), the state rules, the HTTP
+//! API and the CLI. The formats it speaks live in pure crates beside it (`tlog`,
+//! `data-integrity`, `gs1`, `lotline-profile`) and the offline verifier in `lotline-verify`;
+//! dependencies point inward. See ARCHITECTURE.md.
 
 pub mod audit;
 pub mod cli;
 pub mod config;
-pub mod core;
 pub mod export;
 pub mod http;
 pub mod impact;
@@ -16,6 +17,5 @@ pub mod ledger;
 pub mod provenance;
 pub mod qr;
 pub mod recall;
-pub mod scenario;
 pub mod state;
 pub mod store;

@@ -91,8 +91,8 @@ fn hashes(v: &Value) -> Vec<Hash> {
 fn checkpoint(server: &Server) -> (u64, Hash) {
     let note = get(&server.url("/v1/checkpoint"));
     assert_eq!(note.status, 200);
-    let key = lotline::core::note::VerifierKey::parse(&server.vkey).unwrap();
-    let text = lotline::core::note::open(&note.body, &key).expect("checkpoint verifies");
+    let key = tlog::note::VerifierKey::parse(&server.vkey).unwrap();
+    let text = tlog::note::open(&note.body, &key).expect("checkpoint verifies");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "test.invalid/lotline");
     (
@@ -150,7 +150,7 @@ fn submit_read_back_and_idempotency() {
     assert_eq!(by_index["entry"]["event"], signed);
     assert_eq!(
         by_index["entry"]["signer"],
-        lotline::core::didkey::did_key(&key.verifying_key())
+        data_integrity::didkey::did_key(&key.verifying_key())
     );
     let first = get(&server.url("/v1/entries/0")).json();
     assert_eq!(first["entry"]["prevHash"], B64.encode([0u8; 32]));
@@ -165,7 +165,7 @@ fn submit_read_back_and_idempotency() {
     let again = post_json(&server.url("/v1/events"), &signed);
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), receipt);
-    let resigned = lotline::core::di::sign(&ev, &key, "2026-11-21T00:00:00Z").unwrap();
+    let resigned = data_integrity::di::sign(&ev, &key, "2026-11-21T00:00:00Z").unwrap();
     let again = post_json(&server.url("/v1/events"), &resigned);
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), receipt);
@@ -295,7 +295,7 @@ fn every_error_code_and_nothing_written() {
     flipped["proof"]["proofValue"] = json!(swapped);
     post_json(&events, &flipped).assert_problem(422, "invalid_signature");
     let mut other_key = ev.clone();
-    let vm = lotline::core::didkey::verification_method(&common::key().verifying_key());
+    let vm = data_integrity::didkey::verification_method(&common::key().verifying_key());
     other_key["proof"]["verificationMethod"] = json!(vm);
     post_json(&events, &other_key).assert_problem(422, "invalid_signature");
     let mut suite = ev.clone();
@@ -520,7 +520,7 @@ fn proofs_verify_independently_and_survive_restart() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let other_log = lotline::core::note::NoteSigner::new("test.invalid/lotline", common::key())
+    let other_log = tlog::note::NoteSigner::new("test.invalid/lotline", common::key())
         .unwrap()
         .verifier_key()
         .to_string();

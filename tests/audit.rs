@@ -16,7 +16,7 @@ mod common;
 
 use common::{Answer, Server, enc, get};
 use ed25519_dalek::SigningKey;
-use lotline::scenario::{self, items, kg, lgtin, pgln, sgtin, sscc};
+use lotline_scenario::{self as scenario, items, kg, lgtin, pgln, sgtin, sscc};
 use serde_json::Value;
 
 const FROM: &str = "2026-10-01";

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Server, audit_token, enc, get, get_bearer, post_json, run};
-use lotline::core::audit_token;
-use lotline::scenario::{self, registrar_doc, seeded_key};
+use lotline_profile::audit_token;
+use lotline_scenario::{self as scenario, registrar_doc, seeded_key};
 
 const SEED: &str = "audit access test";
 const CONTAINER: &str = "urn:epc:id:sscc:8841234.9000000001";
@@ -122,7 +122,7 @@ fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
     let key_file = dir.path().join("certifier.key.json");
     std::fs::write(
         &key_file,
-        serde_json::to_vec(&lotline::core::didkey::KeyFile::from_signing_key(
+        serde_json::to_vec(&data_integrity::didkey::KeyFile::from_signing_key(
             &certifier,
         ))
         .unwrap(),
@@ -181,7 +181,7 @@ fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
         ("key", &scenario::did(&certifier)),
         None,
     );
-    let signed = lotline::core::di::sign(&revoke, &registrar, &now_rfc3339()).unwrap();
+    let signed = data_integrity::di::sign(&revoke, &registrar, &now_rfc3339()).unwrap();
     let a = post_json(&server.url("/v1/events"), &signed);
     assert_eq!(a.status, 201, "{}", a.body);
     let p = get_bearer(&url, &token).assert_problem(401, "unauthenticated");

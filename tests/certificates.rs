@@ -6,8 +6,8 @@
 mod common;
 
 use common::{Server, enc, get, post_json, run, size};
-use lotline::core::di;
-use lotline::scenario::{self, cert_decision, demo_cert_id, seeded_key};
+use data_integrity::di;
+use lotline_scenario::{self as scenario, cert_decision, demo_cert_id, seeded_key};
 use serde_json::{Value, json};
 
 const SEED: &str = "certificates test";

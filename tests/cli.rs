@@ -55,7 +55,7 @@ fn keygen_sign_submit_fsck() {
         signed_one["proof"]["verificationMethod"],
         format!("{did}#{}", &did["did:key:".len()..])
     );
-    assert_eq!(lotline::core::di::verify(&signed_one).unwrap().did, did);
+    assert_eq!(data_integrity::di::verify(&signed_one).unwrap().did, did);
 
     let arr = json!([event("a1"), event("a2"), event("a3")]);
     let arr_file = dir.path().join("events.json");

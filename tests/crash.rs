@@ -46,7 +46,7 @@ fn acknowledged_entries_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // The harness registers this key for FARM on every start (idempotently).
-    let key = Arc::new(lotline::scenario::seeded_key(&format!(
+    let key = Arc::new(lotline_scenario::seeded_key(&format!(
         "{} farm",
         data.display()
     )));

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{Server, enc, post_json};
-use lotline::scenario::{self, items, lgtin, sgtin};
+use lotline_scenario::{self as scenario, items, lgtin, sgtin};
 use serde_json::{Value, json};
 
 const GS1_SCHEMA: &str = concat!(
@@ -157,7 +157,8 @@ fn a_lots_history_as_an_epcis_document_is_valid_and_is_its_bundles_events() {
         assert_eq!(doc["type"], "EPCISDocument");
         assert_eq!(doc["schemaVersion"], "2.0");
         assert!(
-            lotline::core::profile::parse_time_ms(doc["creationDate"].as_str().unwrap()).is_some()
+            lotline_profile::profile::parse_time_ms(doc["creationDate"].as_str().unwrap())
+                .is_some()
         );
         assert_eq!(doc["lotline:subject"], json!(id));
 

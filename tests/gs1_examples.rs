@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use lotline::core::profile::{self, Action, IdClass, Line, Movement};
-use lotline::scenario;
+use lotline_profile::profile::{self, Action, IdClass, Line, Movement};
+use lotline_scenario as scenario;
 use serde_json::{Value, json};
 
 const EXAMPLES: &str = concat!(
@@ -71,9 +71,9 @@ fn submittable(document: &Value, event: &Value) -> Value {
     let mut e = event.clone();
     let id_ok = e["eventID"]
         .as_str()
-        .is_some_and(|id| lotline::core::event::EventId::parse(id).is_some());
+        .is_some_and(|id| lotline_profile::event::EventId::parse(id).is_some());
     if !id_ok {
-        e["eventID"] = json!(lotline::core::event::EventId::new_v7().to_string());
+        e["eventID"] = json!(lotline_profile::event::EventId::new_v7().to_string());
     }
     if e.get("@context").is_none()
         && let Some(ctx) = document.get("@context")

@@ -9,9 +9,9 @@ mod common;
 use common::{FARM, REGISTERED, TRADER_ROLES, harvest, key, sign};
 use ed25519_dalek::SigningKey;
 use futures_util::future::join_all;
-use lotline::core::event::{self, Admitted};
 use lotline::ledger::{Appended, Ledger, LedgerOptions};
-use lotline::scenario::{self, kg, movement};
+use lotline_profile::event::{self, Admitted};
+use lotline_scenario::{self as scenario, kg, movement};
 use serde_json::{Value, json};
 
 const MILL: &str = "urn:epc:id:pgln:8841234.00098";
@@ -108,7 +108,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
     assert_eq!(ledger.head().size, 7);
 
     // The state the pipeline wrote: the correction returned the 400 kg to the mill.
-    let key = lotline::core::profile::ident(&lot, "").unwrap().key;
+    let key = lotline_profile::profile::ident(&lot, "").unwrap().key;
     let state = ledger.state();
     let record = state.lot(&key).unwrap().expect("the lot's record");
     assert_eq!(record.held_by(MILL), 1_000_000_000, "{record:?}");
@@ -212,7 +212,7 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     let check = |ledger: &Ledger| {
         let state = ledger.state();
         let lot = |uri: &str| {
-            let key = lotline::core::profile::ident(uri, "").unwrap().key;
+            let key = lotline_profile::profile::ident(uri, "").unwrap().key;
             state.lot(&key).unwrap().expect("a record")
         };
         // The pallet and its bags moved once, by the accepted shipment.

@@ -4,10 +4,10 @@
 
 mod common;
 
-use lotline::core::event::{self, Admitted};
-use lotline::core::merkle;
 use lotline::ledger::{self, Ledger, LedgerOptions};
+use lotline_profile::event::{self, Admitted};
 use proptest::prelude::*;
+use tlog::merkle;
 
 fn admitted(key: &ed25519_dalek::SigningKey, n: usize) -> Admitted {
     event::admit(&common::sign(key, &common::event(&format!("p{n}")))).unwrap()
@@ -19,18 +19,18 @@ fn build(dir: &std::path::Path, batches: &[usize]) -> Ledger {
     let registrar = common::key();
     let key = common::key();
     let mut opts = LedgerOptions::default();
-    opts.rules.registrars = vec![lotline::scenario::did(&registrar)];
+    opts.rules.registrars = vec![lotline_scenario::did(&registrar)];
     let ledger = Ledger::open(dir, Some("prop.invalid/log"), opts).unwrap();
     let mut n = 0;
     let rt = actix_web::rt::System::new();
-    let registration = lotline::scenario::register(
+    let registration = lotline_scenario::register(
         None,
         common::REGISTERED,
         common::FARM,
         "farm",
         ("KH", "Takeo"),
         &["farm"],
-        &[lotline::scenario::did(&key)],
+        &[lotline_scenario::did(&key)],
         None,
     );
     let reg = event::admit(&common::sign(&registrar, &registration)).unwrap();

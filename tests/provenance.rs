@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::{Server, enc, get, post_json, run};
-use lotline::scenario::{self, items, sgtin};
+use lotline_scenario::{self as scenario, items, sgtin};
 use serde_json::{Value, json};
 
 /// The demo's container shipped to Rotterdam, one bag in it, and the paddy lot whose harvest
@@ -493,13 +493,11 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
     assert!(!out.contains("harvest_exceeds_yield"), "{out}");
 
     // Another log's key, and a registrar the buyer does not trust.
-    let other = lotline::core::note::NoteSigner::new(
-        "elsewhere.example/log",
-        scenario::seeded_key("another log"),
-    )
-    .unwrap()
-    .verifier_key()
-    .to_string();
+    let other =
+        tlog::note::NoteSigner::new("elsewhere.example/log", scenario::seeded_key("another log"))
+            .unwrap()
+            .verifier_key()
+            .to_string();
     let (code, out) = verify(dir, "good.json", &bundle, &[], &other);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("checkpoint [checkpoint]"), "{out}");

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use lotline::scenario::{self, demo_actors, items, kg, lgtin, sgtin, sscc};
+use lotline_scenario::{self as scenario, demo_actors, items, kg, lgtin, sgtin, sscc};
 use serde_json::{Value, json};
 
 fn downstream(server: &Server, id: &str) -> Answer {

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use lotline::scenario::{self, items, kg, lgtin, sgtin, sscc};
+use lotline_scenario::{self as scenario, items, kg, lgtin, sgtin, sscc};
 use serde_json::{Value, json};
 
 const T: &str = "2026-06-02T08:00:00+07:00";

@@ -27,10 +27,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::core::profile::{IdClass, Kind, format_time_ms};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{ActorRecord, Bounds, Effect, EntryMeta, LotRecord, Place};
 use crate::store::StoreError;
+use lotline_profile::profile::{IdClass, Kind, format_time_ms};
 
 /// Most transformations listed one by one; the rest count in the totals, the yield checks and
 /// the flags. A narrower period lists them all.
@@ -1420,8 +1420,8 @@ fn family_figures(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::profile::parse_instant_ms;
     use crate::state::Span;
+    use lotline_profile::profile::parse_instant_ms;
     use proptest::prelude::*;
 
     const X: &str = "urn:epc:id:pgln:8841234.00031";

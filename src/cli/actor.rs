@@ -9,8 +9,9 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use super::{Client, describe_problem, load_key, now_rfc3339};
-use crate::core::{di, didkey, digital_link, tds};
-use crate::scenario;
+use data_integrity::{di, didkey};
+use gs1::{digital_link, tds};
+use lotline_scenario as scenario;
 
 #[derive(clap::Args)]
 pub struct RegistrarArgs {
@@ -180,7 +181,7 @@ fn change(
 fn time_of(reg: &RegistrarArgs) -> Result<String> {
     match &reg.time {
         Some(t) => {
-            crate::core::profile::parse_time_ms(t)
+            lotline_profile::profile::parse_time_ms(t)
                 .with_context(|| format!("--time {t:?} is not an RFC 3339 date-time"))?;
             Ok(t.clone())
         }

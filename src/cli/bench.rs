@@ -16,8 +16,9 @@ use serde_json::Value;
 
 use super::Client;
 use crate::config::Config;
-use crate::core::{di, didkey, event::EventId};
-use crate::scenario;
+use data_integrity::{di, didkey};
+use lotline_profile::event::EventId;
+use lotline_scenario as scenario;
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
@@ -300,7 +301,7 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
         "bench ingest: {concurrency} clients x {chains} rice chains x 11 events (harvest, 4 custody moves, milling, bagging 50 tagged bags, palletising, shipping, receiving, invoice), batches of {batch}, {cores} cores"
     );
 
-    let registrar = crate::scenario::seeded_key("bench registrar");
+    let registrar = lotline_scenario::seeded_key("bench registrar");
     let streams: Vec<Stream> = (0..concurrency)
         .map(|c| stream(c, chains, &registrar))
         .collect::<Result<_>>()?;
@@ -451,7 +452,7 @@ pub(super) fn bench_dir(name: &str) -> std::path::PathBuf {
 /// A registrar's audit token for the benchmark ledgers, valid for the hour a run may take.
 pub(super) fn audit_token(registrar: &SigningKey) -> Result<String> {
     let now = crate::ledger::now_ms();
-    crate::core::audit_token::create(registrar, BENCH_ORIGIN, None, now, 3_600_000)
+    lotline_profile::audit_token::create(registrar, BENCH_ORIGIN, None, now, 3_600_000)
         .map_err(|e| anyhow::anyhow!(e))
 }
 

@@ -19,8 +19,8 @@ use serde_json::Value;
 use super::Client;
 use super::bench::{BenchServer, audit_token, bench_dir, percentile, process_cpu};
 use super::bench_provenance::submit;
-use crate::core::di;
-use crate::scenario::{self, items::*};
+use data_integrity::di;
+use lotline_scenario::{self as scenario, items::*};
 
 const SIGNED: &str = "2026-11-20T01:15:00Z";
 /// Events of one cycle of the operator (see [`operator_events`]).

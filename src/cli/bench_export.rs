@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Client;
 use super::bench::{BenchServer, audit_token, bench_dir, percentile};
 use super::bench_provenance::{fill, filler, history, submit};
-use crate::scenario;
+use lotline_scenario as scenario;
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

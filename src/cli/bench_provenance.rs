@@ -15,10 +15,10 @@ use serde_json::Value;
 
 use super::Client;
 use super::bench::{BenchServer, bench_dir, ed25519_ceiling, percentile};
-use crate::core::di;
-use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle};
-use crate::scenario::{self, items::*};
+use data_integrity::di;
+use lotline_scenario::{self as scenario, items::*};
+use tlog::note::VerifierKey;
 
 pub(super) const SIGNED: &str = "2026-11-20T01:15:00Z";
 

@@ -20,8 +20,8 @@ use serde_json::Value;
 use super::Client;
 use super::bench::{BenchServer, audit_token, bench_dir, percentile};
 use super::bench_provenance::{SIGNED, fill, filler, submit};
-use crate::core::di;
-use crate::scenario::{self, items::*};
+use data_integrity::di;
+use lotline_scenario::{self as scenario, items::*};
 
 /// Bags of 50 kg the chain's head rice fills, and pallets they go on.
 const BAGS: usize = 200;

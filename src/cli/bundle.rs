@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
-use crate::core::note::VerifierKey;
 use crate::provenance::{self, Bundle, Report};
 use crate::state::Bounds;
+use tlog::note::VerifierKey;
 
 /// The plausibility bounds to recompute flags with: the defaults, or a JSON file with the
 /// `[plausibility]` keys of the ledger's configuration.
@@ -31,7 +31,7 @@ pub fn verify(
 ) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let value: serde_json::Value =
-        crate::core::json::parse(&bytes, &crate::core::json::Limits { max_depth: 127 })
+        data_integrity::json::parse(&bytes, &data_integrity::json::Limits { max_depth: 127 })
             .map_err(|e| anyhow::anyhow!("{} is not JSON: {e}", file.display()))?;
     let bundle: Bundle = match serde_json::from_value(value) {
         Ok(b) => b,

@@ -13,9 +13,9 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde_json::Value;
 
 use super::{Client, describe_problem};
-use crate::core::entry::b64_hash;
-use crate::core::merkle::{self, Hash};
-use crate::core::note::{self, Checkpoint, VerifierKey};
+use lotline_profile::entry::b64_hash;
+use tlog::merkle::{self, Hash};
+use tlog::note::{self, Checkpoint, VerifierKey};
 
 /// The largest checkpoint, proof or key file read (and server answer accepted). A checkpoint with
 /// the 100 signatures a note may carry is about 10 KiB and a proof under 4 KiB, so this only
@@ -85,7 +85,7 @@ impl ConsistencyProof {
     /// Parses the endpoint's JSON strictly (no duplicate member names). `Err` says what is
     /// wrong with it: such a file is not a proof at all, so the caller cannot tell anything.
     pub fn parse(bytes: &[u8]) -> Result<ConsistencyProof, String> {
-        let value = crate::core::json::parse(bytes, &crate::core::json::Limits::default())
+        let value = data_integrity::json::parse(bytes, &data_integrity::json::Limits::default())
             .map_err(|e| e.to_string())?;
         let obj = value
             .as_object()
@@ -497,9 +497,9 @@ fn excerpt(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::merkle::{leaf_hash, node_hash};
-    use crate::core::note::NoteSigner;
     use ed25519_dalek::SigningKey;
+    use tlog::merkle::{leaf_hash, node_hash};
+    use tlog::note::NoteSigner;
 
     const ORIGIN: &str = "example.test/log";
     const SOURCES: Sources<'static> = Sources {

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use crate::core::json::{self, Limits};
+use data_integrity::json::{self, Limits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {

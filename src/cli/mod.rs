@@ -24,8 +24,8 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use crate::config::{Config, LogFormat};
-use crate::core::{di, didkey};
 use crate::ledger::{self, Ledger, LedgerOptions};
+use data_integrity::{di, didkey};
 
 pub use input::{Input, Shape};
 
@@ -326,7 +326,7 @@ fn audit_token(
         (None, Some(a)) => (a, None),
         (None, None) => bail!("give --server (or --audience with the log's origin)"),
     };
-    let token = crate::core::audit_token::create(
+    let token = lotline_profile::audit_token::create(
         &key,
         &audience,
         actor.as_deref(),
@@ -386,7 +386,7 @@ fn sign(key: &Path, created: Option<String>, add_event_id: bool, file: &Path) ->
             }
             obj.insert(
                 "eventID".into(),
-                Value::String(crate::core::event::EventId::new_v7().to_string()),
+                Value::String(lotline_profile::event::EventId::new_v7().to_string()),
             );
         }
         obj.remove("proof");
@@ -682,7 +682,7 @@ fn fsck(data: &Path) -> Result<ExitCode> {
             println!(
                 "ok: {} entries, chain and signatures valid, root {}, checkpoint at size {} verified",
                 report.size,
-                crate::core::entry::b64_hash::encode(&report.root),
+                lotline_profile::entry::b64_hash::encode(&report.root),
                 report.checkpoint_size
             );
             Ok(ExitCode::SUCCESS)

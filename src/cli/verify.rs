@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
-use crate::core::entry::Entry;
-use crate::core::note::{self, Checkpoint, TlogProof, VerifierKey};
-use crate::core::{di, merkle};
+use data_integrity::di;
+use lotline_profile::entry::Entry;
+use tlog::merkle;
+use tlog::note::{self, Checkpoint, TlogProof, VerifierKey};
 
 /// What a valid proof establishes.
 #[derive(Debug)]

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value, json};
 
 use super::{Exported, Lookup};
-use crate::core::entry::Entry;
-use crate::core::profile::{Action, IdClass};
+use lotline_profile::entry::Entry;
+use lotline_profile::profile::{Action, IdClass};
 
 /// EPCIS 2.0 JSON-LD context, the first item of every `@context`.
 pub const EPCIS_CONTEXT: &str = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld";
@@ -210,15 +210,15 @@ pub fn document(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::profile::{self, Kind};
     use crate::export::LotInfo;
-    use crate::scenario;
     use crate::state::{ActorRecord, EntryMeta};
+    use lotline_profile::profile::{self, Kind};
+    use lotline_scenario as scenario;
 
     /// An exported entry of `event`, signed with a test key.
     pub(crate) fn exported(index: u64, event: Value, actor: &str, role: &str) -> Exported {
         let key = scenario::seeded_key("export test");
-        let event = crate::core::di::sign(&event, &key, "2026-11-20T00:00:00Z").unwrap();
+        let event = data_integrity::di::sign(&event, &key, "2026-11-20T00:00:00Z").unwrap();
         let doc = profile::interpret(&event).unwrap_or_else(|v| panic!("{v}: {event}"));
         Exported {
             meta: EntryMeta {

@@ -25,8 +25,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{ExportError, Exported, Lookup};
-use crate::core::profile::{self, Action, IdClass, Ident, Kind};
 use crate::state::Effect;
+use lotline_profile::profile::{self, Action, IdClass, Ident, Kind};
 
 /// The header row.
 pub const COLUMNS: &[&str] = &[
@@ -586,7 +586,7 @@ impl Csv {
 mod tests {
     use super::*;
     use crate::export::epcis::tests::{actor, exported, lot};
-    use crate::scenario::{self, items};
+    use lotline_scenario::{self as scenario, items};
     use serde_json::json;
 
     fn key(id: &str) -> String {

@@ -15,12 +15,12 @@ pub mod fsma;
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::core::entry::Entry;
-use crate::core::profile::{self, Document, IdClass};
 use crate::ledger::{Ledger, LedgerError};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{ActorRecord, EntryMeta, LotRecord};
 use crate::store::StoreError;
+use lotline_profile::entry::Entry;
+use lotline_profile::profile::{self, Document, IdClass};
 
 /// Most CSV rows one export carries; a larger one is refused with a hint to narrow it.
 pub const MAX_ROWS: usize = 50_000;

@@ -70,7 +70,7 @@ fn params(q: &HashMap<String, String>) -> Result<Params, Problem> {
     let instant = |name: &str| -> Result<Option<i64>, Problem> {
         q.get(name)
             .map(|v| {
-                crate::core::profile::parse_instant_ms(v).ok_or_else(|| {
+                lotline_profile::profile::parse_instant_ms(v).ok_or_else(|| {
                     Problem::invalid_parameter(
                         name,
                         format!(
@@ -93,8 +93,8 @@ fn params(q: &HashMap<String, String>) -> Result<Params, Problem> {
             "from",
             format!(
                 "the period starts ({}) after it ends ({})",
-                crate::core::profile::format_time_ms(f),
-                crate::core::profile::format_time_ms(to_ms)
+                lotline_profile::profile::format_time_ms(f),
+                lotline_profile::profile::format_time_ms(to_ms)
             ),
         ));
     }
@@ -224,7 +224,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.from_ms,
-            crate::core::profile::parse_instant_ms("2026-01-01")
+            lotline_profile::profile::parse_instant_ms("2026-01-01")
         );
         assert!(p.to_ms > p.from_ms.unwrap());
         let open = params(&q(&[])).unwrap();

@@ -20,10 +20,10 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::{AppState, Problem};
-use crate::core::audit_token;
 use crate::state::certs::CertRecord;
 use crate::state::query::StateReader;
 use crate::state::{LotRecord, tag};
+use lotline_profile::audit_token;
 
 /// Most certificates of one operator considered when deciding who may audit it.
 const MAX_HELD: usize = 1_000;

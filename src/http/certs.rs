@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem};
-use crate::core::profile::{self, format_time_ms};
 use crate::state::certs::{CertRecord, Standing};
 use crate::state::query::StateReader;
 use crate::state::tag;
+use lotline_profile::profile::{self, format_time_ms};
 
 type Data = web::Data<AppState>;
 

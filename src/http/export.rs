@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use super::auth::Auditor;
 use super::supply::{lookup_key, query_page, urlencode};
 use super::{AppState, Problem};
-use crate::core::profile;
 use crate::export::{self, ExportError, Selection, epcis};
 use crate::state::query::Scan;
+use lotline_profile::profile;
 
 type Data = web::Data<AppState>;
 
@@ -369,7 +369,7 @@ mod tests {
         assert!(bad(&[("from", "yesterday"), ("to", "2026-10-01")]).starts_with("from:"));
         assert!(bad(&[("lot", "x"), ("operator", "y")]).starts_with("operator:"));
         assert!(bad(&[("lot", "not-an-epc")]).starts_with("lot:"));
-        let lot = crate::scenario::lgtin("010001", "L1");
+        let lot = lotline_scenario::lgtin("010001", "L1");
         assert!(bad(&[("lot", &lot), ("from", "2026-10-01")]).starts_with("from:"));
         assert!(bad(&[("limit", "5")]).starts_with("limit:"));
         assert!(

@@ -9,10 +9,10 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem, audit, certs, export, provenance, recall, supply};
-use crate::core::entry::{Receipt, b64_hash};
-use crate::core::event::{self, Admitted, EventId, Rejection};
-use crate::core::json;
 use crate::ledger::{AppendError, Appended};
+use data_integrity::json;
+use lotline_profile::entry::{Receipt, b64_hash};
+use lotline_profile::event::{self, Admitted, EventId, Rejection};
 
 type Data = web::Data<AppState>;
 
@@ -450,7 +450,7 @@ async fn inclusion_proof(
     let leaf = data
         .ledger
         .entry(index)?
-        .map(|b| crate::core::merkle::leaf_hash(&b))
+        .map(|b| tlog::merkle::leaf_hash(&b))
         .ok_or_else(|| Problem::not_found(format!("no entry {index}")))?;
     let root = data.ledger.root_at(tree_size)?;
     Ok(HttpResponse::Ok().json(json!({

@@ -23,8 +23,8 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Config;
-use crate::core::json;
 use crate::ledger::Ledger;
+use data_integrity::json;
 pub use problem::Problem;
 
 /// Limits applied at the edge, from the configuration.

@@ -10,9 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::core::event::Rejection;
-use crate::core::json::JsonError;
 use crate::ledger::{AppendError, LedgerError};
+use data_integrity::json::JsonError;
+use lotline_profile::event::Rejection;
 
 /// A problem, ready to be sent.
 #[derive(Debug, Clone, Serialize)]
@@ -418,7 +418,7 @@ mod tests {
         let sources = [
             include_str!("../state/apply.rs"),
             include_str!("../ledger/sequencer.rs"),
-            include_str!("../core/profile.rs"),
+            include_str!("../../crates/profile/src/profile.rs"),
         ];
         let mut found = 0;
         for src in sources {

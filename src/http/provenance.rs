@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use super::supply::{lookup_key, urlencode};
 use super::{AppState, Problem};
-use crate::core::digital_link;
-use crate::core::note::Checkpoint;
 use crate::provenance::{self, Bundle, CollectError, Report};
+use gs1::digital_link;
+use tlog::note::Checkpoint;
 
 type Data = web::Data<AppState>;
 
@@ -150,7 +150,7 @@ pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> V
         "checkpoint": {
             "origin": checkpoint.as_ref().map(|c| c.origin.clone()),
             "size": checkpoint.as_ref().map(|c| c.size),
-            "rootHash": checkpoint.as_ref().map(|c| crate::core::entry::b64_hash::encode(&c.root)),
+            "rootHash": checkpoint.as_ref().map(|c| lotline_profile::entry::b64_hash::encode(&c.root)),
             "note": bundle.checkpoint,
         },
         "origin": {"farms": claims.farms, "plots": claims.plots},

@@ -111,7 +111,7 @@ pub(super) async fn impact(
     query: web::Query<ImpactQuery>,
 ) -> Result<HttpResponse, Problem> {
     let as_of = &query.as_of;
-    let as_of_ms = crate::core::profile::parse_instant_ms(as_of).ok_or_else(|| {
+    let as_of_ms = lotline_profile::profile::parse_instant_ms(as_of).ok_or_else(|| {
         Problem::invalid_parameter(
             "asOf",
             format!("{as_of:?} is neither a date nor an RFC 3339 date-time"),

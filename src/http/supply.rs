@@ -10,12 +10,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::{AppState, Problem};
-use crate::core::entry::Entry;
-use crate::core::{digital_link, profile, tds};
 use crate::ledger::{Ledger, LedgerError};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{EntryMeta, LotRecord, Origin};
 use crate::store::StoreError;
+use gs1::{digital_link, tds};
+use lotline_profile::entry::Entry;
+use lotline_profile::profile;
 
 type Data = web::Data<AppState>;
 

@@ -12,12 +12,12 @@ use rayon::prelude::*;
 use serde::Deserialize as _;
 
 use super::{LOG_KEY_FILE, LedgerError, db_path, read_key_file};
-use crate::core::entry::{self, Entry};
-use crate::core::event::{self, IdKey};
-use crate::core::jcs;
-use crate::core::merkle::{Frontier, Hash};
-use crate::core::note::{self, Checkpoint, NoteSigner, VerifierKey};
 use crate::store::{META_CHECKPOINT, META_ORIGIN, Store, StoreError};
+use data_integrity::jcs;
+use lotline_profile::entry::{self, Entry};
+use lotline_profile::event::{self, IdKey};
+use tlog::merkle::{Frontier, Hash};
+use tlog::note::{self, Checkpoint, NoteSigner, VerifierKey};
 
 /// What `fsck` found.
 #[derive(Debug)]

@@ -24,12 +24,12 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::core::didkey::{self, KeyFile};
-use crate::core::entry::{self, Receipt};
-use crate::core::event::{Admitted, EventId};
-use crate::core::merkle::{self, Frontier, Hash, ProofError};
-use crate::core::note::{Checkpoint, NoteSigner, TlogProof, VerifierKey};
 use crate::store::{META_CHECKPOINT, META_ORIGIN, Store, StoreError};
+use data_integrity::didkey::{self, KeyFile};
+use lotline_profile::entry::{self, Receipt};
+use lotline_profile::event::{Admitted, EventId};
+use tlog::merkle::{self, Frontier, Hash, ProofError};
+use tlog::note::{Checkpoint, NoteSigner, TlogProof, VerifierKey};
 
 use sequencer::{Job, Sequencer};
 
@@ -341,7 +341,7 @@ impl Ledger {
 
     /// Canonical bytes of the entry logged for `id`.
     pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
-        let key = crate::core::event::IdKey {
+        let key = lotline_profile::event::IdKey {
             id: *id,
             declaration: false,
         };
@@ -483,7 +483,7 @@ fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Hash) -> SignedCheckpoi
 fn parse_own_checkpoint(note: &[u8], key: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
     let note = String::from_utf8(note.to_vec())
         .map_err(|_| StoreError::Corrupt("stored checkpoint is not UTF-8".into()))?;
-    let text = crate::core::note::open(&note, key).map_err(|e| {
+    let text = tlog::note::open(&note, key).map_err(|e| {
         StoreError::Corrupt(format!(
             "stored checkpoint does not verify under the log key: {e}"
         ))

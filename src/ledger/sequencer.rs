@@ -23,14 +23,14 @@ use time::macros::format_description;
 use tokio::sync::{oneshot, watch};
 
 use super::{AppendError, Appended, Head, LedgerOptions, SignedCheckpoint, sign_checkpoint};
-use crate::core::entry::{self, Receipt};
-use crate::core::event::{Admitted, IdKey};
-use crate::core::merkle::{Frontier, Hash};
-use crate::core::note::NoteSigner;
-use crate::core::profile;
 use crate::state::{ApplyError, Changes, GroupState, RuleError};
 use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
+use lotline_profile::entry::{self, Receipt};
+use lotline_profile::event::{Admitted, IdKey};
+use lotline_profile::profile;
 use serde_json::Value;
+use tlog::merkle::{Frontier, Hash};
+use tlog::note::NoteSigner;
 
 /// One submission: a single event or a batch, answered together once durable.
 pub(super) struct Job {

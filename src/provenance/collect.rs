@@ -10,15 +10,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::derive::{Parsed, derive};
-use super::verify::Registry;
 use super::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle, BundleEntry, LogInfo};
-use crate::core::entry::{Entry, b64_hash};
-use crate::core::profile;
 use crate::ledger::{Ledger, LedgerError, SignedCheckpoint};
 use crate::state::query::Scan;
 use crate::state::{ActorRecord, Bounds, Effect, tag};
 use crate::store::StoreError;
+use lotline_profile::entry::{Entry, b64_hash};
+use lotline_profile::profile;
+use lotline_verify::{Parsed, Registry, derive};
 
 /// Most entries one bundle carries; a longer history is refused rather than served slowly.
 pub const MAX_ENTRIES: usize = 50_000;

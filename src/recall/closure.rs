@@ -21,10 +21,10 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::core::profile::{IdClass, Kind};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{Effect, EntryMeta, LotRecord, Place};
 use crate::store::StoreError;
+use lotline_profile::profile::{IdClass, Kind};
 
 /// Bounds on one trace; beyond them the walk stops with an error rather than answering slowly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,9 +16,9 @@ pub use closure::{
     closure,
 };
 
-use crate::core::profile::{IdClass, format_time_ms};
 use crate::state::LotRecord;
 use crate::state::query::StateReader;
+use lotline_profile::profile::{IdClass, format_time_ms};
 
 /// A mass, as the other read endpoints give it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -8,10 +8,11 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::core::{di, event, profile};
 use crate::ledger::{Appended, Ledger, LedgerOptions};
-use crate::scenario::{self, items, kg as q};
 use crate::state::{Effect, Place};
+use data_integrity::di;
+use lotline_profile::{event, profile};
+use lotline_scenario::{self as scenario, items, kg as q};
 
 const ROLES: &[&str] = &[
     "farm",

@@ -14,17 +14,17 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::certs::{self, CertRecord};
+use super::certs::CertRecord;
 use super::plausibility::{self, method_rank};
 use super::{
     ActorRecord, DocLink, Effect, EntryMeta, Flag, KeySpan, LotRecord, Origin, Place, RoleSpan,
-    RuleError, Rules, Span, TransitLine, index_key, refuse, tag,
+    RuleError, Rules, Span, TransitLine, index_key, kg, refuse, tag,
 };
-use crate::core::profile::{
+use crate::store::{BatchWriter, StateCf, Store, StoreError};
+use lotline_profile::profile::{
     Action, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar,
     Transform,
 };
-use crate::store::{BatchWriter, StateCf, Store, StoreError};
 
 /// A refusal, or a storage failure (which stops the sequencer).
 #[derive(Debug, thiserror::Error)]
@@ -757,10 +757,10 @@ impl<'g, 's> Tx<'g, 's> {
             holders.insert(&spec.subject);
             holders.extend(spec.members.iter().map(|m| m.farm.as_str()));
             self.index
-                .push(certs::holder_key(tag::CERT_ISSUER, certifier, id));
+                .push(super::holder_key(tag::CERT_ISSUER, certifier, id));
         }
         for h in holders {
-            self.index.push(certs::holder_key(tag::CERT_HOLDER, h, id));
+            self.index.push(super::holder_key(tag::CERT_HOLDER, h, id));
         }
         self.certs.insert(id.to_owned(), record);
         Ok(())
@@ -1686,9 +1686,4 @@ fn holder_hint(lot: &LotRecord) -> String {
         None if lot.consumed > 0 => " (it was consumed)".into(),
         None => String::new(),
     }
-}
-
-/// A mass for messages: `1234.5 kg`.
-pub fn kg(mg: i64) -> String {
-    format!("{} kg", mg as f64 / 1e6)
 }

@@ -6,7 +6,7 @@
 
 use serde::de::DeserializeOwned;
 
-use super::certs::{self, CertRecord};
+use super::certs::CertRecord;
 use super::{ActorRecord, EntryMeta, LotRecord, Origin, index_prefix, tag, time_bytes};
 use crate::store::{StateCf, Store, StoreError};
 
@@ -114,7 +114,7 @@ impl<'a> StateReader<'a> {
         actor: &str,
         limit: usize,
     ) -> Result<Vec<CertRecord>, StoreError> {
-        let from = certs::holder_key(which, actor, "");
+        let from = super::holder_key(which, actor, "");
         let mut until = from.clone();
         if let Some(last) = until.last_mut() {
             *last = 1;

@@ -39,8 +39,8 @@ use rocksdb::{
     WriteBatch, WriteOptions,
 };
 
-use crate::core::event::IdKey;
-use crate::core::merkle::{Hash, NodeSource};
+use lotline_profile::event::IdKey;
+use tlog::merkle::{Hash, NodeSource};
 
 const CF_ENTRIES: &str = "entries";
 const CF_MERKLE: &str = "merkle";
@@ -431,7 +431,7 @@ mod tests {
     fn committed_batches_read_back_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let id = IdKey {
-            id: crate::core::event::EventId::new_v7(),
+            id: lotline_profile::event::EventId::new_v7(),
             declaration: false,
         };
         {

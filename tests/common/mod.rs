@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use data_integrity::{di, didkey};
 use ed25519_dalek::SigningKey;
-use lotline::core::{di, didkey};
-use lotline::scenario;
+use lotline_scenario as scenario;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lotline");
@@ -268,7 +268,7 @@ pub fn audit_token(server: &Server, key: &SigningKey) -> String {
         .unwrap()
         .to_owned();
     let now = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
-    lotline::core::audit_token::create(key, &origin, None, now, 600_000).unwrap()
+    lotline_profile::audit_token::create(key, &origin, None, now, 600_000).unwrap()
 }
 
 pub fn post(url: &str, body: &[u8]) -> Answer {

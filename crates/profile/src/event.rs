@@ -1,0 +1,483 @@
+//! Admission of a submitted event: the checks every event passes before it may reach the
+//! sequencer, done in parallel and without touching storage.
+//!
+//! `admit` turns an untrusted JSON value into an [`Admitted`] event — envelope valid against
+//! `schemas/event-envelope.schema.json`, signature valid under `eddsa-jcs-2022` — and computes
+//! the bytes the sequencer needs, so that the single writer does no parsing, no canonicalising and
+//! no signature work.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::profile::{self, Document, Violation};
+use data_integrity::di::{self, DiError};
+use tlog::merkle::Hash;
+
+/// The envelope schema, compiled into the binary so the server validates exactly what it serves.
+pub const ENVELOPE_SCHEMA: &str = include_str!("../../../schemas/event-envelope.schema.json");
+
+/// Schemas served at `GET /v1/schemas/{name}`: (name, JSON text).
+pub const SCHEMAS: &[(&str, &str)] = super::profile_schemas::PROFILE_SCHEMAS;
+
+/// An event that passed admission.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub event_id: EventId,
+    /// The signer's `did:key`, from the proof's verification method.
+    pub signer: String,
+    /// RFC 8785 bytes of the whole signed event, as it will sit inside the entry.
+    pub event_jcs: Vec<u8>,
+    /// Identifies the event's content independently of its proof: resubmitting the same content
+    /// by the same signer (even re-signed) is a duplicate, anything else under the same eventID is
+    /// a conflict.
+    pub content_digest: Hash,
+    /// What the document means in the lotline profile.
+    pub doc: Document,
+}
+
+/// Why an event was refused at admission. The HTTP layer maps each variant to a problem code.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    #[error("{message} (at {pointer:?})")]
+    Schema { pointer: String, message: String },
+    #[error("unsupported proof: {0}")]
+    UnsupportedProof(DiError),
+    #[error("invalid signature: {0}")]
+    InvalidSignature(DiError),
+    #[error("{0}")]
+    Profile(Violation),
+}
+
+/// A client-chosen event identifier, `urn:uuid:<uuid>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventId(Uuid);
+
+impl EventId {
+    pub const PREFIX: &'static str = "urn:uuid:";
+
+    /// Parses `urn:uuid:<uuid>`, hyphenated and lower case (RFC 9562's output form). The eventID
+    /// is signed, so it cannot be normalised; accepting other cases would let one UUID stand
+    /// for several different strings.
+    pub fn parse(s: &str) -> Option<EventId> {
+        let rest = s.strip_prefix(Self::PREFIX)?;
+        // Uuid::parse_str also takes the braced and simple forms; the URN form is hyphenated only.
+        if rest.len() != 36 || rest.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        Uuid::parse_str(rest).ok().map(EventId)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+
+    pub fn from_bytes(b: [u8; 16]) -> EventId {
+        EventId(Uuid::from_bytes(b))
+    }
+
+    /// A fresh time-ordered (v7) identifier, for clients that generate events.
+    pub fn new_v7() -> EventId {
+        EventId(Uuid::now_v7())
+    }
+}
+
+/// How an event is found in the eventID index: EPCIS gives an error declaration the eventID of
+/// the event it declares erroneous, so the two are told apart by `declaration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdKey {
+    pub id: EventId,
+    pub declaration: bool,
+}
+
+impl IdKey {
+    /// 16 bytes of UUID, and a 0x01 after them for a declaration.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = self.id.as_bytes().to_vec();
+        if self.declaration {
+            v.push(1);
+        }
+        v
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<IdKey> {
+        let id: [u8; 16] = b.get(..16)?.try_into().ok()?;
+        let declaration = match &b[16..] {
+            [] => false,
+            [1] => true,
+            _ => return None,
+        };
+        Some(IdKey {
+            id: EventId::from_bytes(id),
+            declaration,
+        })
+    }
+}
+
+impl Admitted {
+    pub fn id_key(&self) -> IdKey {
+        IdKey {
+            id: self.event_id,
+            declaration: self.doc.declares_error,
+        }
+    }
+}
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", Self::PREFIX, self.0.hyphenated())
+    }
+}
+
+fn envelope_validator() -> &'static jsonschema::Validator {
+    static V: OnceLock<jsonschema::Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value = serde_json::from_str(ENVELOPE_SCHEMA)
+            .expect("schemas/event-envelope.schema.json is valid JSON (checked by a unit test)");
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("schemas/event-envelope.schema.json compiles (checked by a unit test)")
+    })
+}
+
+/// Checks the envelope against the schema and returns the first violation, with its JSON pointer.
+pub fn check_envelope(event: &Value) -> Result<EventId, Rejection> {
+    let v = envelope_validator();
+    // `is_valid` stops at the first failure and builds no errors; only a failing event pays
+    // for finding out where.
+    if !v.is_valid(event)
+        && let Some(err) = v.iter_errors(event).next()
+    {
+        return Err(Rejection::Schema {
+            pointer: err.instance_path().as_str().to_owned(),
+            message: err.to_string(),
+        });
+    }
+    event_id_of(event)
+}
+
+fn event_id_of(event: &Value) -> Result<EventId, Rejection> {
+    let id = event.get("eventID").and_then(Value::as_str).unwrap_or("");
+    EventId::parse(id).ok_or_else(|| Rejection::Schema {
+        pointer: "/eventID".into(),
+        message: format!("{id:?} is not urn:uuid:<uuid>"),
+    })
+}
+
+/// Runs every admission check on one event. Pure CPU; safe to call from many threads at once.
+pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
+    // Every schema of the profile includes the envelope's rules (a test below checks this), so a
+    // document the profile accepts has a valid envelope. The envelope is checked on its own only
+    // when the profile refuses, so that an envelope problem is the one reported.
+    let doc = match profile::interpret(event) {
+        Ok(doc) => doc,
+        Err(violation) => {
+            check_envelope(event)?;
+            return Err(Rejection::Profile(violation));
+        }
+    };
+    let event_id = event_id_of(event)?;
+    let (verified, canonical) = di::verify_with_canonical(event).map_err(|e| match e {
+        DiError::Unsupported { .. } => Rejection::UnsupportedProof(e),
+        other => Rejection::InvalidSignature(other),
+    })?;
+    // The cryptosuite lets a proof's @context stand in for the document's, so members appended
+    // to the document's @context after signing would still verify. A ledger must not store
+    // content nobody signed: the two must be equal.
+    if let Some(proof_context) = event.get("proof").and_then(|p| p.get("@context"))
+        && event.get("@context") != Some(proof_context)
+    {
+        return Err(Rejection::InvalidSignature(DiError::ContextMismatch {
+            document: event
+                .get("@context")
+                .map_or_else(|| "(none)".into(), Value::to_string),
+            proof: proof_context.to_string(),
+        }));
+    }
+    // With the two @contexts equal, the unsecured document is exactly the event without its
+    // proof, so `canonical.secured` is the event's canonical form.
+    let event_jcs = canonical.secured;
+    let mut h = Sha256::new();
+    h.update(b"lotline content v1\0");
+    h.update(verified.did.as_bytes());
+    h.update([0]);
+    h.update(&canonical.unsecured);
+    Ok(Admitted {
+        event_id,
+        signer: verified.did,
+        event_jcs,
+        content_digest: h.finalize().into(),
+        doc,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use data_integrity::didkey;
+    use serde_json::json;
+
+    /// A harvest of the profile (see `scenario`), with a fixed eventID.
+    fn event() -> Value {
+        let mut e = lotline_scenario::harvest(
+            Some("urn:uuid:0190b3a4-7f00-7000-8000-000000000001".into()),
+            "2026-11-20T08:00:00+07:00",
+            &lotline_scenario::lgtin("010001", "L1"),
+            1000.0,
+            "urn:epc:id:pgln:8841234.00011",
+            "rice",
+            None,
+            lotline_scenario::plot("P1", "Takeo", 1.0, 104.8, 11.0),
+            "conventional",
+        );
+        e["example:note"] = json!("unit test");
+        e
+    }
+
+    fn signed() -> Value {
+        let key = didkey::generate().unwrap();
+        di::sign(&event(), &key, "2026-11-20T01:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn schema_file_compiles() {
+        let _ = envelope_validator();
+    }
+
+    #[test]
+    fn admits_a_signed_event() {
+        let a = admit(&signed()).unwrap();
+        assert_eq!(
+            a.event_id.to_string(),
+            "urn:uuid:0190b3a4-7f00-7000-8000-000000000001"
+        );
+        assert!(a.signer.starts_with("did:key:z6Mk"));
+    }
+
+    #[test]
+    fn content_digest_ignores_the_proof_but_not_the_signer() {
+        let key = didkey::generate().unwrap();
+        let a = admit(&di::sign(&event(), &key, "2026-11-20T01:00:00Z").unwrap()).unwrap();
+        let b = admit(&di::sign(&event(), &key, "2026-11-20T02:00:00Z").unwrap()).unwrap();
+        assert_eq!(a.content_digest, b.content_digest);
+        assert_ne!(a.event_jcs, b.event_jcs);
+        let c = admit(&signed()).unwrap();
+        assert_ne!(a.content_digest, c.content_digest);
+    }
+
+    #[test]
+    fn schema_violations_name_the_pointer() {
+        let check = |mutate: &dyn Fn(&mut Value), pointer: &str| {
+            let mut v = signed();
+            mutate(&mut v);
+            match admit(&v) {
+                Err(Rejection::Schema { pointer: p, .. }) => assert_eq!(p, pointer),
+                other => panic!("expected schema violation at {pointer}, got {other:?}"),
+            }
+        };
+        check(&|v| v["eventID"] = json!("not-a-urn"), "/eventID");
+        check(&|v| v["eventID"] = json!(7), "/eventID");
+        check(&|v| v["eventTime"] = json!("yesterday"), "/eventTime");
+        check(
+            &|v| v["eventTimeZoneOffset"] = json!("+7"),
+            "/eventTimeZoneOffset",
+        );
+        check(&|v| v["type"] = json!("Event"), "/type");
+        check(
+            &|v| v["proof"]["proofValue"] = json!(5),
+            "/proof/proofValue",
+        );
+        check(
+            &|v| {
+                v.as_object_mut().unwrap().remove("proof");
+            },
+            "",
+        );
+    }
+
+    /// `admit` skips the envelope schema for documents the profile accepts: that is only sound
+    /// if no document breaking the envelope passes the profile. Every kind of document (the
+    /// demo's, and the kinds it does not use), broken in each way the envelope forbids, must be
+    /// refused by the profile too.
+    #[test]
+    fn the_profile_refuses_whatever_the_envelope_refuses() {
+        use lotline_scenario::{
+            aggregation, cert_decision, certificate, kg, lgtin, registrar_doc, sscc, transform,
+        };
+        let key = didkey::generate().unwrap();
+        let (_, steps) = lotline_scenario::demo("envelope test");
+        let t = "2026-11-20T08:00:00+07:00";
+        let actor = "urn:epc:id:pgln:8841234.00011";
+        let did = lotline_scenario::did(&key);
+        let root = lgtin("040001", "R1");
+        let mut docs: Vec<Value> = steps.into_iter().map(|s| s.doc).collect();
+        docs.extend([
+            aggregation(false, t, &sscc(7), &[]),
+            transform(
+                t,
+                "drying",
+                &[kg(&root, 10.0)],
+                &[(lgtin("040001", "R1D"), 9.0, None)],
+            ),
+            transform(
+                t,
+                "starch_extraction",
+                &[kg(&root, 10.0)],
+                &[(lgtin("040003", "S1"), 2.0, Some("cassava-starch"))],
+            ),
+            registrar_doc("lotline:RoleGrant", t, actor, ("role", "mill"), None),
+            registrar_doc("lotline:RoleRevocation", t, actor, ("role", "mill"), None),
+            registrar_doc("lotline:KeyAddition", t, actor, ("key", &did), None),
+            registrar_doc("lotline:KeyRotation", t, actor, ("key", &did), Some(&did)),
+            registrar_doc("lotline:KeyRevocation", t, actor, ("key", &did), None),
+            certificate(
+                t,
+                "https://cb.example/c/1",
+                "C-1",
+                actor,
+                &[],
+                &["handling"],
+                &["rice"],
+                ("2026-01-01", "2026-12-31"),
+            ),
+            {
+                let mut amend = certificate(
+                    t,
+                    "https://cb.example/c/1",
+                    "C-1",
+                    actor,
+                    &[],
+                    &["handling", "processing"],
+                    &["rice"],
+                    ("2026-01-01", "2026-12-31"),
+                );
+                amend["type"] = json!("lotline:CertificateAmendment");
+                amend["effective"] = json!("2026-03-01");
+                amend
+            },
+            cert_decision(
+                "lotline:CertificateSuspension",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
+            cert_decision(
+                "lotline:CertificateWithdrawal",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
+            cert_decision(
+                "lotline:CertificateReinstatement",
+                t,
+                "https://cb.example/c/1",
+                "2026-02-01",
+                "audit",
+            ),
+        ]);
+        let mut kinds = std::collections::BTreeSet::new();
+        type Mutation = (&'static str, fn(&mut Value));
+        let mutations: &[Mutation] = &[
+            ("no type", |v| {
+                drop(v.as_object_mut().unwrap().remove("type"))
+            }),
+            ("no eventID", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventID"))
+            }),
+            ("no eventTime", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventTime"))
+            }),
+            ("no offset", |v| {
+                drop(v.as_object_mut().unwrap().remove("eventTimeZoneOffset"))
+            }),
+            ("no proof", |v| {
+                drop(v.as_object_mut().unwrap().remove("proof"))
+            }),
+            ("other type", |v| v["type"] = json!("Event")),
+            ("eventID", |v| v["eventID"] = json!("urn:uuid:NOT-A-UUID")),
+            ("eventTime", |v| {
+                v["eventTime"] = json!("2026-13-40T08:00:00Z")
+            }),
+            ("offset", |v| v["eventTimeZoneOffset"] = json!("+15:00")),
+            ("context", |v| v["@context"] = json!(7)),
+            ("proof", |v| v["proof"] = json!("z3abc")),
+            ("proof type", |v| v["proof"]["type"] = json!(1)),
+            ("cryptosuite", |v| v["proof"]["cryptosuite"] = json!(null)),
+            ("created", |v| v["proof"]["created"] = json!("today")),
+            ("method", |v| {
+                v["proof"]["verificationMethod"] = json!("did:key:z6Mk0OIl")
+            }),
+            ("purpose", |v| {
+                drop(v["proof"].as_object_mut().unwrap().remove("proofPurpose"))
+            }),
+            ("value", |v| v["proof"]["proofValue"] = json!("z0OIl")),
+            ("no value", |v| {
+                drop(v["proof"].as_object_mut().unwrap().remove("proofValue"))
+            }),
+        ];
+        for doc in docs {
+            let signed = di::sign(&doc, &key, "2026-11-20T01:00:00Z").unwrap();
+            let Ok(doc) = profile::interpret(&signed) else {
+                continue;
+            };
+            kinds.insert(doc.kind.name());
+            for (what, mutate) in mutations {
+                let mut v = signed.clone();
+                mutate(&mut v);
+                assert!(
+                    check_envelope(&v).is_err(),
+                    "{what}: the envelope allows it"
+                );
+                assert!(
+                    profile::interpret(&v).is_err(),
+                    "{what}: the {} schema allows what the envelope refuses",
+                    doc.kind.name()
+                );
+            }
+        }
+        assert_eq!(kinds.len(), 22, "every kind of document: {kinds:?}");
+    }
+
+    #[test]
+    fn tampering_and_unsupported_proofs_are_told_apart() {
+        let mut v = signed();
+        v["ilmd"]["lotline:variety"] = json!("changed after signing");
+        assert!(matches!(admit(&v), Err(Rejection::InvalidSignature(_))));
+        let mut v = signed();
+        v["proof"]["cryptosuite"] = json!("ecdsa-rdfc-2019");
+        assert!(matches!(admit(&v), Err(Rejection::UnsupportedProof(_))));
+    }
+
+    #[test]
+    fn context_added_after_signing_is_refused() {
+        let mut v = signed();
+        assert!(di::verify(&v).is_ok());
+        v["@context"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"example": "https://example.org/unsigned#"}));
+        // The cryptosuite alone would accept this; admission must not.
+        assert!(di::verify(&v).is_ok());
+        assert!(matches!(
+            admit(&v),
+            Err(Rejection::InvalidSignature(DiError::ContextMismatch { .. }))
+        ));
+    }
+
+    #[test]
+    fn event_id_forms() {
+        assert!(EventId::parse("urn:uuid:0190b3a4-7f00-7000-8000-000000000001").is_some());
+        assert!(EventId::parse("urn:uuid:0190B3A4-7F00-7000-8000-000000000001").is_none());
+        assert!(EventId::parse("urn:uuid:0190b3a47f0070008000000000000001").is_none());
+        assert!(EventId::parse("0190b3a4-7f00-7000-8000-000000000001").is_none());
+        let id = EventId::new_v7();
+        assert_eq!(EventId::parse(&id.to_string()), Some(id));
+    }
+}
