@@ -19,7 +19,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::state::certs::CertRecord;
 use crate::state::query::StateReader;
 use crate::state::{LotRecord, tag};
@@ -37,7 +37,7 @@ pub enum Auditor {
 
 fn unauthenticated(why: impl Into<String>) -> Problem {
     Problem::new(
-        "unauthenticated",
+        Code::Unauthenticated,
         format!(
             "{}; audits need an audit token from a certifier's or registrar's key (lotline audit-token), sent as Authorization: Bearer <token>",
             why.into()
@@ -46,7 +46,7 @@ fn unauthenticated(why: impl Into<String>) -> Problem {
 }
 
 fn forbidden(why: impl Into<String>) -> Problem {
-    Problem::new("forbidden", why.into())
+    Problem::new(Code::Forbidden, why.into())
 }
 
 /// The token of a request: the `Authorization: Bearer` header, else an `access_token` query

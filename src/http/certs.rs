@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::state::certs::{CertRecord, Standing};
 use crate::state::query::StateReader;
 use crate::state::tag;
@@ -144,7 +144,7 @@ pub(super) async fn actor_certificates(
             .map_err(Problem::internal)?;
         if certs.len() > MAX_CERTS {
             return Err(Problem::new(
-                "history_too_large",
+                Code::HistoryTooLarge,
                 format!(
                     "{} has more than {MAX_CERTS} certificates; ask for them one by one",
                     actor.id

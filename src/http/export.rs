@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::auth::Auditor;
 use super::supply::{lookup_key, query_page, urlencode};
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::export::{self, ExportError, Selection, epcis};
 use crate::state::query::Scan;
 use lotline_profile::profile;
@@ -31,7 +31,7 @@ impl From<ExportError> for Problem {
     fn from(e: ExportError) -> Problem {
         match e {
             ExportError::Ledger(l) => l.into(),
-            ExportError::TooLarge(m) => Problem::new("export_too_large", m),
+            ExportError::TooLarge(m) => Problem::new(Code::ExportTooLarge, m),
         }
     }
 }

@@ -8,11 +8,12 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem, audit, certs, export, provenance, recall, supply};
+use super::{AppState, Code, Problem, audit, certs, export, provenance, recall, supply};
 use crate::ledger::{AppendError, Appended};
 use data_integrity::json;
 use lotline_profile::entry::{Receipt, b64_hash};
 use lotline_profile::event::{self, Admitted, EventId, Rejection};
+use lotline_profile::refusal::Refusal;
 
 type Data = web::Data<AppState>;
 
@@ -97,7 +98,7 @@ where
 /// The wrong method on a known path: a problem like every other error, with `Allow`.
 async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
     let problem = Problem::new(
-        "method_not_allowed",
+        Code::MethodNotAllowed,
         format!(
             "{} is not allowed on {}; use {allow}",
             req.method(),
@@ -166,7 +167,7 @@ async fn readyz(data: Data) -> Result<HttpResponse, Problem> {
     if data.ledger.is_ready() {
         Ok(HttpResponse::Ok().json(json!({"status": "ready", "size": data.ledger.head().size})))
     } else {
-        Err(Problem::new("unavailable", "the sequencer is not running").retry_after(5))
+        Err(Problem::new(Code::Unavailable, "the sequencer is not running").retry_after(5))
     }
 }
 
@@ -204,7 +205,7 @@ async fn read_body(
 ) -> Result<web::Bytes, Problem> {
     let too_large = |n: String| {
         Problem::new(
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!(
                 "the body is {n} bytes; at most {limit} are accepted (split it into smaller batches)"
             ),
@@ -220,8 +221,9 @@ async fn read_body(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| Problem::new("malformed_json", format!("reading the body failed: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            Problem::new(Code::MalformedJson, format!("reading the body failed: {e}"))
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large("more than that".into()));
         }
@@ -282,7 +284,7 @@ async fn post_batch(
 ) -> Result<HttpResponse, Problem> {
     let Value::Array(events) = read_json(&data, &req, payload).await? else {
         return Err(Problem::new(
-            "schema_violation",
+            Refusal::SchemaViolation,
             "a batch is a JSON array of signed events",
         )
         .with_pointer(""));
@@ -290,7 +292,7 @@ async fn post_batch(
     let max = data.limits.max_batch;
     if events.len() > max {
         return Err(Problem::new(
-            "batch_too_large",
+            Code::BatchTooLarge,
             format!(
                 "the batch has {} events; at most {max} are accepted per request",
                 events.len()
@@ -440,7 +442,7 @@ async fn inclusion_proof(
     let tree_size = query_u64(&q, "treeSize")?.unwrap_or(data.ledger.head().checkpoint.size);
     if index >= tree_size {
         return Err(Problem::new(
-            "tree_size_out_of_range",
+            Code::TreeSizeOutOfRange,
             format!(
                 "entry {index} is not in a tree of size {tree_size}; ask for a larger treeSize"
             ),
@@ -471,7 +473,7 @@ async fn consistency_proof(
     let to = query_u64(&q, "to")?.unwrap_or(data.ledger.head().checkpoint.size);
     if from > to {
         return Err(Problem::new(
-            "tree_size_out_of_range",
+            Code::TreeSizeOutOfRange,
             format!("from ({from}) must not be larger than to ({to})"),
         ));
     }

@@ -25,7 +25,7 @@ use actix_web::{App, HttpServer, web};
 use crate::config::Config;
 use crate::ledger::Ledger;
 use data_integrity::json;
-pub use problem::Problem;
+pub use problem::{Code, Problem};
 
 /// Limits applied at the edge, from the configuration.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::supply::{lookup_key, urlencode};
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::provenance::{self, Bundle, CollectError, Report};
 use gs1::digital_link;
 use tlog::note::Checkpoint;
@@ -21,7 +21,7 @@ impl From<CollectError> for Problem {
     fn from(e: CollectError) -> Problem {
         match e {
             CollectError::Ledger(l) => l.into(),
-            CollectError::TooLarge => Problem::new("history_too_large", e.to_string()),
+            CollectError::TooLarge => Problem::new(Code::HistoryTooLarge, e.to_string()),
         }
     }
 }

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 
 use super::auth::Auditor;
 use super::supply::lookup_key;
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::impact::ImpactError;
 use crate::recall::{self, Limits, TraceError};
 
@@ -24,7 +24,7 @@ impl From<TraceError> for Problem {
         match e {
             TraceError::Store(s) => Problem::internal(s),
             TraceError::TooManyNodes(_) | TraceError::TooManyEntries(_) => {
-                Problem::new("trace_too_large", e.to_string())
+                Problem::new(Code::TraceTooLarge, e.to_string())
             }
         }
     }
@@ -128,7 +128,7 @@ pub(super) async fn impact(
         .provenance_slots
         .acquire()
         .await
-        .map_err(|_| Problem::new("unavailable", "shutting down"))?;
+        .map_err(|_| Problem::new(Code::Unavailable, "shutting down"))?;
     let ledger = data.ledger.clone();
     let bounds = data.bounds.clone();
     let answer = web::block(move || crate::impact::impact(&ledger, &cert, as_of_ms, &bounds))
@@ -136,7 +136,7 @@ pub(super) async fn impact(
         .map_err(Problem::internal)?
         .map_err(|e| match e {
             ImpactError::Trace(t) => Problem::from(t),
-            ImpactError::TooLarge(m) => Problem::new("trace_too_large", m),
+            ImpactError::TooLarge(m) => Problem::new(Code::TraceTooLarge, m),
             other => Problem::internal(other),
         })?;
     Ok(HttpResponse::Ok().json(answer))
@@ -170,7 +170,10 @@ mod tests {
     #[test]
     fn a_trace_too_large_is_a_client_problem() {
         let p = Problem::from(TraceError::TooManyNodes(5));
-        assert_eq!((p.code, p.status.as_u16()), ("trace_too_large", 422));
+        assert_eq!(
+            (p.code.as_str(), p.status.as_u16()),
+            ("trace_too_large", 422)
+        );
         let p = Problem::from(TraceError::TooManyEntries(5));
         assert_eq!(p.code, "trace_too_large");
     }

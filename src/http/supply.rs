@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use super::{AppState, Problem};
+use super::{AppState, Code, Problem};
 use crate::ledger::{Ledger, LedgerError};
 use crate::state::query::{Scan, StateReader};
 use crate::state::{EntryMeta, LotRecord, Origin};
@@ -17,6 +17,7 @@ use crate::store::StoreError;
 use gs1::{digital_link, tds};
 use lotline_profile::entry::Entry;
 use lotline_profile::profile;
+use lotline_profile::refusal::Refusal;
 
 type Data = web::Data<AppState>;
 
@@ -415,21 +416,22 @@ pub(super) fn decode_batch(body: &Value, max: usize) -> Result<Value, Problem> {
         Value::Array(a) => a,
         Value::Object(o) => o.get("epcs").and_then(Value::as_array).ok_or_else(|| {
             Problem::new(
-                "schema_violation",
+                Refusal::SchemaViolation,
                 "expected {\"epcs\": [hex, ...]} or an array of hex strings",
             )
             .with_pointer("/epcs")
         })?,
         _ => {
-            return Err(
-                Problem::new("schema_violation", "expected a JSON array of hex strings")
-                    .with_pointer(""),
-            );
+            return Err(Problem::new(
+                Refusal::SchemaViolation,
+                "expected a JSON array of hex strings",
+            )
+            .with_pointer(""));
         }
     };
     if items.len() > max {
         return Err(Problem::new(
-            "batch_too_large",
+            Code::BatchTooLarge,
             format!("{} tags; at most {max} per request", items.len()),
         ));
     }

@@ -28,6 +28,7 @@ use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use lotline_profile::entry::{self, Receipt};
 use lotline_profile::event::{Admitted, IdKey};
 use lotline_profile::profile;
+use lotline_profile::refusal::Refusal;
 use serde_json::Value;
 use tlog::merkle::{Frontier, Hash};
 use tlog::note::NoteSigner;
@@ -502,7 +503,7 @@ impl Sequencer {
                 ),
                 None => {
                     return Err(ApplyError::Rule(RuleError {
-                        code: "unknown_event",
+                        code: Refusal::UnknownEvent,
                         message: format!(
                             "{} is not in the ledger, so it cannot be declared erroneous",
                             item.event_id
@@ -522,7 +523,7 @@ impl Sequencer {
             .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?;
         if strip(original) != strip(declared) {
             return Err(ApplyError::Rule(RuleError {
-                code: "correction_mismatch",
+                code: Refusal::CorrectionMismatch,
                 message: format!(
                     "an error declaration repeats the erroneous event (entry {index}) unchanged and adds errorDeclaration; this one differs from it"
                 ),

@@ -25,6 +25,7 @@ use lotline_profile::profile::{
     Action, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar,
     Transform,
 };
+use lotline_profile::refusal::Refusal;
 
 /// A refusal, or a storage failure (which stops the sequencer).
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,7 @@ pub enum ApplyError {
 
 type R<T> = Result<T, ApplyError>;
 
-fn fail<T>(code: &'static str, message: impl Into<String>) -> R<T> {
+fn fail<T>(code: Refusal, message: impl Into<String>) -> R<T> {
     Err(ApplyError::Rule(refuse(code, message)))
 }
 
@@ -502,7 +503,7 @@ impl<'g, 's> Tx<'g, 's> {
         match self.lot_ref(&id.key)? {
             Some(l) if l.voided_by.is_none() => Ok(l),
             Some(l) => fail(
-                "unknown_lot",
+                Refusal::UnknownLot,
                 format!(
                     "{} was declared erroneous by entry {}; it does not exist",
                     id.urn,
@@ -510,7 +511,7 @@ impl<'g, 's> Tx<'g, 's> {
                 ),
             ),
             None => fail(
-                "unknown_lot",
+                Refusal::UnknownLot,
                 format!(
                     "{} is not in the ledger; it must be created (harvest, transformation or packing) first",
                     id.urn
@@ -557,7 +558,7 @@ impl<'g, 's> Tx<'g, 's> {
     fn apply(&mut self, doc: &Document, signer: &str, now_ms: i64, rules: &Rules) -> R<()> {
         if doc.event_time_ms > now_ms.saturating_add(rules.max_future_ms) {
             return fail(
-                "event_time_in_future",
+                Refusal::EventTimeInFuture,
                 format!(
                     "eventTime is {} s ahead of the ledger's clock; at most {} s are allowed (check the device's clock)",
                     (doc.event_time_ms - now_ms) / 1000,
@@ -578,7 +579,7 @@ impl<'g, 's> Tx<'g, 's> {
         if let Action::Registrar(r) = &doc.action {
             if !rules.registrars.iter().any(|k| k == signer) {
                 return fail(
-                    "not_registrar",
+                    Refusal::NotRegistrar,
                     format!(
                         "{} documents are signed by a registrar key; {signer} is not one of this ledger's registrars",
                         doc.kind.name()
@@ -613,14 +614,14 @@ impl<'g, 's> Tx<'g, 's> {
         };
         if let Some(by) = orig.corrected_by {
             return fail(
-                "already_corrected",
+                Refusal::AlreadyCorrected,
                 format!("entry {original} was already declared erroneous by entry {by}"),
             );
         }
         let owner = self.key_owner(signer)?;
         if owner.is_none() || owner != orig.actor {
             return fail(
-                "not_original_actor",
+                Refusal::NotOriginalActor,
                 format!(
                     "only {} may declare its event erroneous; {signer} is not its key",
                     orig.actor.as_deref().unwrap_or("the signer")
@@ -632,7 +633,7 @@ impl<'g, 's> Tx<'g, 's> {
             .ok_or_else(|| StoreError::Corrupt("key names a missing actor".into()))?;
         if !actor.key_valid_at(signer, now_ms) {
             return fail(
-                "key_not_valid",
+                Refusal::KeyNotValid,
                 format!("{signer} is no longer a valid key of {}", actor.id),
             );
         }
@@ -663,7 +664,7 @@ impl<'g, 's> Tx<'g, 's> {
     fn authorise(&mut self, doc: &Document, signer: &str) -> R<(ActorRecord, String)> {
         let Some(owner) = self.key_owner(signer)? else {
             return fail(
-                "unknown_actor",
+                Refusal::UnknownActor,
                 format!(
                     "the signing key {signer} belongs to no registered actor; a registrar must register it first"
                 ),
@@ -674,7 +675,7 @@ impl<'g, 's> Tx<'g, 's> {
         })?;
         if !actor.key_valid_at(signer, doc.event_time_ms) {
             return fail(
-                "key_not_valid",
+                Refusal::KeyNotValid,
                 format!(
                     "{signer} was not a valid key of {} at the eventTime (it was added later, or revoked or rotated before)",
                     actor.id
@@ -684,7 +685,7 @@ impl<'g, 's> Tx<'g, 's> {
         let wanted = doc.kind.roles();
         let Some(role) = actor.role_at(wanted, doc.event_time_ms) else {
             return fail(
-                "missing_role",
+                Refusal::MissingRole,
                 format!(
                     "{} events need one of the roles {}; {} held none of them at the eventTime",
                     doc.kind.name(),
@@ -731,7 +732,7 @@ impl<'g, 's> Tx<'g, 's> {
             {
                 if self.actor(who)?.is_none() {
                     return fail(
-                        "unknown_actor",
+                        Refusal::UnknownActor,
                         format!(
                             "the certificate's {what} {who} is not a registered actor; a registrar must register it first"
                         ),
@@ -743,7 +744,7 @@ impl<'g, 's> Tx<'g, 's> {
             (None, Certification::Issue(spec)) => CertRecord::issue(spec, certifier, t, at),
             (None, _) => {
                 return fail(
-                    "unknown_certificate",
+                    Refusal::UnknownCertificate,
                     format!("certificate {id} was never issued in this ledger"),
                 );
             }
@@ -773,7 +774,7 @@ impl<'g, 's> Tx<'g, 's> {
         for (i, id) in doc.certificates.iter().enumerate() {
             let Some(c) = self.cert(id)? else {
                 return fail(
-                    "unknown_certificate",
+                    Refusal::UnknownCertificate,
                     format!(
                         "certificationInfo[{i}] names {id}, which was never issued in this ledger"
                     ),
@@ -785,7 +786,7 @@ impl<'g, 's> Tx<'g, 's> {
             };
             if !c.concerns(actor) && !farm.is_some_and(|f| c.concerns(f)) {
                 return fail(
-                    "certificate_not_held",
+                    Refusal::CertificateNotHeld,
                     format!(
                         "certificationInfo[{i}] names {id}, which certifies {}, not {actor}",
                         c.current().subject
@@ -805,7 +806,7 @@ impl<'g, 's> Tx<'g, 's> {
             Registrar::Register(spec) => {
                 if self.actor(&spec.id)?.is_some() {
                     return fail(
-                        "actor_exists",
+                        Refusal::ActorExists,
                         format!("actor {} is already registered", spec.id),
                     );
                 }
@@ -823,7 +824,7 @@ impl<'g, 's> Tx<'g, 's> {
                 let mut a = self.subject(actor)?;
                 if a.roles.iter().any(|r| r.role == *role && r.span.is_open()) {
                     return fail(
-                        "role_already_granted",
+                        Refusal::RoleAlreadyGranted,
                         format!("{actor} already holds the role {role}"),
                     );
                 }
@@ -842,7 +843,7 @@ impl<'g, 's> Tx<'g, 's> {
                     .find(|r| r.role == *role && r.span.is_open())
                 else {
                     return fail(
-                        "role_not_granted",
+                        Refusal::RoleNotGranted,
                         format!("{actor} does not hold the role {role}"),
                     );
                 };
@@ -874,7 +875,7 @@ impl<'g, 's> Tx<'g, 's> {
                     .find(|k| k.key == *replaces && k.span.is_open())
                 else {
                     return fail(
-                        "unknown_key",
+                        Refusal::UnknownKey,
                         format!("{replaces} is not a current key of {actor}"),
                     );
                 };
@@ -895,7 +896,7 @@ impl<'g, 's> Tx<'g, 's> {
                     .find(|k| k.key == *key && k.span.is_open())
                 else {
                     return fail(
-                        "unknown_key",
+                        Refusal::UnknownKey,
                         format!("{key} is not a current key of {actor}"),
                     );
                 };
@@ -909,7 +910,10 @@ impl<'g, 's> Tx<'g, 's> {
     fn subject(&mut self, id: &str) -> R<ActorRecord> {
         match self.actor(id)? {
             Some(a) => Ok(a),
-            None => fail("unknown_actor", format!("actor {id} is not registered")),
+            None => fail(
+                Refusal::UnknownActor,
+                format!("actor {id} is not registered"),
+            ),
         }
     }
 
@@ -917,7 +921,7 @@ impl<'g, 's> Tx<'g, 's> {
     fn unbound(&mut self, key: &str) -> R<()> {
         match self.key_owner(key)? {
             Some(owner) => fail(
-                "key_in_use",
+                Refusal::KeyInUse,
                 format!("{key} is already a key of {owner}; every actor needs its own key"),
             ),
             None => Ok(()),
@@ -943,7 +947,7 @@ impl<'g, 's> Tx<'g, 's> {
                     let mut lot = self.existing(&l.id)?;
                     if !lot.handlers.iter().any(|h| h == actor) {
                         return fail(
-                            "not_custodian",
+                            Refusal::NotCustodian,
                             format!(
                                 "{actor} never held {}; only its handlers link documents to it",
                                 l.id.urn
@@ -974,7 +978,7 @@ impl<'g, 's> Tx<'g, 's> {
             && l.voided_by.is_none()
         {
             return fail(
-                "already_commissioned",
+                Refusal::AlreadyCommissioned,
                 format!(
                     "{} already exists (created by entry {})",
                     id.urn, l.created_at
@@ -1036,19 +1040,19 @@ impl<'g, 's> Tx<'g, 's> {
         if h.farm != actor {
             let Some(farm) = self.actor(&h.farm)? else {
                 return fail(
-                    "unknown_party",
+                    Refusal::UnknownParty,
                     format!("the farm {} is not a registered actor", h.farm),
                 );
             };
             if farm.role_at(&["farm"], doc.event_time_ms).is_none() {
                 return fail(
-                    "missing_role",
+                    Refusal::MissingRole,
                     format!("{} did not hold the farm role at the eventTime", h.farm),
                 );
             }
             if meta.role != "cooperative" {
                 return fail(
-                    "actor_mismatch",
+                    Refusal::ActorMismatch,
                     format!(
                         "{actor} records a harvest of {}; only the farm itself or a cooperative may",
                         h.farm
@@ -1094,7 +1098,7 @@ impl<'g, 's> Tx<'g, 's> {
         let lot = self.existing(&l.id)?;
         if let Some(p) = &lot.parent {
             return fail(
-                "already_packed",
+                Refusal::AlreadyPacked,
                 format!(
                     "{} is packed in {p}; move the parent, or unpack it first",
                     l.id.urn
@@ -1109,13 +1113,13 @@ impl<'g, 's> Tx<'g, 's> {
         let held = lot.held_by(actor);
         if held == 0 {
             return fail(
-                "not_custodian",
+                Refusal::NotCustodian,
                 format!("{actor} does not hold {urn}{}", holder_hint(lot)),
             );
         }
         if held < amount {
             return fail(
-                "insufficient_balance",
+                Refusal::InsufficientBalance,
                 format!(
                     "{actor} holds {} of {urn}, less than the {} this event uses",
                     kg(held),
@@ -1162,7 +1166,7 @@ impl<'g, 's> Tx<'g, 's> {
     fn ship(&mut self, m: &Movement, actor: &str) -> R<()> {
         if m.source != actor {
             return fail(
-                "actor_mismatch",
+                Refusal::ActorMismatch,
                 format!(
                     "the shipping party in sourceList is {}, but the event is signed by {actor}",
                     m.source
@@ -1171,13 +1175,13 @@ impl<'g, 's> Tx<'g, 's> {
         }
         if m.destination == actor {
             return fail(
-                "actor_mismatch",
+                Refusal::ActorMismatch,
                 "a shipment goes to another actor; destinationList names the signer",
             );
         }
         if self.actor(&m.destination)?.is_none() {
             return fail(
-                "unknown_party",
+                Refusal::UnknownParty,
                 format!(
                     "the receiving party {} is not a registered actor",
                     m.destination
@@ -1202,7 +1206,7 @@ impl<'g, 's> Tx<'g, 's> {
     fn receive(&mut self, m: &Movement, actor: &str) -> R<()> {
         if m.destination != actor {
             return fail(
-                "actor_mismatch",
+                Refusal::ActorMismatch,
                 format!(
                     "the receiving party in destinationList is {}, but the event is signed by {actor}",
                     m.destination
@@ -1221,7 +1225,7 @@ impl<'g, 's> Tx<'g, 's> {
             let pending = lot.in_transit(&m.source, actor);
             if pending == 0 {
                 return fail(
-                    "no_matching_shipping",
+                    Refusal::NoMatchingShipping,
                     format!(
                         "no shipment of {} from {} to {actor} is waiting to be received",
                         l.id.urn, m.source
@@ -1230,7 +1234,7 @@ impl<'g, 's> Tx<'g, 's> {
             }
             if pending < amount {
                 return fail(
-                    "no_matching_shipping",
+                    Refusal::NoMatchingShipping,
                     format!(
                         "{} of {} was shipped from {} to {actor} and not yet received; this receives {}",
                         kg(pending),
@@ -1261,7 +1265,7 @@ impl<'g, 's> Tx<'g, 's> {
             let (lot, amount) = self.line(l)?;
             if lot.class == IdClass::Unit {
                 return fail(
-                    "already_packed",
+                    Refusal::AlreadyPacked,
                     format!(
                         "{} is a logistic unit; unpack it and transform its contents",
                         l.id.urn
@@ -1275,7 +1279,7 @@ impl<'g, 's> Tx<'g, 's> {
         let mass_out: i64 = t.outputs.iter().map(|o| o.mass_mg).sum();
         if mass_out > mass_in {
             return fail(
-                "outputs_exceed_inputs",
+                Refusal::OutputsExceedInputs,
                 format!(
                     "the outputs weigh {}, more than the {} of inputs",
                     kg(mass_out),
@@ -1351,7 +1355,7 @@ impl<'g, 's> Tx<'g, 's> {
             Some(p) if p.voided_by.is_none() => {
                 if p.parent.is_some() {
                     return fail(
-                        "already_packed",
+                        Refusal::AlreadyPacked,
                         format!("{} is itself packed; pack into the outer unit", parent.urn),
                     );
                 }
@@ -1366,7 +1370,7 @@ impl<'g, 's> Tx<'g, 's> {
             let child = self.existing_ref(c)?;
             if let Some(p) = &child.parent {
                 return fail(
-                    "already_packed",
+                    Refusal::AlreadyPacked,
                     format!("{} is already packed in {p}; unpack it first", c.urn),
                 );
             }
@@ -1432,7 +1436,7 @@ impl<'g, 's> Tx<'g, 's> {
             for c in children {
                 if !unit.children.contains(&c.key) {
                     return fail(
-                        "not_packed",
+                        Refusal::NotPacked,
                         format!("{} is not packed in {}", c.urn, parent.urn),
                     );
                 }
@@ -1480,7 +1484,7 @@ impl<'g, 's> Tx<'g, 's> {
                     || lot.parent.is_some()
                 {
                     return fail(
-                        "correction_conflict",
+                        Refusal::CorrectionConflict,
                         format!(
                             "{} has been used since it was created; declare those events erroneous first",
                             lot.id
@@ -1529,7 +1533,7 @@ impl<'g, 's> Tx<'g, 's> {
                     })?;
                     if c.parent != *old {
                         return fail(
-                            "correction_conflict",
+                            Refusal::CorrectionConflict,
                             format!(
                                 "{} has been repacked since; declare that event erroneous first",
                                 c.id
@@ -1604,7 +1608,7 @@ fn check_take(lot: &LotRecord, from: &Place, amount: i64) -> R<()> {
     };
     if have < amount {
         return fail(
-            "correction_conflict",
+            Refusal::CorrectionConflict,
             format!(
                 "{} has {} at {}; {} is needed to reverse this event — declare later events erroneous first",
                 lot.id,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::profile::{CertSpec, Certification};
 use crate::records::{RuleError, Span, refuse};
+use crate::refusal::Refusal;
 
 /// The standards from which lotline derives organic status (EU organic regulation).
 pub const ORGANIC_STANDARDS: &[&str] = &["EU 2018/848"];
@@ -106,7 +107,7 @@ impl CertRecord {
     pub fn decide(&mut self, c: &Certification, certifier: &str, at: u64) -> Result<(), RuleError> {
         if certifier != self.issuer {
             return Err(refuse(
-                "not_certificate_issuer",
+                Refusal::NotCertificateIssuer,
                 format!(
                     "{} was issued by {}; only its issuer may change it, not {certifier}",
                     self.id, self.issuer
@@ -115,7 +116,7 @@ impl CertRecord {
         }
         if let Some(w) = &self.withdrawal {
             return Err(refuse(
-                "certificate_withdrawn",
+                Refusal::CertificateWithdrawn,
                 format!(
                     "{} was withdrawn by entry {}; a withdrawn certificate cannot change (issue a new one)",
                     self.id, w.at
@@ -126,7 +127,7 @@ impl CertRecord {
         match c {
             Certification::Issue(_) => {
                 return Err(refuse(
-                    "certificate_exists",
+                    Refusal::CertificateExists,
                     format!("certificate {} is already issued", self.id),
                 ));
             }
@@ -136,7 +137,7 @@ impl CertRecord {
                 let first = &self.versions[0].spec;
                 if spec.subject != first.subject {
                     return Err(refuse(
-                        "certificate_subject_changed",
+                        Refusal::CertificateSubjectChanged,
                         format!(
                             "{} certifies {}; an amendment cannot give it to {} (issue a new certificate)",
                             self.id, first.subject, spec.subject
@@ -156,7 +157,7 @@ impl CertRecord {
             } => {
                 if let Some(s) = open {
                     return Err(refuse(
-                        "already_suspended",
+                        Refusal::AlreadySuspended,
                         format!(
                             "{} is suspended since entry {}; reinstate it first",
                             self.id, s.span.opened_at
@@ -172,7 +173,7 @@ impl CertRecord {
                 Some(s) => s.span.close(*effective_ms, at),
                 None => {
                     return Err(refuse(
-                        "not_suspended",
+                        Refusal::NotSuspended,
                         format!(
                             "{} is not suspended; there is nothing to reinstate",
                             self.id

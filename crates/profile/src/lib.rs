@@ -20,3 +20,4 @@ pub mod plausibility;
 pub mod profile;
 pub mod profile_schemas;
 pub mod records;
+pub mod refusal;

@@ -16,13 +16,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::profile_schemas;
+use crate::refusal::Refusal;
 use gs1::tds;
 use gs1::{self, Gs1Id};
 
 /// Why a document is not in the profile. `code` is the stable problem code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    pub code: &'static str,
+    pub code: Refusal,
     /// The profile rule, e.g. `shipping.destination`; empty for plain schema errors.
     pub rule: &'static str,
     /// RFC 6901 pointer to the offending member.
@@ -46,7 +47,7 @@ impl std::fmt::Display for Violation {
 
 fn rule(rule: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Violation {
     Violation {
-        code: "profile_violation",
+        code: Refusal::ProfileViolation,
         rule,
         pointer: pointer.into(),
         message: message.into(),
@@ -525,7 +526,7 @@ const MAX_MG: f64 = 1e15;
 
 fn to_mg(quantity: f64, uom: &str, pointer: &str) -> Result<i64, Violation> {
     let per = mass_unit_mg(uom).ok_or_else(|| Violation {
-        code: "unknown_unit",
+        code: Refusal::UnknownUnit,
         rule: "quantity.mass-unit",
         pointer: format!("{pointer}/uom"),
         message: format!(
@@ -683,7 +684,7 @@ pub fn interpret(doc: &Value) -> Result<Document, Violation> {
         && let Some(err) = v.iter_errors(doc).next()
     {
         return Err(Violation {
-            code: "schema_violation",
+            code: Refusal::SchemaViolation,
             rule: "",
             pointer: err.instance_path().as_str().to_owned(),
             message: format!("{} (schema {})", err, kind.schema()),
@@ -785,7 +786,7 @@ fn quantity_lines(doc: &Value, key: &str) -> Result<Vec<Line>, Violation> {
                 ));
             }
             let uom = str_at(q, "uom").ok_or_else(|| Violation {
-                code: "unknown_unit",
+                code: Refusal::UnknownUnit,
                 rule: "quantity.mass-unit",
                 pointer: format!("{pointer}/uom"),
                 message: "a quantity needs a mass unit (uom), e.g. KGM".into(),

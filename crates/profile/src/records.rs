@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::profile::Kind;
+use crate::refusal::Refusal;
 
 /// Plausibility bounds; defaults from `domain.md`, configurable (`[plausibility]` in the config
 /// file). Outside them an entry is flagged, not refused.
@@ -51,11 +52,11 @@ impl Default for Bounds {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct RuleError {
-    pub code: &'static str,
+    pub code: Refusal,
     pub message: String,
 }
 
-pub fn refuse(code: &'static str, message: impl Into<String>) -> RuleError {
+pub fn refuse(code: Refusal, message: impl Into<String>) -> RuleError {
     RuleError {
         code,
         message: message.into(),
