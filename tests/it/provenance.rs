@@ -2,11 +2,9 @@
 //! (with a tampered copy for every kind of field), the GS1 Digital Link resolver and the QR
 //! codes — against the real server with the demo scenario loaded.
 
-mod common;
-
 use std::path::Path;
 
-use common::{Server, enc, get, post_json, run};
+use crate::support::{Server, enc, get, post_json, run};
 use lotline_scenario::{self as scenario, items, sgtin};
 use serde_json::{Value, json};
 
@@ -192,7 +190,7 @@ fn unknown_and_malformed_lots_are_clear_errors() {
     assert_eq!(status, 400);
     // Nothing was written by any of this.
     assert_eq!(
-        common::size(&d.server),
+        crate::support::size(&d.server),
         get(&d.server.url("/v1/log")).json()["size"]
             .as_u64()
             .unwrap()
@@ -542,7 +540,7 @@ fn shot(tmp: &Path, name: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_buyer_page_of_a_demo_lot_in_chromium() {
-    use common::browser::{dump_dom, screenshot};
+    use crate::support::browser::{dump_dom, screenshot};
     let d = demo();
     let page = d.server.url("/01/08841234300014/21/1001");
     let p = get(&d.server.url(&format!("/v1/lots/{}/provenance", bag()))).json();
@@ -600,7 +598,7 @@ fn the_buyer_page_of_a_demo_lot_in_chromium() {
             - 1
     };
     // '6' becomes '7': still JSON, still a date, no longer what the mill signed.
-    common::tamper_entry(&data, milling, at);
+    crate::support::tamper_entry(&data, milling, at);
     let server = Server::start_with(&data, &["--registrar", &registrar]);
     let dom = dump_dom(&server.url("/01/08841234300014/21/1001"));
     assert!(dom.contains(r#"data-verified="false""#), "{dom}");

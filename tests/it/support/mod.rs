@@ -1,11 +1,10 @@
 //! Test harness: the real `lotline` binary serving on port 0 over a fresh RocksDB in a temp dir,
 //! real HTTP, and signed events made with the library's own signing path.
-#![allow(dead_code)]
 
 pub mod browser;
 
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -20,7 +19,6 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub vkey: String,
-    pub data: PathBuf,
     /// The registrar key the server was started with (derived from the data directory, so a
     /// restart on the same directory uses the same one).
     pub registrar: SigningKey,
@@ -101,7 +99,6 @@ impl Server {
             child,
             base: base.unwrap(),
             vkey: vkey.unwrap(),
-            data: data.to_owned(),
             registrar,
             farm,
         };

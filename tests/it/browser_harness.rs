@@ -1,15 +1,13 @@
-//! The headless-browser harness (`common::browser`) against the real server, and the buyer page
+//! The headless-browser harness (`crate::support::browser`) against the real server, and the buyer page
 //! as a real browser parses and draws it at phone width.
 //!
 //! Screenshots go to the test's temp dir; set `LOTLINE_SCREENSHOTS` to a directory to keep them
 //! for a look.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::browser::{dump_dom, screenshot};
-use common::*;
+use crate::support::browser::{dump_dom, screenshot};
+use crate::support::*;
 use lotline::http::page::buyer_page;
 use serde_json::{Value, json};
 

@@ -7,12 +7,10 @@
 //! the profile, a unit lotline does not convert, or a state rule (the event is in the profile but
 //! names parties or goods the ledger does not know). Never a server fault.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::support::*;
 use ed25519_dalek::SigningKey;
 use lotline_profile::profile::{self, Action, IdClass, Line, Movement};
 use lotline_scenario as scenario;
@@ -342,7 +340,7 @@ impl History<'_> {
         if let Some(k) = self.keys.get(party) {
             return k.clone();
         }
-        let key = common::key();
+        let key = crate::support::key();
         let doc = scenario::register(
             None,
             EARLY,

@@ -1,11 +1,9 @@
 //! The real CLI binary: keygen, sign, submit and fsck, end to end against a real server.
 
-mod common;
-
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 fn run_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {

@@ -2,9 +2,7 @@
 //! container in Rotterdam, a lot never used, a lot split between two buyers with a shipment
 //! declared erroneous, and the edge's answers to bad requests.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use lotline_scenario::{self as scenario, demo_actors, items, kg, lgtin, sgtin, sscc};
 use serde_json::{Value, json};
 
@@ -14,9 +12,9 @@ fn downstream(server: &Server, id: &str) -> Answer {
 
 /// An audit request with a registrar's token (`tests/audit_access.rs` covers who may ask).
 fn audit_get(server: &Server, path: &str) -> Answer {
-    common::get_bearer(
+    crate::support::get_bearer(
         &server.url(path),
-        &common::audit_token(server, &server.registrar),
+        &crate::support::audit_token(server, &server.registrar),
     )
 }
 

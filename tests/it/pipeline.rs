@@ -4,9 +4,7 @@
 //! are (almost always) not yet in the store; whichever way the timing falls, the answers and the
 //! state must be exactly those of deciding one event after the other.
 
-mod common;
-
-use common::{FARM, REGISTERED, TRADER_ROLES, harvest, key, sign};
+use crate::support::{FARM, REGISTERED, TRADER_ROLES, harvest, key, sign};
 use ed25519_dalek::SigningKey;
 use futures_util::future::join_all;
 use lotline::ledger::{Appended, Ledger, LedgerOptions};
@@ -43,7 +41,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
     opts.max_group_events = 1;
     let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts.clone()).unwrap();
 
-    let lot = common::fresh_lot();
+    let lot = crate::support::fresh_lot();
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
     let harvest_doc = harvest(&lot, 1000.0);
     let ship = movement(true, &t(2), FARM, MILL, &[], &[kg(&lot, 1000.0)]);
@@ -139,9 +137,9 @@ fn refused_events_leave_no_partial_change_in_their_group() {
 
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
     let (paddy, rice, other) = (
-        common::fresh_lot(),
-        common::fresh_lot(),
-        common::fresh_lot(),
+        crate::support::fresh_lot(),
+        crate::support::fresh_lot(),
+        crate::support::fresh_lot(),
     );
     let bags: Vec<String> = (0..4)
         .map(|i| sgtin(scenario::items::HEAD_RICE_BAG_50KG, 7_000 + i))

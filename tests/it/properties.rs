@@ -2,22 +2,24 @@
 //! append sequences every inclusion and consistency proof verifies, and flipping any byte of any
 //! stored entry makes `fsck` fail.
 
-mod common;
-
 use lotline::ledger::{self, Ledger, LedgerOptions};
 use lotline_profile::event::{self, Admitted};
 use proptest::prelude::*;
 use tlog::merkle;
 
 fn admitted(key: &ed25519_dalek::SigningKey, n: usize) -> Admitted {
-    event::admit(&common::sign(key, &common::event(&format!("p{n}")))).unwrap()
+    event::admit(&crate::support::sign(
+        key,
+        &crate::support::event(&format!("p{n}")),
+    ))
+    .unwrap()
 }
 
 /// Appends the registration of the test farm, then `batches` (sizes) of its harvests, to a
 /// fresh ledger in `dir`; returns the ledger (size 1 + the sum of `batches`).
 fn build(dir: &std::path::Path, batches: &[usize]) -> Ledger {
-    let registrar = common::key();
-    let key = common::key();
+    let registrar = crate::support::key();
+    let key = crate::support::key();
     let mut opts = LedgerOptions::default();
     opts.rules.registrars = vec![lotline_scenario::did(&registrar)];
     let ledger = Ledger::open(dir, Some("prop.invalid/log"), opts).unwrap();
@@ -25,15 +27,15 @@ fn build(dir: &std::path::Path, batches: &[usize]) -> Ledger {
     let rt = actix_web::rt::System::new();
     let registration = lotline_scenario::register(
         None,
-        common::REGISTERED,
-        common::FARM,
+        crate::support::REGISTERED,
+        crate::support::FARM,
         "farm",
         ("KH", "Takeo"),
         &["farm"],
         &[lotline_scenario::did(&key)],
         None,
     );
-    let reg = event::admit(&common::sign(&registrar, &registration)).unwrap();
+    let reg = event::admit(&crate::support::sign(&registrar, &registration)).unwrap();
     let out = rt.block_on(ledger.append(vec![reg])).unwrap();
     assert!(out.iter().all(Result::is_ok), "{out:?}");
     for &b in batches {
@@ -83,7 +85,7 @@ proptest! {
         };
         prop_assert!(ledger::fsck(dir.path()).unwrap().is_clean());
         let index = pick % n;
-        common::tamper_entry(dir.path(), index, at);
+        crate::support::tamper_entry(dir.path(), index, at);
         let report = ledger::fsck(dir.path()).unwrap();
         let (bad, _) = report.problem.expect("fsck must fail after a flipped byte");
         prop_assert_eq!(bad, Some(index));

@@ -6,13 +6,11 @@
 //! The kill moments vary from run to run (the seed is printed so a failure can be replayed with
 //! LOTLINE_CRASH_SEED); what is asserted does not depend on when the kill lands.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 /// Stops under load: every fifth is a SIGTERM, the other 20 are SIGKILL.

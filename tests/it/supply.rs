@@ -2,9 +2,7 @@
 //! refusal (with nothing written), the race for one balance, corrections, key and role history,
 //! the queries and the RFID decoding service.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use ed25519_dalek::SigningKey;
 use lotline_scenario::{self as scenario, items, kg, lgtin, sgtin, sscc};
 use serde_json::{Value, json};
@@ -25,7 +23,7 @@ fn accepted(a: &Answer) -> Value {
 /// A second trading actor with its key.
 fn trader(server: &Server, party: u32) -> (String, SigningKey) {
     let id = scenario::pgln(party);
-    let key = common::key();
+    let key = crate::support::key();
     server.register(&id, TRADER_ROLES, &key);
     (id, key)
 }
@@ -201,7 +199,7 @@ fn every_rule_refuses_with_its_code_and_writes_nothing() {
     let server = Server::start(dir.path());
     let farm = server.farm.clone();
     let (mill, mill_key) = trader(&server, 31);
-    let lab_key = common::key();
+    let lab_key = crate::support::key();
     server.register(&scenario::pgln(41), &["lab"], &lab_key);
     let lot = fresh_lot();
     accepted(&server.submit(&farm, &harvest(&lot, 1000.0)));
@@ -214,7 +212,7 @@ fn every_rule_refuses_with_its_code_and_writes_nothing() {
     };
     // Unknown actor: a key nobody registered.
     refuse(
-        &common::key(),
+        &crate::support::key(),
         harvest(&fresh_lot(), 10.0),
         422,
         "unknown_actor",
@@ -474,8 +472,8 @@ fn keys_and_roles_count_at_the_event_time() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let id = scenario::pgln(61);
-    let old = common::key();
-    let new = common::key();
+    let old = crate::support::key();
+    let new = crate::support::key();
     server.register(&id, &["farm"], &old);
     let registrar = |doc: Value| accepted(&server.submit(&server.registrar, &doc));
     registrar(scenario::registrar_doc(
