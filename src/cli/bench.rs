@@ -433,7 +433,7 @@ fn ingest(events: usize, batch: usize, concurrency: usize) -> Result<()> {
 /// A real server on a loopback port, in this process, for a benchmark's clients.
 pub(super) struct BenchServer {
     pub base: String,
-    handle: actix_web::dev::ServerHandle,
+    stop: crate::http::StopHandle,
     thread: std::thread::JoinHandle<Result<()>>,
 }
 
@@ -477,23 +477,23 @@ impl BenchServer {
     pub fn start(cfg: Config) -> Result<BenchServer> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
-            super::run_server(&cfg, |bound| {
-                let _ = tx.send((bound.addr, bound.server.handle()));
+            super::run_server(&cfg, |addr, stop| {
+                let _ = tx.send((addr, stop));
             })
         });
-        let (addr, handle) = rx
+        let (addr, stop) = rx
             .recv_timeout(Duration::from_secs(60))
             .context("the benchmark server did not start")?;
         Ok(BenchServer {
             base: format!("http://{addr}"),
-            handle,
+            stop,
             thread,
         })
     }
 
     /// Stops it gracefully: everything accepted is committed first.
     pub fn stop(self) -> Result<()> {
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        self.stop.stop();
         self.thread
             .join()
             .map_err(|_| anyhow::anyhow!("the benchmark server panicked"))?
