@@ -3,11 +3,6 @@
 //! 2 usage, I/O or network errors — so scripts can tell "false" from "could not tell".
 
 pub mod actor;
-mod bench;
-mod bench_audit;
-mod bench_export;
-mod bench_provenance;
-mod bench_recall;
 mod bundle;
 pub mod consistency;
 mod input;
@@ -170,9 +165,6 @@ enum Command {
         #[arg(long, requires = "server")]
         url: Option<String>,
     },
-    /// Benchmarks that print figures.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
     /// Registrar documents: register actors, grant and revoke roles, add, rotate and revoke
     /// keys. Each is signed with --registrar-key and submitted to --server.
     #[command(subcommand)]
@@ -266,7 +258,6 @@ pub fn main() -> ExitCode {
             ttl,
             url,
         } => audit_token(&key, server, audience, actor, ttl, url).map(|_| ExitCode::SUCCESS),
-        Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
         Command::Actor(a) => actor::actor(a),
         Command::Rfid(RfidCommand::Decode { hex }) => actor::rfid_decode(&hex),
         Command::Scenario { out, seed } => {
