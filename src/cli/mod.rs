@@ -3,17 +3,13 @@
 //! 2 usage, I/O or network errors — so scripts can tell "false" from "could not tell".
 
 pub mod actor;
-mod bench;
-mod bench_audit;
-mod bench_export;
-mod bench_provenance;
-mod bench_recall;
 mod bundle;
 pub mod consistency;
 mod input;
 mod verify;
 
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +20,7 @@ use clap::{Parser, Subcommand};
 use serde_json::Value;
 
 use crate::config::{Config, LogFormat};
+use crate::http;
 use crate::ledger::{self, Ledger, LedgerOptions};
 use data_integrity::{di, didkey};
 
@@ -168,9 +165,6 @@ enum Command {
         #[arg(long, requires = "server")]
         url: Option<String>,
     },
-    /// Benchmarks that print figures.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
     /// Registrar documents: register actors, grant and revoke roles, add, rotate and revoke
     /// keys. Each is signed with --registrar-key and submitted to --server.
     #[command(subcommand)]
@@ -264,7 +258,6 @@ pub fn main() -> ExitCode {
             ttl,
             url,
         } => audit_token(&key, server, audience, actor, ttl, url).map(|_| ExitCode::SUCCESS),
-        Command::Bench(b) => bench::run(b).map(|_| ExitCode::SUCCESS),
         Command::Actor(a) => actor::actor(a),
         Command::Rfid(RfidCommand::Decode { hex }) => actor::rfid_decode(&hex),
         Command::Scenario { out, seed } => {
@@ -278,7 +271,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to standard error so standard output stays machine-readable.
-fn init_tracing(format: LogFormat) {
+pub fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("LOTLINE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
@@ -494,14 +487,14 @@ fn describe_problem(p: &Value) -> String {
 }
 
 /// A small blocking HTTP client with retries for flaky links.
-pub(crate) struct Client {
+pub struct Client {
     base: String,
     agent: ureq::Agent,
     retries: u32,
 }
 
 impl Client {
-    pub(crate) fn new(base: &str, retries: u32) -> Result<Client> {
+    pub fn new(base: &str, retries: u32) -> Result<Client> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("--server {base:?} must start with http:// or https://");
@@ -518,7 +511,7 @@ impl Client {
     }
 
     /// POSTs JSON; returns the status and the parsed body. Retries transport errors and 503s.
-    pub(crate) fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Value)> {
+    pub fn post(&self, path: &str, body: &[u8]) -> Result<(u16, Value)> {
         let (status, text) = self.post_text(path, body)?;
         let value = serde_json::from_str(&text).with_context(|| {
             format!(
@@ -530,7 +523,7 @@ impl Client {
     }
 
     /// [`Client::post`], returning the body unparsed.
-    pub(crate) fn post_text(&self, path: &str, body: &[u8]) -> Result<(u16, String)> {
+    pub fn post_text(&self, path: &str, body: &[u8]) -> Result<(u16, String)> {
         let url = format!("{}{}", self.base, path);
         let request = self
             .agent
@@ -540,7 +533,7 @@ impl Client {
     }
 
     /// GETs `path`; returns the status and the body unparsed. Retries like [`Client::post`].
-    pub(crate) fn get_text(&self, path: &str) -> Result<(u16, String)> {
+    pub fn get_text(&self, path: &str) -> Result<(u16, String)> {
         let url = format!("{}{}", self.base, path);
         self.send(self.agent.get(&url), None)
     }
@@ -610,12 +603,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored");
     }
     cfg.validate()?;
-    run_server(&cfg, |_| {})
+    run_server(&cfg, |_, _| {})
 }
 
-/// Opens the ledger, starts the HTTP server and blocks until it is stopped by a signal; then
-/// commits what was accepted and signs a final checkpoint. `on_start` gets the bound address.
-pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound)) -> Result<()> {
+/// Opens the ledger, announces the server on standard output and serves it until a signal (or
+/// the [`http::StopHandle`] `on_start` gets) stops it; then commits what was accepted and signs a
+/// final checkpoint. `on_start` gets the bound address once the server listens.
+pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHandle)) -> Result<()> {
     let opts = LedgerOptions {
         checkpoint_interval: cfg.checkpoint_interval(),
         queue_depth: cfg.queue_depth,
@@ -627,51 +621,12 @@ pub(crate) fn run_server(cfg: &Config, on_start: impl FnOnce(&crate::http::Bound
             .with_context(|| format!("opening the ledger in {}", cfg.data.display()))?,
     );
     let vkey = ledger.verifier_key().to_string();
-    let system = actix_web::rt::System::new();
-    let result = system.block_on(async {
-        // Listen for signals before announcing the server, so that a stop request sent as soon
-        // as the address is printed is never handled by the default (kill) action.
-        let stop = stop_signal()?;
-        let bound = crate::http::start(cfg, ledger.clone())
-            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    http::run(cfg, ledger, |addr, stop| {
         // Tests and scripts read these two lines; keep their form.
-        println!("lotline listening on http://{}", bound.addr);
+        println!("lotline listening on http://{addr}");
         println!("log verifier key: {vkey}");
         let _ = std::io::stdout().flush();
-        tracing::info!(addr = %bound.addr, origin = ledger.origin(), "serving");
-        on_start(&bound);
-        let handle = bound.server.handle();
-        actix_web::rt::spawn(async move {
-            stop.await;
-            tracing::info!("stopping: finishing in-flight requests");
-            handle.stop(true).await;
-        });
-        bound.server.await.context("server")
-    });
-    ledger.shutdown();
-    tracing::info!("stopped");
-    result
-}
-
-/// Registers for SIGINT (Ctrl-C) and SIGTERM at once; the future resolves on either. Both mean
-/// "stop gracefully".
-#[cfg(unix)]
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
-    Ok(async {
-        let _ = tokio::signal::ctrl_c().await;
+        on_start(addr, stop);
     })
 }
 

@@ -1,0 +1,352 @@
+//! `lotline-bench ingest`: durable ingest throughput through the real HTTP API, next to the
+//! machine's own ceiling measured in the same run, so the figure means the same on any machine.
+//!
+//! Events are generated and signed before the clock starts (signing is the clients' work, not
+//! the server's); the timed part is HTTP submission of batches by concurrent clients until every
+//! receipt — each one durable — is back.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use ed25519_dalek::SigningKey;
+use rayon::prelude::*;
+use serde_json::Value;
+
+use crate::harness::{BenchServer, SIGNED};
+use crate::measure::{cores, ed25519_ceiling, percentile, process_cpu};
+use data_integrity::di;
+use lotline::cli::Client;
+use lotline_scenario::{self as scenario, items::*};
+
+/// Events of one rice chain (see [`rice_chain`]).
+const CHAIN: usize = 11;
+
+pub fn run(events: usize, batch: usize, concurrency: usize) -> Result<()> {
+    if events == 0 || batch == 0 || concurrency == 0 {
+        bail!("--events, --batch and --concurrency must all be at least 1");
+    }
+    let cores = cores();
+    let chains = events.div_ceil(CHAIN * concurrency);
+    println!(
+        "bench ingest: {concurrency} clients x {chains} rice chains x 11 events (harvest, 4 custody moves, milling, bagging 50 tagged bags, palletising, shipping, receiving, invoice), batches of {batch}, {cores} cores"
+    );
+
+    let registrar = scenario::seeded_key("bench registrar");
+    let streams: Vec<Stream> = (0..concurrency)
+        .map(|c| stream(c, chains, &registrar))
+        .collect::<Result<_>>()?;
+    let total: usize = streams.iter().map(|s| s.events.len()).sum();
+    let bodies: Vec<Vec<Vec<u8>>> = streams
+        .iter()
+        .map(|s| {
+            s.events
+                .chunks(batch)
+                .map(serde_json::to_vec)
+                .collect::<Result<_, _>>()
+        })
+        .collect::<Result<_, _>>()?;
+    let bytes: usize = bodies.iter().flatten().map(Vec::len).sum();
+    println!(
+        "prepared {total} signed events, {} bytes on average",
+        bytes / total.max(1)
+    );
+
+    let server = BenchServer::fresh("ingest", &registrar, batch.max(1000))?;
+    register(&server.base, &streams)?;
+    let tally = Tally::new(total);
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    send_all(&server.base, &bodies, &tally);
+    let elapsed = started.elapsed();
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(a, b)| a.saturating_sub(b));
+    server.stop()?;
+    report(tally, total, elapsed, cpu, cores)
+}
+
+/// Documents of one client's stream: its actors' registrations (signed by the registrar),
+/// then `chains` supply chains of eleven events each, in the order they must be applied.
+struct Stream {
+    registrations: Vec<Value>,
+    events: Vec<Value>,
+}
+
+/// One client's four actors, with their roles.
+const ACTORS: [(&str, &[&str]); 4] = [
+    ("farm", &["farm"]),
+    ("collector", &["collector"]),
+    ("mill", &["mill", "packer"]),
+    ("exporter", &["exporter"]),
+];
+/// The actors, by their index in [`ACTORS`].
+const FARM: usize = 0;
+const COLLECTOR: usize = 1;
+const MILL: usize = 2;
+const EXPORTER: usize = 3;
+
+/// Client `client`'s actors and `chains` rice chains, signed.
+fn stream(client: usize, chains: usize, registrar: &SigningKey) -> Result<Stream> {
+    let keys: Vec<SigningKey> = ACTORS
+        .iter()
+        .map(|(name, _)| scenario::seeded_key(&format!("bench {client} {name}")))
+        .collect();
+    let ids: Vec<String> = (0..ACTORS.len())
+        .map(|i| scenario::pgln((client * 10 + i + 1) as u32))
+        .collect();
+    let registrations = (0..ACTORS.len())
+        .map(|i| {
+            let (name, roles) = ACTORS[i];
+            let doc = scenario::register(
+                None,
+                "2026-01-01T00:00:00+07:00",
+                &ids[i],
+                name,
+                ("KH", "Battambang"),
+                roles,
+                &[scenario::did(&keys[i])],
+                None,
+            );
+            di::sign(&doc, registrar, SIGNED)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let docs: Vec<(usize, Value)> = (0..chains)
+        .flat_map(|k| rice_chain(client, k, &ids))
+        .collect();
+    let events = docs
+        .into_par_iter()
+        .map(|(who, doc)| di::sign(&doc, &keys[who], SIGNED))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Stream {
+        registrations,
+        events,
+    })
+}
+
+/// An event time: `day` days after 1 October 2026.
+fn at(day: u32) -> String {
+    format!("2026-10-{:02}T08:00:00+07:00", 1 + day)
+}
+
+/// Chain `k` of client `client`, what a rice chain logs for one lot, each document with the
+/// index of its signer in [`ACTORS`]: harvest, farm → collector → mill (shipping and receiving
+/// twice), then [`mill_to_exporter`]. Every rule applies: keys, roles, custody, balances,
+/// yields.
+fn rice_chain(client: usize, k: usize, ids: &[String]) -> Vec<(usize, Value)> {
+    use scenario::*;
+    let tag = format!("B{client}-{k}");
+    let (farm, collector, mill) = (&ids[FARM], &ids[COLLECTOR], &ids[MILL]);
+    let paddy = lgtin(PADDY, &tag);
+    let moved = [kg(&paddy, 5000.0)];
+    let field = plot(&format!("P{client}-{k}"), "Battambang", 2.0, 103.2, 13.1);
+    let mut docs = vec![
+        (
+            FARM,
+            harvest(
+                None,
+                &at(0),
+                &paddy,
+                5000.0,
+                farm,
+                "rice",
+                Some("Sen Kra'ob"),
+                field,
+                "organic",
+            ),
+        ),
+        (FARM, movement(true, &at(1), farm, collector, &[], &moved)),
+        (
+            COLLECTOR,
+            movement(false, &at(1), farm, collector, &[], &moved),
+        ),
+        (
+            COLLECTOR,
+            movement(true, &at(2), collector, mill, &[], &moved),
+        ),
+        (MILL, movement(false, &at(3), collector, mill, &[], &moved)),
+    ];
+    docs.extend(mill_to_exporter(client, k, &tag, &paddy, ids));
+    docs
+}
+
+/// The rest of chain `k`: milling into four products, bagging the head rice into 50 tagged
+/// bags, palletising, shipping the pallet to the exporter, receiving it, and an invoice.
+fn mill_to_exporter(
+    client: usize,
+    k: usize,
+    tag: &str,
+    paddy: &str,
+    ids: &[String],
+) -> Vec<(usize, Value)> {
+    use scenario::*;
+    let (mill, exporter) = (&ids[MILL], &ids[EXPORTER]);
+    let head = lgtin(HEAD_RICE, tag);
+    let bags: Vec<String> = (0..50)
+        .map(|i| sgtin(HEAD_RICE_BAG_50KG, client * 10_000_000 + k * 100 + i))
+        .collect();
+    let pallet = sscc((client * 1_000_000 + k + 1) as u64);
+    let pallets = std::slice::from_ref(&pallet);
+    let invoice = format!("urn:epcglobal:cbv:bt:8841234000019:INV-{tag}");
+    vec![
+        (
+            MILL,
+            transform(
+                &at(4),
+                "milling",
+                &[kg(paddy, 5000.0)],
+                &[
+                    (head.clone(), 2500.0, Some("head-rice")),
+                    (lgtin(BROKEN_RICE, tag), 750.0, Some("broken-rice")),
+                    (lgtin(BRAN, tag), 450.0, Some("bran")),
+                    (lgtin(HUSK, tag), 1000.0, Some("husk")),
+                ],
+            ),
+        ),
+        (MILL, bagging(&at(5), kg(&head, 2500.0), &bags, 50.0)),
+        (MILL, aggregation(true, &at(6), &pallet, &bags)),
+        (MILL, movement(true, &at(7), mill, exporter, pallets, &[])),
+        (
+            EXPORTER,
+            movement(false, &at(8), mill, exporter, pallets, &[]),
+        ),
+        (
+            EXPORTER,
+            transaction(&at(9), pallets, &[], &[("inv", &invoice)]),
+        ),
+    ]
+}
+
+/// Registers every stream's actors, untimed: actors must exist before their events.
+fn register(base: &str, streams: &[Stream]) -> Result<()> {
+    let setup = Client::new(base, 3)?;
+    let regs: Vec<&Value> = streams.iter().flat_map(|s| &s.registrations).collect();
+    let (status, v) = setup.post("/v1/events/batch", &serde_json::to_vec(&regs)?)?;
+    if status != 200 || v["accepted"].as_u64() != Some(regs.len() as u64) {
+        bail!("registering the benchmark's actors failed: {status} {v}");
+    }
+    Ok(())
+}
+
+/// What the benchmark reads of a batch answer; receipts' other members are skipped.
+#[derive(serde::Deserialize)]
+struct BatchAnswer {
+    accepted: usize,
+    results: Vec<ItemAnswer>,
+}
+
+#[derive(serde::Deserialize)]
+struct ItemAnswer {
+    #[serde(default)]
+    problem: Option<Value>,
+}
+
+/// What the clients saw in the timed part, shared by all of them.
+struct Tally {
+    /// One receipt latency per accepted event: its batch's.
+    latencies: Mutex<Vec<Duration>>,
+    accepted: AtomicUsize,
+    failures: Mutex<Vec<String>>,
+}
+
+impl Tally {
+    /// A tally with room for `events` latencies, so that none is reallocated while timed.
+    fn new(events: usize) -> Tally {
+        Tally {
+            latencies: Mutex::new(Vec::with_capacity(events)),
+            accepted: AtomicUsize::new(0),
+            failures: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn fail(&self, what: String) {
+        let _ = self.failures.lock().map(|mut f| f.push(what));
+    }
+
+    /// A batch answered 200 with `text` after `took`. Only the count and any refusal are
+    /// needed: the receipts are skipped unparsed, so the client takes little of the cores it
+    /// shares with the server.
+    fn answered(&self, took: Duration, text: &str) {
+        let answer: BatchAnswer = match serde_json::from_str(text) {
+            Ok(a) => a,
+            Err(e) => return self.fail(e.to_string()),
+        };
+        let ok = answer.accepted;
+        self.accepted.fetch_add(ok, Ordering::Relaxed);
+        if let Ok(mut l) = self.latencies.lock() {
+            l.extend(std::iter::repeat_n(took, ok));
+        }
+        if let Some(p) = answer.results.into_iter().find_map(|r| r.problem) {
+            self.fail(p.to_string());
+        }
+    }
+}
+
+/// Sends every client's stream of batch `bodies` at once, one thread per client.
+fn send_all(base: &str, bodies: &[Vec<Vec<u8>>], tally: &Tally) {
+    std::thread::scope(|s| {
+        for stream in bodies {
+            s.spawn(move || send_stream(base, stream, tally));
+        }
+    });
+}
+
+/// One client: its own stream in order, one batch at a time, as a site would.
+fn send_stream(base: &str, stream: &[Vec<u8>], tally: &Tally) {
+    let client = match Client::new(base, 3) {
+        Ok(c) => c,
+        Err(e) => return tally.fail(e.to_string()),
+    };
+    for body in stream {
+        let t = Instant::now();
+        match client.post_text("/v1/events/batch", body) {
+            Ok((200, text)) => tally.answered(t.elapsed(), &text),
+            Ok((status, text)) => tally.fail(format!("{status}: {text}")),
+            Err(e) => tally.fail(e.to_string()),
+        }
+    }
+}
+
+/// Prints the figures of the timed part (`total` events sent in `elapsed`, using `cpu`), then
+/// the machine's ceiling and the `ratio=` line.
+fn report(
+    tally: Tally,
+    total: usize,
+    elapsed: Duration,
+    cpu: Option<Duration>,
+    cores: usize,
+) -> Result<()> {
+    let failures = tally.failures.into_inner().unwrap_or_default();
+    if let Some(f) = failures.first() {
+        bail!("{} batches had failures; first: {f}", failures.len());
+    }
+    let accepted = tally.accepted.into_inner();
+    if accepted != total {
+        bail!("only {accepted} of {total} events were accepted");
+    }
+    let mut lat = tally.latencies.into_inner().unwrap_or_default();
+    lat.sort_unstable();
+    let eps = accepted as f64 / elapsed.as_secs_f64();
+    println!(
+        "ingest: {accepted} events durable in {:.2} s = {eps:.0} events/s",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "receipt latency: p50 {:.1} ms, p99 {:.1} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3
+    );
+    if let Some(cpu) = cpu {
+        // Server and clients share the process, so this is an upper bound for the server.
+        println!(
+            "cpu: {:.0} core-µs per event, {:.0}% of {cores} cores busy",
+            cpu.as_secs_f64() * 1e6 / accepted.max(1) as f64,
+            cpu.as_secs_f64() * 100.0 / elapsed.as_secs_f64() / cores as f64
+        );
+    }
+    let ceiling = ed25519_ceiling(Duration::from_secs(2))?;
+    println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
+    println!("ratio={:.3}", eps / ceiling);
+    Ok(())
+}

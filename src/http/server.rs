@@ -1,0 +1,131 @@
+//! Running the server: bind it, report where, serve until SIGINT, SIGTERM or a stop request,
+//! then stop gracefully and shut the ledger down. Callers get a [`StopHandle`] of our own, so
+//! that nothing outside this module names actix.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context as _, Result};
+
+use super::{AppState, Limits, Problem, handlers};
+use crate::config::Config;
+use crate::ledger::Ledger;
+
+/// Stops a running server from another thread.
+#[derive(Clone)]
+pub struct StopHandle(ServerHandle);
+
+impl StopHandle {
+    /// Stops the server gracefully and returns once it has: requests in flight are finished
+    /// and answered first, so everything accepted gets committed. Blocks the calling thread, so
+    /// call it from outside the server (not from a request handler).
+    pub fn stop(&self) {
+        actix_web::rt::System::new().block_on(self.0.stop(true));
+    }
+}
+
+/// Serves `ledger` on `cfg.listen` until SIGINT or SIGTERM (both mean "stop gracefully") or a
+/// [`StopHandle::stop`]; then commits what was accepted and signs a final checkpoint
+/// ([`Ledger::shutdown`]). `on_start` gets the bound address and a stop handle once the server
+/// listens, before it serves its first request.
+pub fn run(
+    cfg: &Config,
+    ledger: Arc<Ledger>,
+    on_start: impl FnOnce(SocketAddr, StopHandle),
+) -> Result<()> {
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(async {
+        // Listen for signals before announcing the server, so that a stop request sent as soon
+        // as the address is announced is never handled by the default (kill) action.
+        let stop = stop_signal()?;
+        let bound = start(cfg, ledger.clone())
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        on_start(bound.addr, StopHandle(bound.server.handle()));
+        tracing::info!(addr = %bound.addr, origin = ledger.origin(), "serving");
+        let handle = bound.server.handle();
+        actix_web::rt::spawn(async move {
+            stop.await;
+            tracing::info!("stopping: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        bound.server.await.context("server")
+    });
+    ledger.shutdown();
+    tracing::info!("stopped");
+    result
+}
+
+/// A bound, not yet running, server.
+struct Bound {
+    addr: SocketAddr,
+    server: Server,
+}
+
+/// Binds the listener and builds the server: the one place routes are wired. Must be called
+/// inside an actix runtime; awaiting `server` runs it until it is stopped, after which in-flight
+/// requests finish (so everything accepted is committed and answered) before it returns.
+fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
+    let state = web::Data::new(AppState {
+        ledger,
+        limits: Limits::from_config(cfg),
+        admission: tokio::sync::Semaphore::new(1),
+        registrars: cfg.registrars.clone(),
+        bounds: cfg.plausibility.clone(),
+        provenance_slots: tokio::sync::Semaphore::new(2),
+    });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| Problem::invalid_parameter("query", e).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| Problem::invalid_parameter("path", e).into()),
+            )
+            .wrap(actix_web::middleware::Logger::new("%U %s %b %Dms").log_target("lotline::http"))
+            .configure(handlers::routes)
+            .default_service(web::to(handlers::unknown_route))
+    })
+    .shutdown_timeout(30)
+    // actix treats SIGINT as a forced stop; `run` handles INT and TERM alike, gracefully.
+    .disable_signals();
+    if let Some(n) = cfg.workers {
+        server = server.workers(n.max(1));
+    }
+    let server = server.bind(&cfg.listen)?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("bound to no address"))?;
+    Ok(Bound {
+        addr,
+        server: server.run(),
+    })
+}
+
+/// Registers for SIGINT (Ctrl-C) and SIGTERM at once; the future resolves on either. Both mean
+/// "stop gracefully".
+#[cfg(unix)]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+}
