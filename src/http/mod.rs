@@ -11,6 +11,7 @@ mod certs;
 mod export;
 mod handlers;
 pub mod page;
+mod params;
 pub mod problem;
 mod provenance;
 mod recall;
