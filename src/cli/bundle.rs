@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 
-use crate::provenance::{self, Bundle, Report};
+use crate::provenance::{self, Bundle, Claims, PlotClaim, Report};
 use crate::state::Bounds;
 use tlog::note::VerifierKey;
 
@@ -73,8 +73,20 @@ fn printable(s: &str) -> String {
 /// The readable report: the verdict first, then what was checked and what the entries say.
 pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
     let mut o = String::new();
-    let c = &r.claims;
-    let subject = c.lots.iter().find(|l| l.key == bundle.subject);
+    verdict(&mut o, bundle, r);
+    let _ = writeln!(o);
+    checked(&mut o, r, pinned);
+    origin(&mut o, &r.claims);
+    custody(&mut o, &r.claims);
+    timeline(&mut o, r);
+    flags(&mut o, &r.claims);
+    organic(&mut o, r);
+    certificates(&mut o, &r.claims);
+    o
+}
+
+/// The verdict with every finding, and the lot the bundle is about.
+fn verdict(o: &mut String, bundle: &Bundle, r: &Report) {
     if r.verified {
         let _ = writeln!(o, "VERIFIED: {}", bundle.subject);
     } else {
@@ -88,7 +100,7 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
             let _ = writeln!(o, "  ✗ {} [{}]: {}", f.at, f.code, f.message);
         }
     }
-    if let Some(s) = subject {
+    if let Some(s) = r.claims.lots.iter().find(|l| l.key == bundle.subject) {
         let _ = writeln!(
             o,
             "  {} — {}, {}",
@@ -99,7 +111,10 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
                 .unwrap_or("growing method unknown")
         );
     }
-    let _ = writeln!(o);
+}
+
+/// What was checked: the checkpoint, signatures, proofs, chain links and the registrar replay.
+fn checked(o: &mut String, r: &Report, pinned: &[String]) {
     match (&r.origin, r.tree_size) {
         (Some(origin), Some(size)) => {
             let _ = writeln!(
@@ -125,31 +140,21 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
         },
         r.authorised.len()
     );
+}
+
+/// The farms and plots the goods were harvested on.
+fn origin(o: &mut String, c: &Claims) {
     let _ = writeln!(o, "\norigin:");
     for p in &c.plots {
-        let coords = p
-            .geo
-            .get("coordinates")
-            .and_then(|c| c.as_array())
-            .filter(|c| c.len() == 2 && c.iter().all(|x| x.is_number()))
-            .map(|c| format!("{}, {}", c[1], c[0]))
-            .unwrap_or_else(|| {
-                format!(
-                    "{} boundary",
-                    p.geo
-                        .get("type")
-                        .and_then(|t| t.as_str())
-                        .unwrap_or("unknown")
-                )
-            });
         let _ = writeln!(
             o,
-            "  {} ({}), plot {} in {}, {} ha at {coords}: {} kg of {} ({}) harvested {}{} [entry {}]",
+            "  {} ({}), plot {} in {}, {} ha at {}: {} kg of {} ({}) harvested {}{} [entry {}]",
             p.farm_name.as_deref().unwrap_or("unnamed farm"),
             p.farm,
             p.plot_id,
             p.province,
             p.area_hectares,
+            location(p),
             p.harvested_kg,
             p.crop,
             p.growing_method,
@@ -162,6 +167,27 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
             p.index
         );
     }
+}
+
+/// A plot's point as `latitude, longitude`, or the kind of its boundary.
+fn location(p: &PlotClaim) -> String {
+    p.geo
+        .get("coordinates")
+        .and_then(|c| c.as_array())
+        .filter(|c| c.len() == 2 && c.iter().all(|x| x.is_number()))
+        .map(|c| format!("{}, {}", c[1], c[0]))
+        .unwrap_or_else(|| {
+            format!(
+                "{} boundary",
+                p.geo
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("unknown")
+            )
+        })
+}
+
+fn custody(o: &mut String, c: &Claims) {
     let _ = writeln!(o, "\nchain of custody:");
     for s in &c.custody {
         let _ = writeln!(
@@ -183,8 +209,12 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
                 .join(", ")
         );
     }
+}
+
+/// The events in time order, each with whether its signature is valid.
+fn timeline(o: &mut String, r: &Report) {
     let _ = writeln!(o, "\ntimeline:");
-    for t in &c.timeline {
+    for t in &r.claims.timeline {
         let sig = r.signatures.get(&t.index).map_or("missing", String::as_str);
         let _ = writeln!(
             o,
@@ -197,6 +227,9 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
             if sig == "valid" { "valid" } else { "INVALID" }
         );
     }
+}
+
+fn flags(o: &mut String, c: &Claims) {
     let _ = writeln!(o, "\nplausibility flags:");
     if c.flags.is_empty() {
         let _ = writeln!(o, "  none");
@@ -204,6 +237,12 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
     for f in &c.flags {
         let _ = writeln!(o, "  ⚠ entry {} [{}]: {}", f.index, f.code, f.message);
     }
+}
+
+/// The organic status the entries and certificates support, proven only by a verified bundle,
+/// and every check that failed.
+fn organic(o: &mut String, r: &Report) {
+    let c = &r.claims;
     let failed: Vec<_> = c.organic.checks.iter().filter(|k| !k.passed).collect();
     let _ = writeln!(
         o,
@@ -233,6 +272,9 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
             printable(&k.message)
         );
     }
+}
+
+fn certificates(o: &mut String, c: &Claims) {
     let _ = writeln!(o, "\ncertificates:");
     if c.certificates.is_empty() {
         let _ = writeln!(o, "  none recorded");
@@ -253,5 +295,4 @@ pub fn render(bundle: &Bundle, r: &Report, pinned: &[String]) -> String {
                 .collect::<String>()
         );
     }
-    o
 }

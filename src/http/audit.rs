@@ -13,7 +13,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::auth::Auditor;
-use super::supply::urlencode;
+use super::params::urlencode;
 use super::{AppState, Problem};
 use crate::audit::mass_balance::{self, LedgerHistory, Report, Request};
 use crate::state::ActorRecord;

@@ -16,7 +16,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::auth::Auditor;
-use super::supply::{lookup_key, query_page, urlencode};
+use super::params::{lookup_key, query_page, urlencode};
 use super::{AppState, Code, Problem};
 use crate::export::{self, ExportError, Selection, epcis};
 use crate::state::query::Scan;
@@ -58,19 +58,6 @@ fn download(content_type: &str, file_name: &str, body: Vec<u8>) -> HttpResponse 
             format!("attachment; filename=\"{file_name}\""),
         ))
         .body(body)
-}
-
-/// Whether the query asks for an `EPCISDocument` (`format=EPCISDocument`) rather than the
-/// default `EPCISQueryDocument`.
-pub(super) fn wants_document(q: &HashMap<String, String>) -> Result<bool, Problem> {
-    match q.get("format").map(String::as_str) {
-        None | Some("EPCISQueryDocument") => Ok(false),
-        Some("EPCISDocument") => Ok(true),
-        Some(other) => Err(Problem::invalid_parameter(
-            "format",
-            format!("{other:?}: use EPCISQueryDocument (the default) or EPCISDocument"),
-        )),
-    }
 }
 
 /// `GET /v1/events?…&format=EPCISDocument` (and `/v1/epcs/{epc}/events`): one page of the
@@ -397,17 +384,6 @@ mod tests {
                 from_ms: 1_790_812_800_000,
                 until_ms: 1_790_812_800_000 + 5 * 3_600_000,
             }
-        );
-    }
-
-    #[test]
-    fn format_values() {
-        assert!(!wants_document(&q(&[])).unwrap());
-        assert!(!wants_document(&q(&[("format", "EPCISQueryDocument")])).unwrap());
-        assert!(wants_document(&q(&[("format", "EPCISDocument")])).unwrap());
-        assert_eq!(
-            wants_document(&q(&[("format", "csv")])).unwrap_err().code,
-            "invalid_parameter"
         );
     }
 }

@@ -12,6 +12,7 @@ mod certs;
 mod export;
 mod handlers;
 pub mod page;
+mod params;
 pub mod problem;
 mod provenance;
 mod recall;

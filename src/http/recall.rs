@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 
 use super::auth::Auditor;
-use super::supply::lookup_key;
+use super::params::lookup_key;
 use super::{AppState, Code, Problem};
 use crate::impact::ImpactError;
 use crate::recall::{self, Limits, TraceError};

@@ -31,7 +31,7 @@ use lotline_profile::event::{Admitted, EventId};
 use tlog::merkle::{self, Frontier, Hash, ProofError};
 use tlog::note::{Checkpoint, NoteSigner, TlogProof, VerifierKey};
 
-use sequencer::{Job, Sequencer};
+use sequencer::{Job, Sequencer, Tail};
 
 /// Tuning of the write path. Defaults suit a small server; see `config.rs` for the knobs.
 #[derive(Debug, Clone)]
@@ -155,103 +155,21 @@ impl Ledger {
         let signing_key = load_or_create_log_key(data, is_new)?;
         let store = Arc::new(Store::open(&db_path(data))?);
 
-        let origin = match (store.meta(META_ORIGIN)?, origin) {
-            (Some(stored), wanted) => {
-                let stored = String::from_utf8(stored)
-                    .map_err(|_| StoreError::Corrupt("origin is not UTF-8".into()))?;
-                if let Some(w) = wanted.filter(|w| *w != stored) {
-                    return Err(LedgerError::Config(format!(
-                        "this ledger's origin is {stored:?}; it cannot be changed to {w:?} (start a new data directory for a new log)"
-                    )));
-                }
-                stored
-            }
-            (None, wanted) => {
-                let o = wanted.map(str::to_owned).unwrap_or_else(default_origin);
-                // Check the name before it becomes the log's identity for good.
-                NoteSigner::new(&o, signing_key.clone())
-                    .map_err(|e| LedgerError::Config(format!("origin {o:?}: {e}")))?;
-                let mut b = store.batch();
-                b.put_meta(META_ORIGIN, o.as_bytes());
-                b.commit()?;
-                o
-            }
-        };
+        let origin = log_origin(&store, origin, &signing_key)?;
         let signer = NoteSigner::new(&origin, signing_key)
             .map_err(|e| LedgerError::Config(format!("origin {origin:?}: {e}")))?;
         let verifier_key = signer.verifier_key();
 
-        // Reopening reads O(log n) nodes and the last entry, never the whole log.
-        let size = store.size()?;
-        let frontier = Frontier::load(&mut &*store, size)?;
-        let (prev_hash, last_record_time) = match size {
-            0 => (entry::GENESIS_PREV_HASH, String::new()),
-            n => {
-                let bytes = store
-                    .entry(n - 1)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("entry {} missing", n - 1)))?;
-                let e = entry::Entry::parse(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("entry {}: {e}", n - 1)))?;
-                (entry::entry_hash(&bytes), e.record_time)
-            }
-        };
-
-        let checkpoint = match store.meta(META_CHECKPOINT)? {
-            Some(note) => Some(parse_own_checkpoint(&note, &verifier_key)?),
-            None => None,
-        };
-        // The checkpoint may lag the log by up to one interval when the process stopped; sign a
-        // fresh one before serving so the published head always covers every stored entry.
-        let checkpoint = match checkpoint {
-            Some(cp) if cp.size == size => {
-                if cp.root != frontier.root() {
-                    return Err(StoreError::Corrupt(format!(
-                        "the stored checkpoint's root for size {size} does not match the stored tree"
-                    ))
-                    .into());
-                }
-                cp
-            }
-            Some(cp) if cp.size > size => {
-                return Err(StoreError::Corrupt(format!(
-                    "the stored checkpoint covers {} entries but only {size} are stored",
-                    cp.size
-                ))
-                .into());
-            }
-            Some(cp) if merkle::root(&mut &*store, cp.size)? != cp.root => {
-                // Signing over a store that no longer matches what we published would launder
-                // the damage; refuse instead (O(log n) reads).
-                return Err(StoreError::Corrupt(format!(
-                    "the stored checkpoint's root for size {} does not match the stored tree",
-                    cp.size
-                ))
-                .into());
-            }
-            _ => {
-                let cp = sign_checkpoint(&signer, size, frontier.root());
-                let mut b = store.batch();
-                b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-                b.commit()?;
-                cp
-            }
-        };
+        let tail = read_tail(&store)?;
+        let size = tail.frontier.size();
+        let checkpoint = serving_checkpoint(&store, &signer, &verifier_key, &tail.frontier)?;
 
         let (head_tx, head_rx) = watch::channel(Head {
             size,
             checkpoint: Arc::new(checkpoint),
         });
         let (jobs_tx, jobs_rx) = sync_channel(opts.queue_depth.max(1));
-        let seq = Sequencer::new(
-            store.clone(),
-            signer,
-            frontier,
-            prev_hash,
-            last_record_time,
-            opts.clone(),
-            jobs_rx,
-            head_tx,
-        );
+        let seq = Sequencer::new(store.clone(), signer, tail, opts.clone(), jobs_rx, head_tx);
         let handle = std::thread::Builder::new()
             .name("lotline-sequencer".into())
             .spawn(move || seq.run())
@@ -456,6 +374,112 @@ impl Drop for Ledger {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The log's origin: the stored one (a different `wanted` is refused, since the origin is part
+/// of the log's identity), or on first open `wanted` or the default, checked and stored for good.
+fn log_origin(
+    store: &Store,
+    wanted: Option<&str>,
+    signing_key: &ed25519_dalek::SigningKey,
+) -> Result<String, LedgerError> {
+    Ok(match (store.meta(META_ORIGIN)?, wanted) {
+        (Some(stored), wanted) => {
+            let stored = String::from_utf8(stored)
+                .map_err(|_| StoreError::Corrupt("origin is not UTF-8".into()))?;
+            if let Some(w) = wanted.filter(|w| *w != stored) {
+                return Err(LedgerError::Config(format!(
+                    "this ledger's origin is {stored:?}; it cannot be changed to {w:?} (start a new data directory for a new log)"
+                )));
+            }
+            stored
+        }
+        (None, wanted) => {
+            let o = wanted.map(str::to_owned).unwrap_or_else(default_origin);
+            // Check the name before it becomes the log's identity for good.
+            NoteSigner::new(&o, signing_key.clone())
+                .map_err(|e| LedgerError::Config(format!("origin {o:?}: {e}")))?;
+            let mut b = store.batch();
+            b.put_meta(META_ORIGIN, o.as_bytes());
+            b.commit()?;
+            o
+        }
+    })
+}
+
+/// The end of the stored log, which the sequencer chains the next entry to.
+fn read_tail(store: &Store) -> Result<Tail, LedgerError> {
+    // Reopening reads O(log n) nodes and the last entry, never the whole log.
+    let size = store.size()?;
+    let frontier = Frontier::load(&mut &*store, size)?;
+    let (prev_hash, last_record_time) = match size {
+        0 => (entry::GENESIS_PREV_HASH, String::new()),
+        n => {
+            let bytes = store
+                .entry(n - 1)?
+                .ok_or_else(|| StoreError::Corrupt(format!("entry {} missing", n - 1)))?;
+            let e = entry::Entry::parse(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("entry {}: {e}", n - 1)))?;
+            (entry::entry_hash(&bytes), e.record_time)
+        }
+    };
+    Ok(Tail {
+        frontier,
+        prev_hash,
+        last_record_time,
+    })
+}
+
+/// The checkpoint to publish first: the stored one if it covers the whole stored tree, or a
+/// fresh one, signed and stored, if it lags; refused if it covers more than is stored or does
+/// not match the stored tree.
+fn serving_checkpoint(
+    store: &Store,
+    signer: &NoteSigner,
+    verifier_key: &VerifierKey,
+    frontier: &Frontier,
+) -> Result<SignedCheckpoint, LedgerError> {
+    let size = frontier.size();
+    let checkpoint = match store.meta(META_CHECKPOINT)? {
+        Some(note) => Some(parse_own_checkpoint(&note, verifier_key)?),
+        None => None,
+    };
+    // The checkpoint may lag the log by up to one interval when the process stopped; sign a
+    // fresh one before serving so the published head always covers every stored entry.
+    Ok(match checkpoint {
+        Some(cp) if cp.size == size => {
+            if cp.root != frontier.root() {
+                return Err(StoreError::Corrupt(format!(
+                    "the stored checkpoint's root for size {size} does not match the stored tree"
+                ))
+                .into());
+            }
+            cp
+        }
+        Some(cp) if cp.size > size => {
+            return Err(StoreError::Corrupt(format!(
+                "the stored checkpoint covers {} entries but only {size} are stored",
+                cp.size
+            ))
+            .into());
+        }
+        Some(cp) if merkle::root(&mut &*store, cp.size)? != cp.root => {
+            // Signing over a store that no longer matches what we published would launder
+            // the damage; refuse instead (O(log n) reads).
+            return Err(StoreError::Corrupt(format!(
+                "the stored checkpoint's root for size {} does not match the stored tree",
+                cp.size
+            ))
+            .into());
+        }
+        _ => {
+            let cp = sign_checkpoint(signer, size, frontier.root());
+            let mut b = store.batch();
+            b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+            b.commit()?;
+            cp
+        }
+    })
 }
 
 fn proof_error(e: ProofError<StoreError>) -> LedgerError {

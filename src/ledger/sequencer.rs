@@ -43,6 +43,14 @@ pub(super) struct Job {
 const RECORD_TIME: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
+/// The end of the stored log, which the next entry is chained to: the Merkle frontier (its size
+/// is the log's), the hash of the last entry and the last record time.
+pub(super) struct Tail {
+    pub frontier: Frontier,
+    pub prev_hash: Hash,
+    pub last_record_time: String,
+}
+
 pub(super) struct Sequencer {
     store: Arc<Store>,
     signer: NoteSigner,
@@ -69,6 +77,19 @@ const WRITER_QUEUE: usize = 1;
 struct InFlight {
     changes: Arc<Changes>,
     fresh: Arc<HashMap<IdKey, (Hash, Receipt)>>,
+}
+
+/// A group being decided.
+struct Draft<'s> {
+    /// The state its accepted events changed, read through the groups in flight.
+    state: GroupState<'s>,
+    /// Entries, tree nodes and eventIDs staged so far (and the checkpoint, when one is due).
+    batch: BatchWriter<'s>,
+    /// Events of this group that are new: eventID key → (content digest, receipt).
+    fresh: HashMap<IdKey, (Hash, Receipt)>,
+    /// The record time of every entry in the group, and the same in milliseconds.
+    record_time: String,
+    now_ms: i64,
 }
 
 /// A decided group on its way to disk.
@@ -148,18 +169,22 @@ impl Writer {
 }
 
 impl Sequencer {
-    #[allow(clippy::too_many_arguments)]
+    /// A sequencer continuing the stored log from `tail`, starting from the head `published`
+    /// holds.
     pub(super) fn new(
         store: Arc<Store>,
         signer: NoteSigner,
-        frontier: Frontier,
-        prev_hash: Hash,
-        last_record_time: String,
+        tail: Tail,
         opts: LedgerOptions,
         jobs: Receiver<Job>,
         published: watch::Sender<Head>,
     ) -> Sequencer {
         let checkpoint = published.borrow().checkpoint.clone();
+        let Tail {
+            frontier,
+            prev_hash,
+            last_record_time,
+        } = tail;
         Sequencer {
             store,
             signer,
@@ -316,94 +341,133 @@ impl Sequencer {
     /// Decides and stages one group and hands it to the writer, which answers it once durable.
     /// An error here stops the sequencer; the group's events are answered with it.
     fn commit_group(&mut self, group: Vec<Job>, pipe: &Pipe) -> Result<(), StoreError> {
-        let settled = if group
-            .iter()
-            .any(|j| j.items.iter().any(|i| i.doc.declares_error))
-        {
-            // A correction compares itself with the stored original: let everything land.
-            self.settle(pipe, true)
-        } else {
-            self.settle(pipe, false)
-        };
-        if let Err(e) = settled {
-            fail_all(group, &e.to_string());
-            return Err(e);
-        }
-        let keys: Vec<IdKey> = group
-            .iter()
-            .flat_map(|j| j.items.iter().map(Admitted::id_key))
-            .collect();
-        let logged = match self.logged(&keys) {
+        let logged = match self.look_up(&group, pipe) {
             Ok(v) => v,
             Err(e) => {
                 fail_all(group, &e.to_string());
                 return Err(e);
             }
         };
+        let events: usize = group.iter().map(|j| j.items.len()).sum();
         let record_time = self.next_record_time();
-        let now_ms = profile::parse_time_ms(&record_time).unwrap_or(i64::MAX);
         let store = self.store.clone();
         let pending: Vec<Arc<Changes>> = self.inflight.iter().map(|f| f.changes.clone()).collect();
-        let mut state = GroupState::new(&store, &pending, keys.len());
-        // The realistic mix of the benchmark writes about 7 KB per event, state included; past
-        // 16 MiB, regrowing costs little next to the write itself.
-        let mut batch = store.batch_with_capacity((keys.len() * 8 * 1024).min(16 << 20));
-        // Events of this group that are new: eventID key → (content digest, receipt).
-        let mut fresh: HashMap<IdKey, (Hash, Receipt)> = HashMap::new();
+        let mut draft = Draft {
+            state: GroupState::new(&store, &pending, events),
+            // The realistic mix of the benchmark writes about 7 KB per event, state included;
+            // past 16 MiB, regrowing costs little next to the write itself.
+            batch: store.batch_with_capacity((events * 8 * 1024).min(16 << 20)),
+            fresh: HashMap::new(),
+            now_ms: profile::parse_time_ms(&record_time).unwrap_or(i64::MAX),
+            record_time,
+        };
+        match self.decide_group(&group, logged, &mut draft) {
+            Ok(outcomes) => {
+                let staged = self.stage(group, outcomes, draft);
+                self.hand_over(pipe, staged)
+            }
+            Err(e) => {
+                fail_all(group, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets the groups made durable meanwhile, then looks up whether the group's eventIDs
+    /// are logged already.
+    fn look_up(&mut self, group: &[Job], pipe: &Pipe) -> Result<Vec<Logged>, StoreError> {
+        let corrects = group
+            .iter()
+            .any(|j| j.items.iter().any(|i| i.doc.declares_error));
+        // A correction compares itself with the stored original: let everything land.
+        self.settle(pipe, corrects)?;
+        let keys: Vec<IdKey> = group
+            .iter()
+            .flat_map(|j| j.items.iter().map(Admitted::id_key))
+            .collect();
+        self.logged(&keys)
+    }
+
+    /// Answers every event of the group, in order: the receipt again for an event logged
+    /// before, a conflict, a refusal, or a new entry staged in `draft`. Only a storage failure
+    /// is an `Err`; it ends the group.
+    fn decide_group(
+        &mut self,
+        group: &[Job],
+        logged: Vec<Logged>,
+        draft: &mut Draft<'_>,
+    ) -> Result<Vec<Vec<Result<Appended, AppendError>>>, StoreError> {
         let mut outcomes = Vec::with_capacity(group.len());
         let mut logged = logged.into_iter();
-
-        for job in &group {
+        for job in group {
             let mut answers = Vec::with_capacity(job.items.len());
             for item in &job.items {
                 let earlier = logged.next().unwrap_or(Logged::New);
                 let answer = match earlier {
                     Logged::Stored(index, digest) => self.replay(item, index, &digest),
                     Logged::Pending(digest, receipt) => same_or_conflict(item, &digest, receipt),
-                    Logged::New => {
-                        if let Some((digest, receipt)) = fresh.get(&item.id_key()) {
-                            same_or_conflict(item, digest, receipt.clone())
-                        } else {
-                            let index = self.frontier.size();
-                            if index > entry::MAX_INDEX {
-                                Err(AppendError::Storage("the log is full".into()))
-                            } else {
-                                let earlier = |k: &IdKey| {
-                                    let (digest, receipt) = fresh.get(k)?;
-                                    group
-                                        .iter()
-                                        .flat_map(|j| &j.items)
-                                        .find(|i| i.id_key() == *k && i.content_digest == *digest)
-                                        .map(|i| (receipt.index, i.event_jcs.as_slice()))
-                                };
-                                match self.decide(&mut state, item, index, now_ms, earlier) {
-                                    Err(ApplyError::Store(e)) => {
-                                        fail_all(group, &e.to_string());
-                                        return Err(e);
-                                    }
-                                    Err(ApplyError::Rule(r)) => Err(AppendError::Rejected(r)),
-                                    Ok(()) => {
-                                        let receipt = self.append_entry(
-                                            &mut batch,
-                                            item,
-                                            index,
-                                            &record_time,
-                                        );
-                                        fresh.insert(
-                                            item.id_key(),
-                                            (item.content_digest, receipt.clone()),
-                                        );
-                                        Ok(Appended::Created(receipt))
-                                    }
-                                }
-                            }
-                        }
-                    }
+                    Logged::New => match draft.fresh.get(&item.id_key()) {
+                        Some((digest, receipt)) => same_or_conflict(item, digest, receipt.clone()),
+                        None => self.append_new(draft, group, item)?,
+                    },
                 };
                 answers.push(answer);
             }
             outcomes.push(answers);
         }
+        Ok(outcomes)
+    }
+
+    /// Decides an event new to the log at the next index and, if the rules accept it, stages
+    /// its entry in `draft`. Only a storage failure is an `Err`.
+    fn append_new(
+        &mut self,
+        draft: &mut Draft<'_>,
+        group: &[Job],
+        item: &Admitted,
+    ) -> Result<Result<Appended, AppendError>, StoreError> {
+        let index = self.frontier.size();
+        if index > entry::MAX_INDEX {
+            return Ok(Err(AppendError::Storage("the log is full".into())));
+        }
+        let fresh = &draft.fresh;
+        let earlier = |k: &IdKey| {
+            let (digest, receipt) = fresh.get(k)?;
+            group
+                .iter()
+                .flat_map(|j| &j.items)
+                .find(|i| i.id_key() == *k && i.content_digest == *digest)
+                .map(|i| (receipt.index, i.event_jcs.as_slice()))
+        };
+        match self.decide(&mut draft.state, item, index, draft.now_ms, earlier) {
+            Err(ApplyError::Store(e)) => Err(e),
+            Err(ApplyError::Rule(r)) => Ok(Err(AppendError::Rejected(r))),
+            Ok(()) => {
+                let receipt = self.append_entry(&mut draft.batch, item, index, &draft.record_time);
+                draft
+                    .fresh
+                    .insert(item.id_key(), (item.content_digest, receipt.clone()));
+                Ok(Ok(Appended::Created(receipt)))
+            }
+        }
+    }
+
+    /// Closes a decided group: moves the record time on if the log grew, adds a checkpoint when
+    /// one is due, keeps the group's state and eventIDs in flight until it is durable, and packs
+    /// what the writer needs.
+    fn stage(
+        &mut self,
+        group: Vec<Job>,
+        outcomes: Vec<Vec<Result<Appended, AppendError>>>,
+        draft: Draft<'_>,
+    ) -> Staged {
+        let Draft {
+            state,
+            mut batch,
+            fresh,
+            record_time,
+            ..
+        } = draft;
         let changes = Arc::new(state.finish());
 
         let grew = !fresh.is_empty();
@@ -429,14 +493,13 @@ impl Sequencer {
                 fresh: Arc::new(fresh),
             });
         }
-        let staged = Staged {
+        Staged {
             jobs: group,
             outcomes,
             batch: batch.into_batch(),
             changes: grew.then_some(changes),
             head,
-        };
-        self.hand_over(pipe, staged)
+        }
     }
 
     /// Sends a staged group to the writer. Only groups that grew the log are in `inflight`, and
@@ -474,7 +537,7 @@ impl Sequencer {
 
     /// The entry an error declaration names: same eventID, and the same event apart from the
     /// declaration and the proof — EPCIS declares an event erroneous by repeating it. The
-    /// original is in the store (groups in flight have landed: see `commit_group`), or earlier
+    /// original is in the store (groups in flight have landed: see `look_up`), or earlier
     /// in the declaration's own group.
     fn original_of<'a>(
         &self,

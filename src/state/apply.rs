@@ -22,8 +22,8 @@ use super::{
 };
 use crate::store::{BatchWriter, StateCf, Store, StoreError};
 use lotline_profile::profile::{
-    Action, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement, Registrar,
-    Transform,
+    Action, ActorSpec, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement,
+    Registrar, Transform,
 };
 use lotline_profile::refusal::Refusal;
 
@@ -799,112 +799,125 @@ impl<'g, 's> Tx<'g, 's> {
 
     // ---- registrar documents ----
 
+    /// Applies a registrar document at time `t`; the answer is the actor it concerns.
     fn registrar(&mut self, r: &Registrar, t: i64) -> R<String> {
-        let at = self.at;
-        let span = || Span::open(t, at);
         match r {
-            Registrar::Register(spec) => {
-                if self.actor(&spec.id)?.is_some() {
-                    return fail(
-                        Refusal::ActorExists,
-                        format!("actor {} is already registered", spec.id),
-                    );
-                }
-                for k in &spec.keys {
-                    self.unbound(k)?;
-                }
-                let rec = ActorRecord::registered(spec, t, at);
-                for k in &spec.keys {
-                    self.keys.insert(k.clone(), spec.id.clone());
-                }
-                self.actors.insert(spec.id.clone(), rec);
-                Ok(spec.id.clone())
-            }
-            Registrar::GrantRole { actor, role } => {
-                let mut a = self.subject(actor)?;
-                if a.roles.iter().any(|r| r.role == *role && r.span.is_open()) {
-                    return fail(
-                        Refusal::RoleAlreadyGranted,
-                        format!("{actor} already holds the role {role}"),
-                    );
-                }
-                a.roles.push(RoleSpan {
-                    role: role.clone(),
-                    span: span(),
-                });
-                self.actors.insert(actor.clone(), a);
-                Ok(actor.clone())
-            }
-            Registrar::RevokeRole { actor, role } => {
-                let mut a = self.subject(actor)?;
-                let Some(r) = a
-                    .roles
-                    .iter_mut()
-                    .find(|r| r.role == *role && r.span.is_open())
-                else {
-                    return fail(
-                        Refusal::RoleNotGranted,
-                        format!("{actor} does not hold the role {role}"),
-                    );
-                };
-                r.span.close(t, at);
-                self.actors.insert(actor.clone(), a);
-                Ok(actor.clone())
-            }
-            Registrar::AddKey { actor, key } => {
-                let mut a = self.subject(actor)?;
-                self.unbound(key)?;
-                a.keys.push(KeySpan {
-                    key: key.clone(),
-                    span: span(),
-                });
-                self.keys.insert(key.clone(), actor.clone());
-                self.actors.insert(actor.clone(), a);
-                Ok(actor.clone())
-            }
+            Registrar::Register(spec) => self.register(spec, t),
+            Registrar::GrantRole { actor, role } => self.grant_role(actor, role, t),
+            Registrar::RevokeRole { actor, role } => self.revoke_role(actor, role, t),
+            Registrar::AddKey { actor, key } => self.add_key(actor, key, t),
             Registrar::RotateKey {
                 actor,
                 key,
                 replaces,
-            } => {
-                let mut a = self.subject(actor)?;
-                self.unbound(key)?;
-                let Some(old) = a
-                    .keys
-                    .iter_mut()
-                    .find(|k| k.key == *replaces && k.span.is_open())
-                else {
-                    return fail(
-                        Refusal::UnknownKey,
-                        format!("{replaces} is not a current key of {actor}"),
-                    );
-                };
-                old.span.close(t, at);
-                a.keys.push(KeySpan {
-                    key: key.clone(),
-                    span: span(),
-                });
-                self.keys.insert(key.clone(), actor.clone());
-                self.actors.insert(actor.clone(), a);
-                Ok(actor.clone())
-            }
-            Registrar::RevokeKey { actor, key } => {
-                let mut a = self.subject(actor)?;
-                let Some(k) = a
-                    .keys
-                    .iter_mut()
-                    .find(|k| k.key == *key && k.span.is_open())
-                else {
-                    return fail(
-                        Refusal::UnknownKey,
-                        format!("{key} is not a current key of {actor}"),
-                    );
-                };
-                k.span.close(t, at);
-                self.actors.insert(actor.clone(), a);
-                Ok(actor.clone())
-            }
+            } => self.rotate_key(actor, key, replaces, t),
+            Registrar::RevokeKey { actor, key } => self.revoke_key(actor, key, t),
         }
+    }
+
+    /// A new actor with its keys; neither the actor nor any of the keys may be known.
+    fn register(&mut self, spec: &ActorSpec, t: i64) -> R<String> {
+        if self.actor(&spec.id)?.is_some() {
+            return fail(
+                Refusal::ActorExists,
+                format!("actor {} is already registered", spec.id),
+            );
+        }
+        for k in &spec.keys {
+            self.unbound(k)?;
+        }
+        let rec = ActorRecord::registered(spec, t, self.at);
+        for k in &spec.keys {
+            self.keys.insert(k.clone(), spec.id.clone());
+        }
+        self.actors.insert(spec.id.clone(), rec);
+        Ok(spec.id.clone())
+    }
+
+    fn grant_role(&mut self, actor: &str, role: &str, t: i64) -> R<String> {
+        let mut a = self.subject(actor)?;
+        if a.roles.iter().any(|r| r.role == *role && r.span.is_open()) {
+            return fail(
+                Refusal::RoleAlreadyGranted,
+                format!("{actor} already holds the role {role}"),
+            );
+        }
+        a.roles.push(RoleSpan {
+            role: role.to_owned(),
+            span: Span::open(t, self.at),
+        });
+        self.actors.insert(actor.to_owned(), a);
+        Ok(actor.to_owned())
+    }
+
+    fn revoke_role(&mut self, actor: &str, role: &str, t: i64) -> R<String> {
+        let mut a = self.subject(actor)?;
+        let Some(r) = a
+            .roles
+            .iter_mut()
+            .find(|r| r.role == *role && r.span.is_open())
+        else {
+            return fail(
+                Refusal::RoleNotGranted,
+                format!("{actor} does not hold the role {role}"),
+            );
+        };
+        r.span.close(t, self.at);
+        self.actors.insert(actor.to_owned(), a);
+        Ok(actor.to_owned())
+    }
+
+    fn add_key(&mut self, actor: &str, key: &str, t: i64) -> R<String> {
+        let mut a = self.subject(actor)?;
+        self.unbound(key)?;
+        a.keys.push(KeySpan {
+            key: key.to_owned(),
+            span: Span::open(t, self.at),
+        });
+        self.keys.insert(key.to_owned(), actor.to_owned());
+        self.actors.insert(actor.to_owned(), a);
+        Ok(actor.to_owned())
+    }
+
+    /// A new key in place of a current one, which is closed at `t`.
+    fn rotate_key(&mut self, actor: &str, key: &str, replaces: &str, t: i64) -> R<String> {
+        let mut a = self.subject(actor)?;
+        self.unbound(key)?;
+        let Some(old) = a
+            .keys
+            .iter_mut()
+            .find(|k| k.key == *replaces && k.span.is_open())
+        else {
+            return fail(
+                Refusal::UnknownKey,
+                format!("{replaces} is not a current key of {actor}"),
+            );
+        };
+        old.span.close(t, self.at);
+        a.keys.push(KeySpan {
+            key: key.to_owned(),
+            span: Span::open(t, self.at),
+        });
+        self.keys.insert(key.to_owned(), actor.to_owned());
+        self.actors.insert(actor.to_owned(), a);
+        Ok(actor.to_owned())
+    }
+
+    fn revoke_key(&mut self, actor: &str, key: &str, t: i64) -> R<String> {
+        let mut a = self.subject(actor)?;
+        let Some(k) = a
+            .keys
+            .iter_mut()
+            .find(|k| k.key == *key && k.span.is_open())
+        else {
+            return fail(
+                Refusal::UnknownKey,
+                format!("{key} is not a current key of {actor}"),
+            );
+        };
+        k.span.close(t, self.at);
+        self.actors.insert(actor.to_owned(), a);
+        Ok(actor.to_owned())
     }
 
     fn subject(&mut self, id: &str) -> R<ActorRecord> {
@@ -1468,32 +1481,7 @@ impl<'g, 's> Tx<'g, 's> {
                     // `create` put the whole record.
                     return Ok(());
                 }
-                let mut lot = self
-                    .lot(key)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("created lot {key} is missing")))?;
-                if let Some(actor) = holder {
-                    let held = Place::Held {
-                        actor: actor.clone(),
-                    };
-                    take(&mut lot, &held, *amount)?;
-                }
-                if !lot.held.is_empty()
-                    || !lot.transit.is_empty()
-                    || lot.consumed != 0
-                    || !lot.children.is_empty()
-                    || lot.parent.is_some()
-                {
-                    return fail(
-                        Refusal::CorrectionConflict,
-                        format!(
-                            "{} has been used since it was created; declare those events erroneous first",
-                            lot.id
-                        ),
-                    );
-                }
-                lot.voided_by = Some(self.at);
-                self.put_lot(lot);
-                Ok(())
+                self.uncreate(key, holder.as_deref(), *amount)
             }
             Effect::Move {
                 key,
@@ -1503,73 +1491,126 @@ impl<'g, 's> Tx<'g, 's> {
                 contents,
             } => {
                 let (from, to) = if forward { (from, to) } else { (to, from) };
-                let all =
-                    || std::iter::once((key, false)).chain(contents.iter().map(|c| (c, true)));
-                // Packed contents always move whole.
-                let amount_of =
-                    |lot: &LotRecord, whole: bool| if whole { lot.amount } else { *amount };
-                // Check every record before changing any: an effect is all or nothing.
-                for (k, whole) in all() {
-                    let lot = self
-                        .lot_ref(k)?
-                        .ok_or_else(|| StoreError::Corrupt(format!("moved lot {k} is missing")))?;
-                    check_take(lot, from, amount_of(lot, whole))?;
-                }
-                for (k, whole) in all() {
-                    let lot = self.lot_must(k, "moved lot")?;
-                    let amount = amount_of(lot, whole);
-                    take(lot, from, amount)?;
-                    give(lot, to, amount);
-                }
-                Ok(())
+                self.move_goods(key, contents, from, to, *amount)
             }
             Effect::Parent { children, old, new } => {
                 let (old, new) = if forward { (old, new) } else { (new, old) };
-                let mut mass = 0;
-                // Check every child before changing any: an effect is all or nothing.
-                for child in children {
-                    let c = self.lot_ref(child)?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("packed lot {child} is missing"))
-                    })?;
-                    if c.parent != *old {
-                        return fail(
-                            Refusal::CorrectionConflict,
-                            format!(
-                                "{} has been repacked since; declare that event erroneous first",
-                                c.id
-                            ),
-                        );
-                    }
-                    mass += if c.class == IdClass::Unit {
-                        c.content_mg
-                    } else {
-                        c.amount
-                    };
-                }
-                for child in children {
-                    self.lot_must(child, "packed lot")?.parent = new.clone();
-                }
-                if let Some(p) = old {
-                    self.adjust_parent(p, children, false, mass)?;
-                }
-                if let Some(p) = new {
-                    self.adjust_parent(p, children, true, mass)?;
-                }
-                Ok(())
+                self.repack(children, old.as_deref(), new.as_deref())
             }
             Effect::Annotate { key } => {
                 if forward {
                     return Ok(());
                 }
-                if let Some(mut lot) = self.lot(key)? {
-                    let original = self.original;
-                    lot.flags.retain(|f| Some(f.index) != original);
-                    lot.documents.retain(|d| Some(d.index) != original);
-                    self.put_lot(lot);
-                }
-                Ok(())
+                self.unannotate(key)
             }
         }
+    }
+
+    /// Takes back the creation of lot `key` (`amount` given to `holder`): voids it, unless it
+    /// has been used since.
+    fn uncreate(&mut self, key: &str, holder: Option<&str>, amount: i64) -> R<()> {
+        let mut lot = self
+            .lot(key)?
+            .ok_or_else(|| StoreError::Corrupt(format!("created lot {key} is missing")))?;
+        if let Some(actor) = holder {
+            let held = Place::Held {
+                actor: actor.to_owned(),
+            };
+            take(&mut lot, &held, amount)?;
+        }
+        if !lot.held.is_empty()
+            || !lot.transit.is_empty()
+            || lot.consumed != 0
+            || !lot.children.is_empty()
+            || lot.parent.is_some()
+        {
+            return fail(
+                Refusal::CorrectionConflict,
+                format!(
+                    "{} has been used since it was created; declare those events erroneous first",
+                    lot.id
+                ),
+            );
+        }
+        lot.voided_by = Some(self.at);
+        self.put_lot(lot);
+        Ok(())
+    }
+
+    /// Moves `amount` of lot `key`, and its packed `contents` whole, from `from` to `to`.
+    fn move_goods(
+        &mut self,
+        key: &str,
+        contents: &[String],
+        from: &Place,
+        to: &Place,
+        amount: i64,
+    ) -> R<()> {
+        let all =
+            || std::iter::once((key, false)).chain(contents.iter().map(|c| (c.as_str(), true)));
+        // Packed contents always move whole.
+        let amount_of = |lot: &LotRecord, whole: bool| if whole { lot.amount } else { amount };
+        // Check every record before changing any: an effect is all or nothing.
+        for (k, whole) in all() {
+            let lot = self
+                .lot_ref(k)?
+                .ok_or_else(|| StoreError::Corrupt(format!("moved lot {k} is missing")))?;
+            check_take(lot, from, amount_of(lot, whole))?;
+        }
+        for (k, whole) in all() {
+            let lot = self.lot_must(k, "moved lot")?;
+            let amount = amount_of(lot, whole);
+            take(lot, from, amount)?;
+            give(lot, to, amount);
+        }
+        Ok(())
+    }
+
+    /// Moves `children` from parent `old` to parent `new` (either may be none), carrying their
+    /// mass with them.
+    fn repack(&mut self, children: &[String], old: Option<&str>, new: Option<&str>) -> R<()> {
+        let mut mass = 0;
+        // Check every child before changing any: an effect is all or nothing.
+        for child in children {
+            let c = self
+                .lot_ref(child)?
+                .ok_or_else(|| StoreError::Corrupt(format!("packed lot {child} is missing")))?;
+            if c.parent.as_deref() != old {
+                return fail(
+                    Refusal::CorrectionConflict,
+                    format!(
+                        "{} has been repacked since; declare that event erroneous first",
+                        c.id
+                    ),
+                );
+            }
+            mass += if c.class == IdClass::Unit {
+                c.content_mg
+            } else {
+                c.amount
+            };
+        }
+        for child in children {
+            self.lot_must(child, "packed lot")?.parent = new.map(str::to_owned);
+        }
+        if let Some(p) = old {
+            self.adjust_parent(p, children, false, mass)?;
+        }
+        if let Some(p) = new {
+            self.adjust_parent(p, children, true, mass)?;
+        }
+        Ok(())
+    }
+
+    /// Takes back the flags and documents the corrected entry added to lot `key`.
+    fn unannotate(&mut self, key: &str) -> R<()> {
+        if let Some(mut lot) = self.lot(key)? {
+            let original = self.original;
+            lot.flags.retain(|f| Some(f.index) != original);
+            lot.documents.retain(|d| Some(d.index) != original);
+            self.put_lot(lot);
+        }
+        Ok(())
     }
 
     /// Adds or removes `children` (weighing `mass` together) under `parent`, and carries the
