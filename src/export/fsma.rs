@@ -295,23 +295,46 @@ fn line<'a>(
 
 /// The rows of one entry, in the order the event names its identifiers.
 pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
-    let ev = &x.entry.event;
-    let actor = x.meta.actor.as_deref().unwrap_or_default();
-    let mut location = actor;
-    let mut growing_area = String::new();
-    let (mut from, mut to) = (None, None);
-    let mut lines: Vec<Line<'_>> = Vec::new();
+    let named = named(x, look);
+    let common = common(x, look, &named);
+    named
+        .lines
+        .into_iter()
+        .map(|l| identifier_row(look, l, &common))
+        .collect()
+}
+
+/// What an event names: where it happened, between whom, and one line per identifier.
+struct Named<'a> {
+    location: &'a str,
+    growing_area: String,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    lines: Vec<Line<'a>>,
+}
+
+/// The identifiers the event's action names, each as a line with its role and quantity, and
+/// where the event happened and between whom.
+fn named<'a>(x: &'a Exported, look: &Lookup) -> Named<'a> {
+    let mut named = Named {
+        location: x.meta.actor.as_deref().unwrap_or_default(),
+        growing_area: String::new(),
+        from: None,
+        to: None,
+        lines: Vec::new(),
+    };
+    let lines = &mut named.lines;
     match &x.doc.action {
         Action::Harvest(h) => {
-            location = &h.farm;
-            growing_area = format!("{}, {}", h.plot.id, h.plot.province);
+            named.location = &h.farm;
+            named.growing_area = format!("{}, {}", h.plot.id, h.plot.province);
             for (id, mg) in &h.lots {
                 lines.push(line(x, look, id, "harvested", &["quantityList"], Some(*mg)));
             }
         }
         Action::Ship(m) | Action::Receive(m) => {
-            from = Some(&m.source);
-            to = Some(&m.destination);
+            named.from = Some(&m.source);
+            named.to = Some(&m.destination);
             let role = if x.doc.kind == Kind::Shipping {
                 "shipped"
             } else {
@@ -344,35 +367,7 @@ pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
             }
         }
         Action::Pack { parent, children } | Action::Unpack { parent, children } => {
-            // The parent's mass is its children's when all are items; a child unit's
-            // contents at the time are not recorded with the packing.
-            let keys: Vec<String> = if children.is_empty() {
-                effect_children(x)
-                    .map(<[String]>::to_vec)
-                    .unwrap_or_default()
-            } else {
-                children.iter().map(|c| c.key.clone()).collect()
-            };
-            let parent_mg = (!keys.is_empty())
-                .then(|| {
-                    keys.iter()
-                        .map(|k| look.lot(k).filter(|l| l.class == IdClass::Item))
-                        .try_fold(0i64, |s, l| l.and_then(|l| s.checked_add(l.amount)))
-                })
-                .flatten();
-            lines.push(Line {
-                id: parent,
-                role: "parent",
-                quantity: Some(("1".into(), "EA".into())),
-                net_mg: parent_mg,
-            });
-            for c in children {
-                let mut l = line(x, look, c, "child", &[], None);
-                if c.class == IdClass::Unit {
-                    l.net_mg = None;
-                }
-                lines.push(l);
-            }
+            lines.extend(packing_lines(x, look, parent, children));
         }
         Action::Transaction {
             lines: ls, action, ..
@@ -388,7 +383,52 @@ pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
         }
         Action::Registrar(_) | Action::Certification(_) => {}
     }
+    named
+}
 
+/// A packing's or an unpacking's lines: the parent, then each child.
+fn packing_lines<'a>(
+    x: &Exported,
+    look: &Lookup,
+    parent: &'a Ident,
+    children: &'a [Ident],
+) -> Vec<Line<'a>> {
+    // The parent's mass is its children's when all are items; a child unit's
+    // contents at the time are not recorded with the packing.
+    let keys: Vec<String> = if children.is_empty() {
+        effect_children(x)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default()
+    } else {
+        children.iter().map(|c| c.key.clone()).collect()
+    };
+    let parent_mg = (!keys.is_empty())
+        .then(|| {
+            keys.iter()
+                .map(|k| look.lot(k).filter(|l| l.class == IdClass::Item))
+                .try_fold(0i64, |s, l| l.and_then(|l| s.checked_add(l.amount)))
+        })
+        .flatten();
+    let mut lines = vec![Line {
+        id: parent,
+        role: "parent",
+        quantity: Some(("1".into(), "EA".into())),
+        net_mg: parent_mg,
+    }];
+    for c in children {
+        let mut l = line(x, look, c, "child", &[], None);
+        if c.class == IdClass::Unit {
+            l.net_mg = None;
+        }
+        lines.push(l);
+    }
+    lines
+}
+
+/// The cells every row of the entry shares: the event, where and when it happened, between
+/// whom, its documents and its record status.
+fn common(x: &Exported, look: &Lookup, named: &Named<'_>) -> Row {
+    let ev = &x.entry.event;
     let docs: Vec<&Value> = ev
         .get("bizTransactionList")
         .and_then(Value::as_array)
@@ -412,7 +452,7 @@ pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
             .to_owned()
     };
     let offset = text("eventTimeZoneOffset");
-    let common = Row {
+    Row {
         cte: cte(x.doc.kind).to_owned(),
         biz_step: text("bizStep"),
         time_utc: utc(x.meta.event_time_ms),
@@ -422,10 +462,10 @@ pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
         } else {
             format!("UTC{offset}")
         },
-        location: party(look, location),
-        growing_area,
-        ship_from: from.map(|f| party(look, f)).unwrap_or_default(),
-        ship_to: to.map(|t| party(look, t)).unwrap_or_default(),
+        location: party(look, named.location),
+        growing_area: named.growing_area.clone(),
+        ship_from: named.from.map(|f| party(look, f)).unwrap_or_default(),
+        ship_to: named.to.map(|t| party(look, t)).unwrap_or_default(),
         doc_types: doc_field("type"),
         doc_numbers: doc_field("bizTransaction"),
         status,
@@ -433,33 +473,32 @@ pub fn rows(x: &Exported, look: &Lookup) -> Vec<Row> {
         index: x.entry.index.to_string(),
         signer: x.entry.signer.clone(),
         ..Row::default()
-    };
-    lines
-        .into_iter()
-        .map(|l| {
-            let lot = look.lot(&l.id.key);
-            let (quantity, uom) = l.quantity.unwrap_or_default();
-            Row {
-                tlc: l.id.urn.clone(),
-                id_type: match l.id.class {
-                    IdClass::Lot => "LGTIN",
-                    IdClass::Item => "SGTIN",
-                    IdClass::Unit => "SSCC",
-                }
-                .to_owned(),
-                product: lot.map(product_description).unwrap_or_default(),
-                growing_method: lot
-                    .and_then(|l| l.growing_method.clone())
-                    .unwrap_or_default(),
-                quantity,
-                uom,
-                net_kg: l.net_mg.map(kg_exact).unwrap_or_default(),
-                lot_role: l.role.to_owned(),
-                tlc_source: lot.map(|l| party(look, &l.created_by)).unwrap_or_default(),
-                ..common.clone()
-            }
-        })
-        .collect()
+    }
+}
+
+/// One identifier's row: the entry's `common` cells and the identifier's own.
+fn identifier_row(look: &Lookup, l: Line<'_>, common: &Row) -> Row {
+    let lot = look.lot(&l.id.key);
+    let (quantity, uom) = l.quantity.unwrap_or_default();
+    Row {
+        tlc: l.id.urn.clone(),
+        id_type: match l.id.class {
+            IdClass::Lot => "LGTIN",
+            IdClass::Item => "SGTIN",
+            IdClass::Unit => "SSCC",
+        }
+        .to_owned(),
+        product: lot.map(product_description).unwrap_or_default(),
+        growing_method: lot
+            .and_then(|l| l.growing_method.clone())
+            .unwrap_or_default(),
+        quantity,
+        uom,
+        net_kg: l.net_mg.map(kg_exact).unwrap_or_default(),
+        lot_role: l.role.to_owned(),
+        tlc_source: lot.map(|l| party(look, &l.created_by)).unwrap_or_default(),
+        ..common.clone()
+    }
 }
 
 /// `head-rice (rice)`: the product, and the crop when it says more.

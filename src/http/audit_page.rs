@@ -138,8 +138,8 @@ fn findings(out: &mut String, flags: &[Finding], not_listed: usize) {
         w!(
             out,
             "<div class=\"flag\" role=\"note\" data-code=\"{}\">\n<p>⚠ <span class=\"flag-code\">{}</span>",
-            Esc(f.code),
-            Esc(&words(f.code))
+            Esc(f.code.as_str()),
+            Esc(&words(f.code.as_str()))
         );
         if let Some(s) = f.organic_status {
             out.push(' ');
@@ -529,7 +529,7 @@ mod tests {
 
     fn finding() -> Finding {
         Finding {
-            code: "shipped_exceeds_capacity",
+            code: crate::audit::mass_balance::FlagCode::ShippedExceedsCapacity,
             message: format!("organic milled rice shipped 9,000 kg {HOSTILE}"),
             product: Some("milled-rice".into()),
             organic_status: Some(Status::Organic),

@@ -9,6 +9,8 @@
 
 mod closure;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 pub use closure::{
@@ -276,7 +278,7 @@ pub fn downstream(
     let Some(root) = c.node(key) else {
         return Ok(None);
     };
-    let root_view = RootView {
+    let root = RootView {
         key: root.key.clone(),
         id: root.lot.id.clone(),
         class: root.lot.class,
@@ -284,111 +286,139 @@ pub fn downstream(
     let mut lots = Vec::new();
     let mut units = Vec::new();
     for n in &c.nodes {
-        let l = &n.lot;
-        let via = n.via.as_ref().map(Via::of);
-        if l.class == IdClass::Unit {
-            units.push(UnitView {
-                key: n.key.clone(),
-                id: l.id.clone(),
-                product: l.product.clone(),
-                growing_method: l.growing_method.clone(),
-                packed: n.via.as_ref().map(|e| At::new(e.entry, e.event_time_ms)),
-                carried: n
-                    .carrying
-                    .iter()
-                    .map(|s| Carried {
-                        from: s.from,
-                        until: s.until,
-                    })
-                    .collect(),
-                depth: n.depth,
-                via,
-                path: path(&c, &n.key),
-                custodian: l.custodian().map(str::to_owned),
-                in_transit: in_transit(l),
-                packed_in: l.parent.clone(),
-                content_mass: kg(l.content_mg),
-            });
+        if n.lot.class == IdClass::Unit {
+            units.push(unit_view(&c, n));
         } else {
-            // The creating entry names the lot, so the walk read it, unless it was corrected.
-            let created_ms = match c.event_time_ms(l.created_at) {
-                Some(t) => t,
-                None => reader.meta(l.created_at)?.map_or(0, |m| m.event_time_ms),
-            };
-            lots.push(LotView {
-                key: n.key.clone(),
-                id: l.id.clone(),
-                class: l.class,
-                product: l.product.clone(),
-                crop: l.crop.clone(),
-                growing_method: l.growing_method.clone(),
-                created: At::new(l.created_at, created_ms),
-                amount: kg(l.amount),
-                depth: n.depth,
-                via,
-                path: path(&c, &n.key),
-                held: l
-                    .held
-                    .iter()
-                    .map(|(a, mg)| Holding {
-                        actor: a.clone(),
-                        amount: kg(*mg),
-                    })
-                    .collect(),
-                in_transit: in_transit(l),
-                consumed: kg(l.consumed),
-                packed_in: l.parent.clone(),
-                voided_by: l.voided_by,
-            });
+            lots.push(lot_view(reader, &c, n)?);
         }
     }
-    let class_of = |k: &str| c.node(k).map(|n| n.lot.class);
-    let shipments: Vec<ShipmentView> = c
-        .shipments
-        .iter()
-        .map(|s| {
-            let mut lots: Vec<String> = Vec::new();
-            let mut units: Vec<String> = Vec::new();
-            for l in &s.lines {
-                // A unit line carried traced goods (or is the traced unit); its traced contents
-                // and a traced lot's own line are listed by what they are.
-                if l.class == IdClass::Unit {
-                    units.push(l.key.clone());
-                }
-                for k in &l.traced {
-                    if class_of(k) == Some(IdClass::Unit) {
-                        units.push(k.clone());
-                    } else {
-                        lots.push(k.clone());
-                    }
-                }
-            }
-            for v in [&mut lots, &mut units] {
-                v.sort();
-                v.dedup();
-            }
-            let mg: i64 = s.lines.iter().map(|l| l.traced_mg).sum();
-            ShipmentView {
-                entry: s.entry,
-                event_time: format_time_ms(s.event_time_ms),
-                from: s.from.clone(),
-                to: s.to.clone(),
-                lots,
-                units,
-                mass: (mg > 0).then(|| kg(mg)),
-                received: s.received(),
-                receipts: s.receipts.iter().map(|(i, t)| At::new(*i, *t)).collect(),
-            }
-        })
-        .collect();
+    let shipments: Vec<ShipmentView> = c.shipments.iter().map(|s| shipment_view(&c, s)).collect();
+    let recipients = recipients(reader, &c)?;
+    Ok(Some(Recall {
+        root,
+        summary: Summary {
+            lots: lots.len(),
+            units: units.len(),
+            shipments: shipments.len(),
+            recipients: recipients.len(),
+            entries_read: c.entries_read,
+        },
+        lots,
+        units,
+        shipments,
+        recipients,
+    }))
+}
 
-    // Recipients: everyone traced goods were shipped to.
-    struct ShippedTo<'c> {
-        first: &'c Shipment,
-        received: Option<(u64, i64)>,
-        entries: Vec<u64>,
+/// A logistic unit of the trace as the answer shows it.
+fn unit_view(c: &Closure, n: &Node) -> UnitView {
+    let l = &n.lot;
+    UnitView {
+        key: n.key.clone(),
+        id: l.id.clone(),
+        product: l.product.clone(),
+        growing_method: l.growing_method.clone(),
+        packed: n.via.as_ref().map(|e| At::new(e.entry, e.event_time_ms)),
+        carried: n
+            .carrying
+            .iter()
+            .map(|s| Carried {
+                from: s.from,
+                until: s.until,
+            })
+            .collect(),
+        depth: n.depth,
+        via: n.via.as_ref().map(Via::of),
+        path: path(c, &n.key),
+        custodian: l.custodian().map(str::to_owned),
+        in_transit: in_transit(l),
+        packed_in: l.parent.clone(),
+        content_mass: kg(l.content_mg),
     }
-    let mut by_actor: std::collections::BTreeMap<&str, ShippedTo<'_>> = Default::default();
+}
+
+/// A lot or item of the trace as the answer shows it.
+fn lot_view(reader: &StateReader<'_>, c: &Closure, n: &Node) -> Result<LotView, TraceError> {
+    let l = &n.lot;
+    // The creating entry names the lot, so the walk read it, unless it was corrected.
+    let created_ms = match c.event_time_ms(l.created_at) {
+        Some(t) => t,
+        None => reader.meta(l.created_at)?.map_or(0, |m| m.event_time_ms),
+    };
+    Ok(LotView {
+        key: n.key.clone(),
+        id: l.id.clone(),
+        class: l.class,
+        product: l.product.clone(),
+        crop: l.crop.clone(),
+        growing_method: l.growing_method.clone(),
+        created: At::new(l.created_at, created_ms),
+        amount: kg(l.amount),
+        depth: n.depth,
+        via: n.via.as_ref().map(Via::of),
+        path: path(c, &n.key),
+        held: l
+            .held
+            .iter()
+            .map(|(a, mg)| Holding {
+                actor: a.clone(),
+                amount: kg(*mg),
+            })
+            .collect(),
+        in_transit: in_transit(l),
+        consumed: kg(l.consumed),
+        packed_in: l.parent.clone(),
+        voided_by: l.voided_by,
+    })
+}
+
+/// A shipment of the trace as the answer shows it: its traced lots and units, each once.
+fn shipment_view(c: &Closure, s: &Shipment) -> ShipmentView {
+    let mut lots: Vec<String> = Vec::new();
+    let mut units: Vec<String> = Vec::new();
+    for l in &s.lines {
+        // A unit line carried traced goods (or is the traced unit); its traced contents
+        // and a traced lot's own line are listed by what they are.
+        if l.class == IdClass::Unit {
+            units.push(l.key.clone());
+        }
+        for k in &l.traced {
+            if c.node(k).map(|n| n.lot.class) == Some(IdClass::Unit) {
+                units.push(k.clone());
+            } else {
+                lots.push(k.clone());
+            }
+        }
+    }
+    for v in [&mut lots, &mut units] {
+        v.sort();
+        v.dedup();
+    }
+    let mg: i64 = s.lines.iter().map(|l| l.traced_mg).sum();
+    ShipmentView {
+        entry: s.entry,
+        event_time: format_time_ms(s.event_time_ms),
+        from: s.from.clone(),
+        to: s.to.clone(),
+        lots,
+        units,
+        mass: (mg > 0).then(|| kg(mg)),
+        received: s.received(),
+        receipts: s.receipts.iter().map(|(i, t)| At::new(*i, *t)).collect(),
+    }
+}
+
+/// The shipments of traced goods to one recipient.
+struct ShippedTo<'c> {
+    first: &'c Shipment,
+    /// The earliest receipt, `(entry, event time)`.
+    received: Option<(u64, i64)>,
+    entries: Vec<u64>,
+}
+
+/// Recipients: everyone traced goods were shipped to, by first shipment, then id.
+fn recipients(reader: &StateReader<'_>, c: &Closure) -> Result<Vec<RecipientView>, TraceError> {
+    let mut by_actor: BTreeMap<&str, ShippedTo<'_>> = BTreeMap::new();
     for s in &c.shipments {
         let first_receipt = s.receipts.first().copied();
         let e = by_actor.entry(s.to.as_str()).or_insert(ShippedTo {
@@ -405,46 +435,42 @@ pub fn downstream(
     }
     let mut recipients = Vec::with_capacity(by_actor.len());
     for (id, to) in by_actor {
-        let actor = reader.actor(id)?;
-        let t = to.received.map_or(to.first.event_time_ms, |r| r.1);
-        let mut roles: Vec<String> = actor
-            .as_ref()
-            .map(|a| {
-                a.roles
-                    .iter()
-                    .filter(|r| r.span.covers(t))
-                    .map(|r| r.role.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
-        roles.sort();
-        roles.dedup();
-        recipients.push(RecipientView {
-            id: id.to_owned(),
-            name: actor.as_ref().map(|a| a.name.clone()),
-            country: actor.as_ref().map(|a| a.country.clone()),
-            roles,
-            first_shipped: At::new(to.first.entry, to.first.event_time_ms),
-            first_received: to.received.map(|(i, t)| At::new(i, t)),
-            shipments: to.entries,
-        });
+        recipients.push(recipient_view(reader, id, to)?);
     }
     recipients.sort_by(|a, b| (a.first_shipped.entry, &a.id).cmp(&(b.first_shipped.entry, &b.id)));
+    Ok(recipients)
+}
 
-    Ok(Some(Recall {
-        root: root_view,
-        summary: Summary {
-            lots: lots.len(),
-            units: units.len(),
-            shipments: shipments.len(),
-            recipients: recipients.len(),
-            entries_read: c.entries_read,
-        },
-        lots,
-        units,
-        shipments,
-        recipients,
-    }))
+/// A recipient as the answer shows it, with the roles it held when it first received (or, not
+/// yet received, was first shipped) traced goods.
+fn recipient_view(
+    reader: &StateReader<'_>,
+    id: &str,
+    to: ShippedTo<'_>,
+) -> Result<RecipientView, TraceError> {
+    let actor = reader.actor(id)?;
+    let t = to.received.map_or(to.first.event_time_ms, |r| r.1);
+    let mut roles: Vec<String> = actor
+        .as_ref()
+        .map(|a| {
+            a.roles
+                .iter()
+                .filter(|r| r.span.covers(t))
+                .map(|r| r.role.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    roles.sort();
+    roles.dedup();
+    Ok(RecipientView {
+        id: id.to_owned(),
+        name: actor.as_ref().map(|a| a.name.clone()),
+        country: actor.as_ref().map(|a| a.country.clone()),
+        roles,
+        first_shipped: At::new(to.first.entry, to.first.event_time_ms),
+        first_received: to.received.map(|(i, t)| At::new(i, t)),
+        shipments: to.entries,
+    })
 }
 
 #[cfg(test)]
