@@ -15,71 +15,16 @@
 //! recorded later: a withdrawal with a past effective date fails the checks it covered.
 //! Each check names its evidence (the event's entry, the certificate and the entry of the
 //! certificate version used, or why each candidate failed). Pure and deterministic, like the
-//! rest of [`super::derive`].
+//! rest of [`crate::derive`].
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
-
-use super::derive::{LotNode, PlotClaim, TimelineItem};
-use super::verify::Registry;
+pub use crate::claims::{CertClaim, Check, Verdict};
+use crate::claims::{LotNode, PlotClaim, TimelineItem};
+use crate::registry::Registry;
 use lotline_profile::certs::{CertRecord, Need};
 use lotline_profile::plausibility::harvested_product;
 use lotline_profile::profile::{IdClass, Kind};
-
-/// The verdict on a lot's organic status, with every check.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Verdict {
-    /// `organic` when every check passed (and there is at least one origin), else
-    /// `not_organic`.
-    pub status: String,
-    /// Plots first (by harvest entry), then handlers and transformations by entry.
-    pub checks: Vec<Check>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Check {
-    /// `growing_method`, `plot_certified`, `handler_certified` or `no_mixing`.
-    pub check: String,
-    pub passed: bool,
-    /// What was checked: a plot (`farm plot`) or an actor.
-    pub subject: String,
-    /// The event checked.
-    pub entry: u64,
-    pub event_time: String,
-    /// The certificate that covered it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate: Option<String>,
-    /// The entry that issued or amended the certificate version used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub certificate_entry: Option<u64>,
-    pub message: String,
-}
-
-/// A certificate as the bundle's certification entries made it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CertClaim {
-    pub id: String,
-    pub number: String,
-    pub standard: String,
-    pub issuer: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer_name: Option<String>,
-    pub subject: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_name: Option<String>,
-    pub activities: Vec<String>,
-    pub products: Vec<String>,
-    pub valid_from: String,
-    pub valid_until: String,
-    /// Suspensions and the withdrawal, in words with their effective times.
-    pub decisions: Vec<String>,
-    /// The certification entries.
-    pub entries: Vec<u64>,
-}
 
 /// The certificates of `registry`, by id.
 pub fn certificates(registry: &Registry) -> Vec<CertClaim> {
@@ -197,7 +142,8 @@ fn covering(certs: &[&CertRecord], need: &Need<'_>) -> Result<(String, u64), Str
     Err(why.join("; "))
 }
 
-/// The verdict for the history whose lots are `lots`, plots `plots` and events `handled`.
+/// The verdict for the history whose lots are `lots`, plots `plots` and events `handled`:
+/// the checks of each plot, then of each handler, then of each transformation upstream.
 pub fn evaluate(
     lots: &[LotNode],
     plots: &[PlotClaim],
@@ -209,138 +155,14 @@ pub fn evaluate(
     let node: HashMap<&str, &LotNode> = lots.iter().map(|l| (l.key.as_str(), l)).collect();
     let mut checks = Vec::new();
     for p in plots {
-        let subject = format!("{} plot {}", p.farm, p.plot_id);
-        let event_time = handled
-            .iter()
-            .find(|h| h.item.index == p.index)
-            .map(|h| h.item.event_time.clone())
-            .unwrap_or_else(|| p.harvest_end.clone());
-        checks.push(Check {
-            check: "growing_method".into(),
-            passed: p.growing_method == "organic",
-            subject: subject.clone(),
-            entry: p.index,
-            event_time: event_time.clone(),
-            certificate: None,
-            certificate_entry: None,
-            message: format!("harvest declared {}", p.growing_method),
-        });
-        let product = harvested_product(&p.crop);
-        let need = Need {
-            actor: &p.farm,
-            activities: &["production"],
-            product: Some(&product),
-            crop: Some(&p.crop),
-            plot: Some(&p.plot_id),
-            t: harvest_times.get(&p.index).copied().unwrap_or(i64::MIN),
-        };
-        checks.push(cert_check(
-            "plot_certified",
-            subject,
-            p.index,
-            event_time,
-            &certs,
-            &need,
-        ));
+        checks.extend(plot_checks(p, handled, harvest_times, &certs));
     }
-    for h in handled {
-        let Some(actor) = h.item.actor.as_deref() else {
-            continue;
-        };
-        if matches!(h.kind, Kind::Harvest | Kind::Transaction) || h.kind.is_certification() {
-            continue;
-        }
-        let role = h.item.role.as_deref().unwrap_or_default();
-        // Every product the event handled must be covered: each lot it names, and what the
-        // units it names held (a pallet of rice and cassava needs both).
-        let mut goods: BTreeSet<(Option<&str>, Option<&str>)> = BTreeSet::new();
-        let mut todo: Vec<(&str, usize)> = h.item.lots.iter().map(|k| (k.as_str(), 0)).collect();
-        while let Some((k, depth)) = todo.pop() {
-            match node.get(k) {
-                Some(n) if n.class == IdClass::Unit && !n.inputs.is_empty() && depth < 16 => {
-                    todo.extend(n.inputs.iter().map(|c| (c.as_str(), depth + 1)));
-                }
-                Some(n) => {
-                    goods.insert((n.product.as_deref(), n.crop.as_deref()));
-                }
-                None => {
-                    goods.insert((None, None));
-                }
-            }
-        }
-        let needs: Vec<Need<'_>> = goods
+    checks.extend(
+        handled
             .iter()
-            .map(|(product, crop)| Need {
-                actor,
-                activities: activities(h.kind, role),
-                product: *product,
-                crop: *crop,
-                plot: None,
-                t: h.time_ms,
-            })
-            .collect();
-        // The first uncovered product decides; else the first product's certificate is the
-        // evidence.
-        let check = needs
-            .iter()
-            .map(|need| {
-                cert_check(
-                    "handler_certified",
-                    actor.to_owned(),
-                    h.item.index,
-                    h.item.event_time.clone(),
-                    &certs,
-                    need,
-                )
-            })
-            .reduce(|first, next| {
-                if first.passed && !next.passed {
-                    next
-                } else {
-                    first
-                }
-            });
-        checks.extend(check);
-    }
-    // Transformations upstream: every input organic.
-    let mut made: Vec<&LotNode> = lots
-        .iter()
-        .filter(|l| !l.carrier && l.class != IdClass::Unit && !l.inputs.is_empty())
-        .collect();
-    made.sort_by_key(|l| (l.created_at, l.key.as_str()));
-    made.dedup_by_key(|l| l.created_at);
-    for l in made {
-        let bad: Vec<String> = l
-            .inputs
-            .iter()
-            .filter_map(|k| {
-                let m = node
-                    .get(k.as_str())
-                    .and_then(|n| n.growing_method.as_deref())
-                    .unwrap_or("unknown");
-                (m != "organic").then(|| format!("{k} ({m})"))
-            })
-            .collect();
-        let event_time = handled
-            .iter()
-            .find(|h| h.item.index == l.created_at)
-            .map(|h| h.item.event_time.clone())
-            .unwrap_or_default();
-        checks.push(Check {
-            check: "no_mixing".into(),
-            passed: bad.is_empty(),
-            subject: l.created_by.clone(),
-            entry: l.created_at,
-            event_time,
-            certificate: None,
-            certificate_entry: None,
-            message: if bad.is_empty() {
-                format!("all {} input(s) organic", l.inputs.len())
-            } else {
-                format!("non-organic input(s): {}", bad.join(", "))
-            },
-        });
-    }
+            .filter_map(|h| handler_check(h, &node, &certs)),
+    );
+    checks.extend(mixing_checks(lots, &node, handled));
     let organic = !plots.is_empty() && checks.iter().all(|c| c.passed);
     Verdict {
         status: if organic { "organic" } else { "not_organic" }.into(),
@@ -348,6 +170,167 @@ pub fn evaluate(
     }
 }
 
+/// The checks of one origin plot: `growing_method` (the harvest was declared organic) and
+/// `plot_certified` (a certificate with production scope covered the plot at harvest).
+fn plot_checks(
+    p: &PlotClaim,
+    handled: &[Handled<'_>],
+    harvest_times: &HashMap<u64, i64>,
+    certs: &[&CertRecord],
+) -> [Check; 2] {
+    let subject = format!("{} plot {}", p.farm, p.plot_id);
+    let event_time = handled
+        .iter()
+        .find(|h| h.item.index == p.index)
+        .map(|h| h.item.event_time.clone())
+        .unwrap_or_else(|| p.harvest_end.clone());
+    let method = Check {
+        check: "growing_method".into(),
+        passed: p.growing_method == "organic",
+        subject: subject.clone(),
+        entry: p.index,
+        event_time: event_time.clone(),
+        certificate: None,
+        certificate_entry: None,
+        message: format!("harvest declared {}", p.growing_method),
+    };
+    let product = harvested_product(&p.crop);
+    let need = Need {
+        actor: &p.farm,
+        activities: &["production"],
+        product: Some(&product),
+        crop: Some(&p.crop),
+        plot: Some(&p.plot_id),
+        t: harvest_times.get(&p.index).copied().unwrap_or(i64::MIN),
+    };
+    let certified = cert_check("plot_certified", subject, p.index, event_time, certs, &need);
+    [method, certified]
+}
+
+/// The `handler_certified` check of one event: whether its actor held a certificate covering
+/// what it did to every product it handled. None for events that need no certificate
+/// (harvests, which the plot checks cover, business transactions, certification decisions)
+/// and for events by no registered actor.
+fn handler_check(
+    h: &Handled<'_>,
+    node: &HashMap<&str, &LotNode>,
+    certs: &[&CertRecord],
+) -> Option<Check> {
+    let actor = h.item.actor.as_deref()?;
+    if matches!(h.kind, Kind::Harvest | Kind::Transaction) || h.kind.is_certification() {
+        return None;
+    }
+    let role = h.item.role.as_deref().unwrap_or_default();
+    let needs: Vec<Need<'_>> = goods(h.item, node)
+        .into_iter()
+        .map(|(product, crop)| Need {
+            actor,
+            activities: activities(h.kind, role),
+            product,
+            crop,
+            plot: None,
+            t: h.time_ms,
+        })
+        .collect();
+    // The first uncovered product decides; else the first product's certificate is the
+    // evidence.
+    needs
+        .iter()
+        .map(|need| {
+            cert_check(
+                "handler_certified",
+                actor.to_owned(),
+                h.item.index,
+                h.item.event_time.clone(),
+                certs,
+                need,
+            )
+        })
+        .reduce(|first, next| {
+            if first.passed && !next.passed {
+                next
+            } else {
+                first
+            }
+        })
+}
+
+/// The `(product, crop)` of everything an event handled: each lot it names, and what the
+/// units it names held (a pallet of rice and cassava needs both covered). Unknown lots count
+/// as `(None, None)`.
+fn goods<'a>(
+    item: &'a TimelineItem,
+    node: &HashMap<&str, &'a LotNode>,
+) -> BTreeSet<(Option<&'a str>, Option<&'a str>)> {
+    let mut goods = BTreeSet::new();
+    let mut todo: Vec<(&str, usize)> = item.lots.iter().map(|k| (k.as_str(), 0)).collect();
+    while let Some((k, depth)) = todo.pop() {
+        match node.get(k) {
+            Some(n) if n.class == IdClass::Unit && !n.inputs.is_empty() && depth < 16 => {
+                todo.extend(n.inputs.iter().map(|c| (c.as_str(), depth + 1)));
+            }
+            Some(n) => {
+                goods.insert((n.product.as_deref(), n.crop.as_deref()));
+            }
+            None => {
+                goods.insert((None, None));
+            }
+        }
+    }
+    goods
+}
+
+/// The `no_mixing` checks: every transformation upstream (once per entry, by entry) had only
+/// organic inputs.
+fn mixing_checks(
+    lots: &[LotNode],
+    node: &HashMap<&str, &LotNode>,
+    handled: &[Handled<'_>],
+) -> Vec<Check> {
+    let mut made: Vec<&LotNode> = lots
+        .iter()
+        .filter(|l| !l.carrier && l.class != IdClass::Unit && !l.inputs.is_empty())
+        .collect();
+    made.sort_by_key(|l| (l.created_at, l.key.as_str()));
+    made.dedup_by_key(|l| l.created_at);
+    made.into_iter()
+        .map(|l| {
+            let bad: Vec<String> = l
+                .inputs
+                .iter()
+                .filter_map(|k| {
+                    let m = node
+                        .get(k.as_str())
+                        .and_then(|n| n.growing_method.as_deref())
+                        .unwrap_or("unknown");
+                    (m != "organic").then(|| format!("{k} ({m})"))
+                })
+                .collect();
+            let event_time = handled
+                .iter()
+                .find(|h| h.item.index == l.created_at)
+                .map(|h| h.item.event_time.clone())
+                .unwrap_or_default();
+            Check {
+                check: "no_mixing".into(),
+                passed: bad.is_empty(),
+                subject: l.created_by.clone(),
+                entry: l.created_at,
+                event_time,
+                certificate: None,
+                certificate_entry: None,
+                message: if bad.is_empty() {
+                    format!("all {} input(s) organic", l.inputs.len())
+                } else {
+                    format!("non-organic input(s): {}", bad.join(", "))
+                },
+            }
+        })
+        .collect()
+}
+
+/// A certificate check named `check` of `subject` at event `entry`: passed with the covering
+/// certificate as evidence, or failed with why no certificate covered `need`.
 fn cert_check(
     check: &str,
     subject: String,
