@@ -2,7 +2,7 @@
 //!
 //! Public provenance stays public; audits (mass balance, reports, recall traces, withdrawal
 //! impact, operator and period exports) are for the control bodies. A caller presents an audit
-//! token (`core::audit_token`), signed by a registered key:
+//! token (`lotline_profile::audit_token`), signed by a registered key:
 //! - a **registrar** key (one given to `lotline serve --registrar`) sees everything;
 //! - a key of an actor holding the **certifier** role now sees the operators named (as subject
 //!   or member farm) by a certificate it issued, the lots they handled, and the certificates it

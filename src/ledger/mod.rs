@@ -1,10 +1,10 @@
 //! The ledger: one log on one store, its single writer (the sequencer) and every read the API
 //! and the CLI need.
 //!
-//! Writes flow `admit` (parallel, in the caller's thread; see `core::event`) → [`Ledger::append`]
-//! → the sequencer thread, which takes everything pending, chains and hashes it, writes it as one
-//! RocksDB batch with one synced WAL write (group commit), publishes the new head, and only then
-//! answers. Throughput comes from the size of the groups, never from weakening durability.
+//! Writes flow `admit` (parallel, in the caller's thread; see `lotline_profile::event`) →
+//! [`Ledger::append`] → the sequencer thread, which takes everything pending, chains and hashes
+//! it, writes it as one RocksDB batch with one synced WAL write (group commit), publishes the
+//! new head, and only then answers. Throughput comes from the size of the groups, never from weakening durability.
 //!
 //! Reads go straight to the store: every key is written once and proofs only ask for tree sizes
 //! the sequencer has already published, so readers need no lock.
