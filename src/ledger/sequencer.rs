@@ -341,7 +341,7 @@ impl Sequencer {
     /// Decides and stages one group and hands it to the writer, which answers it once durable.
     /// An error here stops the sequencer; the group's events are answered with it.
     fn commit_group(&mut self, group: Vec<Job>, pipe: &Pipe) -> Result<(), StoreError> {
-        let logged = match self.look_up(&group, pipe) {
+        let logged = match self.settle_and_look_up(&group, pipe) {
             Ok(v) => v,
             Err(e) => {
                 fail_all(group, &e.to_string());
@@ -375,7 +375,11 @@ impl Sequencer {
 
     /// Forgets the groups made durable meanwhile, then looks up whether the group's eventIDs
     /// are logged already.
-    fn look_up(&mut self, group: &[Job], pipe: &Pipe) -> Result<Vec<Logged>, StoreError> {
+    fn settle_and_look_up(
+        &mut self,
+        group: &[Job],
+        pipe: &Pipe,
+    ) -> Result<Vec<Logged>, StoreError> {
         let corrects = group
             .iter()
             .any(|j| j.items.iter().any(|i| i.doc.declares_error));
@@ -537,8 +541,8 @@ impl Sequencer {
 
     /// The entry an error declaration names: same eventID, and the same event apart from the
     /// declaration and the proof — EPCIS declares an event erroneous by repeating it. The
-    /// original is in the store (groups in flight have landed: see `look_up`), or earlier
-    /// in the declaration's own group.
+    /// original is in the store (groups in flight have landed: see `settle_and_look_up`), or
+    /// earlier in the declaration's own group.
     fn original_of<'a>(
         &self,
         item: &Admitted,
