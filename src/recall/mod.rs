@@ -3,9 +3,10 @@
 //! was shipped to — the "one step forward" of EU General Food Law art. 18, followed to the end.
 //!
 //! [`closure`] computes the forward graph of any set of start keys (the walk, its invariants
-//! and its cost are described in `closure.rs`); [`downstream`] turns the closure of one lot
-//! into the answer of `GET /v1/audit/lots/{id}/downstream`: plain, serialisable structs in a
-//! deterministic order, each node with the path of recorded entries that puts it in the recall.
+//! and its cost are described in the `closure` module); [`downstream`] turns the closure of one
+//! lot into the answer of `GET /v1/audit/lots/{id}/downstream`: plain, serialisable structs in
+//! a deterministic order, each node with the path of recorded entries that puts it in the
+//! recall.
 
 mod closure;
 

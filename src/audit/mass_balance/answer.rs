@@ -208,7 +208,8 @@ pub struct Summary {
     pub transformations: usize,
     pub transformations_listed: usize,
     pub flags: usize,
-    /// Flags beyond [`MAX_FLAGS_PER_CODE`](super::MAX_FLAGS_PER_CODE) of one code, counted but not listed.
+    /// Flags beyond [`MAX_FLAGS_PER_CODE`](super::MAX_FLAGS_PER_CODE) of one code, counted but
+    /// not listed.
     pub flags_not_listed: usize,
     /// Whether the closing stock was compared with the ledger's lot records.
     pub ledger_compared: bool,

@@ -21,6 +21,12 @@
 //! what the yield checks here are for: per transformation, and over the period for each product
 //! family (milled rice from paddy, …), since a relabelling step (drying paddy into a product of
 //! another name, bagging husk as rice) can hide an impossible yield from the per-event check.
+//!
+//! [`compute`] runs the steps; the replay is in `replay`, the yield checks in `yields`, the
+//! findings and their codes in `flags`; `history` is where the entries come from and `answer`
+//! what the report holds.
+//!
+//! [`Effect`]: crate::state::Effect
 
 mod answer;
 mod flags;
@@ -75,6 +81,12 @@ pub struct Request<'a> {
 
 /// The mass balance of `req.operator` over the period. Pure over `history`: the same entries
 /// and lots give the same report.
+///
+/// The steps: replay the operator's entries (`Replay::run`); read what the ledger holds for it
+/// now (`ledger_holdings`); compare the closing stocks (`closing_mismatches`); check each
+/// product family's yield over the period (`yields::family_checks`); flag the moments stock
+/// went below zero; list and check the transformations (`transformations`); keep what concerns
+/// the product asked about, cap the flags per code, and write the balance rows.
 pub fn compute(
     history: &dyn History,
     req: &Request<'_>,
