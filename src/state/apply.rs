@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use super::certs::CertRecord;
 use super::plausibility::{self, method_rank};
 use super::{
-    ActorRecord, DocLink, Effect, EntryMeta, Flag, KeySpan, LotRecord, Origin, Place, RoleSpan,
-    RuleError, Rules, Span, TransitLine, index_key, kg, refuse, tag,
+    ActorRecord, DocLink, Effect, EntryMeta, Flag, FlagCode, KeySpan, LotRecord, Origin, Place,
+    RoleSpan, RuleError, Rules, Span, TransitLine, index_key, kg, refuse, tag,
 };
 use crate::store::{BatchWriter, StateCf, Store, StoreError};
 use lotline_profile::profile::{
@@ -1098,9 +1098,9 @@ impl<'g, 's> Tx<'g, 's> {
         Ok(())
     }
 
-    fn flag(&self, code: &str, message: String) -> Flag {
+    fn flag(&self, code: FlagCode, message: String) -> Flag {
         Flag {
-            code: code.into(),
+            code,
             message,
             index: self.at,
         }
@@ -1421,7 +1421,7 @@ impl<'g, 's> Tx<'g, 's> {
         let max_mg = (rules.bounds.unit_max_t * 1e9) as i64;
         if unit.content_mg > max_mg {
             let f = self.flag(
-                "unit_overweight",
+                FlagCode::UnitOverweight,
                 format!(
                     "{} holds {}, more than the {} t a container carries",
                     unit.id,

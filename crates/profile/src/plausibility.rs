@@ -6,10 +6,10 @@
 //! can never disagree on what is flagged. Outside the bounds an entry is flagged, never refused.
 
 use crate::profile::{Harvest, Kind};
-use crate::records::{Bounds, kg};
+use crate::records::{Bounds, FlagCode, kg};
 
 /// A flag before it is tied to an entry: its stable code and a message.
-pub type Finding = (&'static str, String);
+pub type Finding = (FlagCode, String);
 
 /// The product a harvest of `crop` creates.
 pub fn harvested_product(crop: &str) -> String {
@@ -43,7 +43,7 @@ pub fn harvest(h: &Harvest, b: &Bounds) -> Vec<Finding> {
         let t = total as f64 / 1e9;
         if t > limit_t {
             out.push((
-                "harvest_exceeds_yield",
+                FlagCode::HarvestExceedsYield,
                 format!(
                     "{t:.3} t harvested from {} ha is more than {max} t/ha allows ({limit_t:.3} t)",
                     h.plot.area_hectares
@@ -55,7 +55,7 @@ pub fn harvest(h: &Harvest, b: &Bounds) -> Vec<Finding> {
         && h.plot.area_hectares > b.point_plot_max_ha
     {
         out.push((
-            "plot_needs_polygon",
+            FlagCode::PlotNeedsPolygon,
             format!(
                 "plot {} is {} ha but located by a point; plots over {} ha need a polygon",
                 h.plot.id, h.plot.area_hectares, b.point_plot_max_ha
@@ -81,7 +81,7 @@ pub fn transformation(
             .sum()
     };
     let mut out = Vec::new();
-    let mut ratio = |code: &'static str, what: &str, num: i64, den: i64, [lo, hi]: [f64; 2]| {
+    let mut ratio = |code: FlagCode, what: &str, num: i64, den: i64, [lo, hi]: [f64; 2]| {
         if den > 0 {
             let r = num as f64 / den as f64;
             if r < lo || r > hi {
@@ -102,14 +102,14 @@ pub fn transformation(
             let milled = by(outputs, &["head-rice", "broken-rice", "milled-rice"]);
             let head = by(outputs, &["head-rice"]);
             ratio(
-                "milling_recovery",
+                FlagCode::MillingRecovery,
                 "milled rice per paddy",
                 milled,
                 paddy,
                 b.milling_recovery,
             );
             ratio(
-                "head_rice_ratio",
+                FlagCode::HeadRiceRatio,
                 "head rice per paddy",
                 head,
                 paddy,
@@ -120,7 +120,7 @@ pub fn transformation(
             let roots = by(inputs, &["cassava-roots"]);
             let chips = by(outputs, &["cassava-chips"]);
             ratio(
-                "cassava_conversion",
+                FlagCode::CassavaConversion,
                 "dried chips per fresh root",
                 chips,
                 roots,
@@ -131,7 +131,7 @@ pub fn transformation(
             let roots = by(inputs, &["cassava-roots"]);
             let starch = by(outputs, &["cassava-starch"]);
             ratio(
-                "cassava_conversion",
+                FlagCode::CassavaConversion,
                 "starch per fresh root",
                 starch,
                 roots,
@@ -158,7 +158,7 @@ mod tests {
         assert!(transformation(Kind::Milling, &ins, &fine, &b).is_empty());
         let laundered = [(Some("head-rice"), 900_000_000)];
         let f = transformation(Kind::Milling, &ins, &laundered, &b);
-        let codes: Vec<&str> = f.iter().map(|(c, _)| *c).collect();
+        let codes: Vec<&str> = f.iter().map(|(c, _)| c.as_str()).collect();
         assert_eq!(codes, ["milling_recovery", "head_rice_ratio"]);
         assert!(f[0].1.contains("0.900"), "{}", f[0].1);
     }

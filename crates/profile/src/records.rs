@@ -180,10 +180,99 @@ impl ActorRecord {
 /// A plausibility flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Flag {
-    pub code: String,
+    pub code: FlagCode,
     pub message: String,
     /// The entry that raised it.
     pub index: u64,
+}
+
+/// What a plausibility flag is about: one stable code per check.
+///
+/// The codes are part of the stored lot records, the API's answers and the bundles' claims, so
+/// the wire form is the snake_case string (`milling_recovery`), in both directions.
+///
+/// The rules and the verifier only ever raise the known codes. A code this build does not know
+/// (written by a newer version, or altered) is read into [`FlagCode::Unknown`] and written back
+/// as it was, rather than refused: a stored record stays readable, and a bundle claiming such a
+/// flag still reaches the verifier, whose recomputed flags never contain it, so the bundle
+/// fails with a `claims` finding at `claims.flags` naming the code — the same outcome as for
+/// any other altered claim.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FlagCode {
+    /// A harvest heavier than its plot can yield (`rice_max_t_per_ha`, `cassava_max_t_per_ha`).
+    HarvestExceedsYield,
+    /// A plot over `point_plot_max_ha` located by a single point.
+    PlotNeedsPolygon,
+    /// Milled rice per paddy outside `milling_recovery`.
+    MillingRecovery,
+    /// Head rice per paddy outside `head_rice`.
+    HeadRiceRatio,
+    /// Dried chips or starch per fresh cassava root outside `cassava_chips` or
+    /// `cassava_starch`.
+    CassavaConversion,
+    /// A logistic unit holding more than `unit_max_t`.
+    UnitOverweight,
+    /// A code this build does not know, kept as read (see the type's documentation).
+    Unknown(String),
+}
+
+impl FlagCode {
+    /// Every code this build raises, in declaration order.
+    pub const KNOWN: &[FlagCode] = &[
+        FlagCode::HarvestExceedsYield,
+        FlagCode::PlotNeedsPolygon,
+        FlagCode::MillingRecovery,
+        FlagCode::HeadRiceRatio,
+        FlagCode::CassavaConversion,
+        FlagCode::UnitOverweight,
+    ];
+
+    /// The code as it appears on the wire, e.g. `milling_recovery`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FlagCode::HarvestExceedsYield => "harvest_exceeds_yield",
+            FlagCode::PlotNeedsPolygon => "plot_needs_polygon",
+            FlagCode::MillingRecovery => "milling_recovery",
+            FlagCode::HeadRiceRatio => "head_rice_ratio",
+            FlagCode::CassavaConversion => "cassava_conversion",
+            FlagCode::UnitOverweight => "unit_overweight",
+            FlagCode::Unknown(code) => code,
+        }
+    }
+
+    /// The code a wire string names: a known one, or else [`FlagCode::Unknown`].
+    fn read(code: String) -> FlagCode {
+        FlagCode::KNOWN
+            .iter()
+            .find(|k| k.as_str() == code)
+            .cloned()
+            .unwrap_or(FlagCode::Unknown(code))
+    }
+}
+
+impl std::fmt::Display for FlagCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Lets tests and callers compare with the wire form: `assert_eq!(f.code, "milling_recovery")`.
+impl PartialEq<&str> for FlagCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Serialize for FlagCode {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FlagCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(FlagCode::read)
+    }
 }
 
 /// Where a part of a lot is.
@@ -370,6 +459,41 @@ pub fn kg(mg: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_codes_round_trip_as_their_snake_case_strings() {
+        let mut seen = std::collections::HashSet::new();
+        for code in FlagCode::KNOWN {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire, code.as_str());
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{code}"
+            );
+            assert_eq!(&serde_json::from_value::<FlagCode>(wire).unwrap(), code);
+        }
+        // What stored records and bundles hold reads back to the same bytes.
+        let stored =
+            r#"{"code":"head_rice_ratio","message":"head rice per paddy is 0.900","index":7}"#;
+        let flag: Flag = serde_json::from_str(stored).unwrap();
+        assert_eq!(flag.code, FlagCode::HeadRiceRatio);
+        assert_eq!(serde_json::to_string(&flag).unwrap(), stored);
+    }
+
+    #[test]
+    fn an_unknown_flag_code_is_kept_as_read() {
+        let stored = r#"{"code":"made_up","message":"?","index":1}"#;
+        let flag: Flag = serde_json::from_str(stored).unwrap();
+        assert_eq!(flag.code, FlagCode::Unknown("made_up".into()));
+        assert_eq!(flag.code, "made_up");
+        assert_eq!(serde_json::to_string(&flag).unwrap(), stored);
+        // Not a way to smuggle in a known code under another variant.
+        let known: FlagCode = serde_json::from_str(r#""unit_overweight""#).unwrap();
+        assert_eq!(known, FlagCode::UnitOverweight);
+    }
 
     #[test]
     fn spans_are_half_open() {

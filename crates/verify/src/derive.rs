@@ -132,7 +132,7 @@ fn read(
         let p = e.parsed;
         let at = p.entry.index;
         let flag = |(code, message): plausibility::Finding| Flag {
-            code: code.into(),
+            code,
             message,
             index: at,
         };

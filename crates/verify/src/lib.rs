@@ -12,7 +12,7 @@
 //!
 //! The modules depend on each other in one direction only:
 //! `claims`, `parsed` ← `registry` ← `organic` ← `derive` ← `verify`, with `bundle` (the file
-//! format, over `claims`) read by `verify`.
+//! format, over `claims`) and `finding` (what a verifier reports) read by `verify`.
 //!
 //! The bundle format is described by `schemas/provenance-bundle.schema.json`. This crate knows
 //! neither RocksDB nor actix: `cargo tree -p lotline-verify` shows what a buyer builds.
@@ -20,6 +20,7 @@
 mod bundle;
 mod claims;
 mod derive;
+mod finding;
 pub mod organic;
 mod parsed;
 mod registry;
@@ -30,6 +31,7 @@ pub use claims::{
     CertClaim, Check, Claims, CustodyStep, FarmClaim, LotNode, PlotClaim, TimelineItem, Verdict,
 };
 pub use derive::derive;
+pub use finding::{Finding, FindingCode};
 pub use parsed::Parsed;
 pub use registry::Registry;
-pub use verify::{Finding, Report, verify};
+pub use verify::{Report, verify};

@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::bundle::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle, BundleEntry};
 use crate::claims::Claims;
 use crate::derive::derive;
+use crate::finding::{Finding, FindingCode};
 use crate::parsed::Parsed;
 use crate::registry::Registry;
 use data_integrity::{di, jcs};
@@ -26,18 +27,6 @@ use lotline_profile::profile::{self, Document};
 use lotline_profile::records::{ActorRecord, Bounds};
 use tlog::merkle::{self, Hash};
 use tlog::note::{self, Checkpoint, VerifierKey};
-
-/// One thing that is wrong with a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Stable: `bundle_format`, `checkpoint`, `entry_malformed`, `inclusion_proof`,
-    /// `signature`, `chain_link`, `event_invalid`, `registrar`, `actor_record`, `unauthorised`,
-    /// `certificate`, `claims`, `incomplete_history`, `bounds`.
-    pub code: &'static str,
-    /// Where: `checkpoint`, `entry 12`, `actor …`, `claims.plots`.
-    pub at: String,
-    pub message: String,
-}
 
 /// What verification found.
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +52,7 @@ pub struct Report {
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn add(&mut self, code: &'static str, at: impl Into<String>, message: impl Into<String>) {
+    fn add(&mut self, code: FindingCode, at: impl Into<String>, message: impl Into<String>) {
         self.0.push(Finding {
             code,
             at: at.into(),
@@ -88,7 +77,7 @@ pub fn verify(
     let checkpoint = match open_checkpoint(&bundle.checkpoint, key) {
         Ok(cp) => Some(cp),
         Err(m) => {
-            findings.add("checkpoint", "checkpoint", m);
+            findings.add(FindingCode::Checkpoint, "checkpoint", m);
             None
         }
     };
@@ -117,7 +106,7 @@ pub fn verify(
 fn check_format(bundle: &Bundle, findings: &mut Findings) {
     if bundle.kind != BUNDLE_TYPE || !(1..=BUNDLE_VERSION).contains(&bundle.version) {
         findings.add(
-            "bundle_format",
+            FindingCode::BundleFormat,
             "bundle",
             format!(
                 "this is a {:?} bundle of version {}; this verifier reads {BUNDLE_TYPE:?} versions 1 to {BUNDLE_VERSION}",
@@ -200,7 +189,7 @@ fn check_entries(
             Ok(e) => e,
             Err(e) => {
                 findings.add(
-                    "entry_malformed",
+                    FindingCode::EntryMalformed,
                     format!("entries[{n}]"),
                     format!("not a lotline entry: {e}"),
                 );
@@ -216,7 +205,7 @@ fn check_entries(
         previous = Some((entry.index, p.hash));
         if p.signature != "valid" {
             findings.add(
-                "signature",
+                FindingCode::Signature,
                 at.clone(),
                 format!("event signature: {}", p.signature),
             );
@@ -226,7 +215,7 @@ fn check_entries(
             Ok(d) => Some(d),
             Err(m) => {
                 findings.add(
-                    "event_invalid",
+                    FindingCode::EventInvalid,
                     at,
                     format!("the event is not a valid lotline document: {m}"),
                 );
@@ -244,7 +233,7 @@ fn check_order(entry: &Entry, previous: Option<(u64, Hash)>, at: &str, findings:
         && entry.index <= prev_index
     {
         findings.add(
-            "bundle_format",
+            FindingCode::BundleFormat,
             at,
             format!(
                 "entries must be in increasing index order; {} follows {prev_index}",
@@ -273,7 +262,7 @@ fn check_inclusion(
     });
     if let Err(e) = result {
         findings.add(
-            "inclusion_proof",
+            FindingCode::InclusionProof,
             at,
             format!(
                 "the entry is not proved to be in the checkpoint's tree of size {}: {e}",
@@ -290,7 +279,7 @@ fn check_link(entry: &Entry, previous: Option<(u64, Hash)>, at: &str, findings: 
         && prev_hash != entry.prev_hash
     {
         findings.add(
-            "chain_link",
+            FindingCode::ChainLink,
             at,
             format!(
                 "prevHash {} is not the hash of entry {prev_index} ({})",
@@ -327,7 +316,7 @@ fn replay_registrars(
         let at = format!("entry {}", c.entry.index);
         if !trusted.contains(&c.entry.signer) {
             findings.add(
-                "registrar",
+                FindingCode::Registrar,
                 at.clone(),
                 format!(
                     "{} is signed by {}, which is not a registrar key{}",
@@ -342,7 +331,11 @@ fn replay_registrars(
             );
         }
         if let Err(m) = registry.apply(r, doc.event_time_ms, c.entry.index) {
-            findings.add("registrar", at, format!("the {} {m}", doc.kind.name()));
+            findings.add(
+                FindingCode::Registrar,
+                at,
+                format!("the {} {m}", doc.kind.name()),
+            );
         }
     }
     (registry, registrar_entries)
@@ -354,12 +347,12 @@ fn check_actor_records(actors: &[ActorRecord], registry: &Registry, findings: &m
         let at = format!("actor {}", claimed.id);
         match registry.actor(&claimed.id) {
             None => findings.add(
-                "actor_record",
+                FindingCode::ActorRecord,
                 at,
                 "no registration of this actor is in the bundle",
             ),
             Some(a) if a != claimed => findings.add(
-                "actor_record",
+                FindingCode::ActorRecord,
                 at,
                 format!(
                     "the record does not match its registrar entries: {}",
@@ -375,7 +368,7 @@ fn check_actor_records(actors: &[ActorRecord], registry: &Registry, findings: &m
     for a in registry.actors() {
         if !actors.iter().any(|c| c.id == a.id) {
             findings.add(
-                "actor_record",
+                FindingCode::ActorRecord,
                 format!("actor {}", a.id),
                 "registered by an entry of the bundle but missing from its actors",
             );
@@ -402,7 +395,11 @@ fn check_authorisation(
         let problem = unauthorised(c, doc, registry, &mut actor_of_event);
         authorised.insert(c.entry.index, problem.is_none());
         if let Some(m) = problem {
-            findings.add("unauthorised", format!("entry {}", c.entry.index), m);
+            findings.add(
+                FindingCode::Unauthorised,
+                format!("entry {}", c.entry.index),
+                m,
+            );
         }
     }
     authorised
@@ -477,7 +474,7 @@ fn check_claims(
         .collect();
     if bundle.bounds != *bounds {
         findings.add(
-            "bounds",
+            FindingCode::Bounds,
             "bounds",
             format!(
                 "the bundle computes plausibility flags with other bounds than yours: {}",
@@ -491,7 +488,7 @@ fn check_claims(
     // Certificates, replayed in log order with the certifiers the registrar entries made.
     for (index, m) in registry.certify_all(&parsed) {
         findings.add(
-            "certificate",
+            FindingCode::Certificate,
             format!("entry {index}"),
             format!("the certification {m}"),
         );
@@ -524,7 +521,7 @@ fn compare_claims(claimed: &Claims, derived: &Claims, version: u64, findings: &m
         }
         if c.get(part) != d.get(part) {
             findings.add(
-                "claims",
+                FindingCode::Claims,
                 format!("claims.{part}"),
                 format!(
                     "the bundle's {part} do not follow from its entries: {}",
@@ -546,7 +543,7 @@ fn check_complete(claims: &Claims, subject: &str, findings: &mut Findings) {
         for input in &lot.inputs {
             if !claims.lots.iter().any(|l| &l.key == input) {
                 findings.add(
-                    "incomplete_history",
+                    FindingCode::IncompleteHistory,
                     format!("lot {}", lot.key),
                     format!("it was made from {input}, but no entry of the bundle creates {input}"),
                 );
@@ -555,7 +552,7 @@ fn check_complete(claims: &Claims, subject: &str, findings: &mut Findings) {
     }
     if claims.lots.iter().all(|l| l.key != subject) {
         findings.add(
-            "claims",
+            FindingCode::Claims,
             "subject",
             format!("no entry of the bundle creates its subject {subject}"),
         );
@@ -634,7 +631,36 @@ fn first_difference(claimed: &serde_json::Value, derived: &serde_json::Value) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lotline_profile::records::{Flag, FlagCode};
     use serde_json::json;
+
+    #[test]
+    fn a_claimed_flag_with_an_unknown_code_fails_the_claims_comparison() {
+        let derived = Claims {
+            flags: vec![Flag {
+                code: FlagCode::MillingRecovery,
+                message: "milled rice per paddy is 0.900".into(),
+                index: 3,
+            }],
+            ..Claims::default()
+        };
+        let mut altered = serde_json::to_value(&derived).unwrap();
+        altered["flags"][0]["code"] = json!("made_up");
+        // Read as any bundle is: the unknown code does not stop the verifier…
+        let claimed: Claims = serde_json::from_value(altered).unwrap();
+        assert_eq!(claimed.flags[0].code, "made_up");
+        // …and the comparison names it.
+        let mut findings = Findings::default();
+        compare_claims(&claimed, &derived, 2, &mut findings);
+        let [f] = &findings.0[..] else {
+            panic!("{:?}", findings.0)
+        };
+        assert_eq!(
+            (f.code, f.at.as_str()),
+            (FindingCode::Claims, "claims.flags")
+        );
+        assert!(f.message.contains(r#"it says "made_up""#), "{}", f.message);
+    }
 
     #[test]
     fn differences_are_named_by_pointer() {
