@@ -5,12 +5,11 @@
 //! is the one place routes are wired.
 
 mod audit;
-mod audit_page;
 mod auth;
 mod certs;
 mod export;
 mod handlers;
-pub mod page;
+pub mod pages;
 pub mod problem;
 mod provenance;
 mod recall;
