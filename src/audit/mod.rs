@@ -4,4 +4,7 @@
 //! indexes — and never the log itself, so an audit costs the operator's history, not the
 //! ledger's size.
 
+mod links;
 pub mod mass_balance;
+
+pub use links::Links;

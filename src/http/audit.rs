@@ -10,11 +10,11 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use serde_json::{Value, json};
 
 use super::auth::Auditor;
 use super::params::urlencode;
 use super::{AppState, Problem};
+use crate::audit::Links;
 use crate::audit::mass_balance::{self, LedgerHistory, Report, Request};
 use crate::state::ActorRecord;
 
@@ -150,7 +150,7 @@ async fn mass_balance_of(
 }
 
 /// Where the report's pieces live in the API.
-pub(super) fn links(r: &Report) -> Value {
+fn links(r: &Report) -> Links {
     let id = urlencode(&r.operator.id);
     let mut q = Vec::new();
     if let Some(f) = &r.period.from {
@@ -168,13 +168,13 @@ pub(super) fn links(r: &Report) -> Value {
     if let Some(f) = &r.period.from {
         events.push_str(&format!("&GE_eventTime={}", urlencode(f)));
     }
-    json!({
-        "self": format!("/v1/audit/operators/{id}/mass-balance?{q}"),
-        "report": format!("/v1/audit/operators/{id}/report?{q}"),
-        "operator": format!("/v1/actors/{id}"),
-        "events": events,
-        "entry": "/v1/entries/{index}",
-    })
+    Links {
+        self_: format!("/v1/audit/operators/{id}/mass-balance?{q}"),
+        report: format!("/v1/audit/operators/{id}/report?{q}"),
+        operator: format!("/v1/actors/{id}"),
+        events,
+        entry: "/v1/entries/{index}",
+    }
 }
 
 pub(super) async fn get_mass_balance(
@@ -197,7 +197,7 @@ pub(super) async fn get_report(
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
     let report = mass_balance_of(&data, &auditor, &path, &q).await?;
-    let page = super::audit_page::mass_balance_page(&report, &links(&report));
+    let page = super::pages::mass_balance_page(&report, &links(&report));
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -6,12 +6,11 @@
 //! stopped: [`run`] serves a ledger until a signal or a [`StopHandle`] stops it.
 
 mod audit;
-mod audit_page;
 mod auth;
 mod certs;
 mod export;
 mod handlers;
-pub mod page;
+pub mod pages;
 mod params;
 pub mod problem;
 mod provenance;

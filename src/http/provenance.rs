@@ -9,11 +9,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::supply::{lookup_key, urlencode};
-use super::{AppState, Code, Problem};
+use super::params::{lookup_key, urlencode};
+use super::{AppState, Code, Problem, pages};
+use crate::provenance::view::{BuyerView, Links};
 use crate::provenance::{self, Bundle, CollectError, Report};
 use gs1::digital_link;
-use tlog::note::Checkpoint;
 
 type Data = web::Data<AppState>;
 
@@ -82,13 +82,26 @@ pub(super) fn base_url(req: &HttpRequest) -> String {
     format!("{scheme}://{host}")
 }
 
+/// Where the resources of the subject with EPC URI `id` and canonical key `key` live.
+fn links(id: &str, key: &str) -> Links {
+    let enc = urlencode(id);
+    Links {
+        self_: format!("/v1/lots/{enc}/provenance"),
+        bundle: format!("/v1/lots/{enc}/bundle"),
+        events: format!("/v1/epcs/{enc}/events"),
+        lot: format!("/v1/lots/{enc}"),
+        qr_svg: format!("/v1/lots/{enc}/qr.svg"),
+        qr_png: format!("/v1/lots/{enc}/qr.png"),
+        page: key.to_owned(),
+    }
+}
+
 /// The provenance answer: the bundle's claims as the verifier recomputed them, its verdict, and
 /// each entry's proof.
 pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> Value {
     let claims = &report.claims;
     let subject = claims.lots.iter().find(|l| l.key == bundle.subject);
-    let id = subject.map_or(bundle.subject.as_str(), |s| s.id.as_str());
-    let enc = urlencode(id);
+    let id = provenance::subject_id(bundle, claims);
     let timeline: Vec<Value> = claims
         .timeline
         .iter()
@@ -113,25 +126,12 @@ pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> V
             v
         })
         .collect();
-    let checkpoint = Checkpoint::parse(note_body(&bundle.checkpoint)).ok();
+    let checkpoint = provenance::checkpoint(&bundle.checkpoint);
     let proofs: Vec<Value> = bundle
         .entries
         .iter()
         .map(|e| json!({"index": e.entry.get("index"), "hashes": e.inclusion_proof}))
         .collect();
-    let summary = if report.verified {
-        format!(
-            "{} entries checked: event signatures, each signer's registration and role at the event's time, chain links, and inclusion in the log's signed checkpoint of size {}",
-            report.entries,
-            report.tree_size.unwrap_or(0)
-        )
-    } else {
-        format!(
-            "{} problem(s) found in {} entries",
-            report.findings.len(),
-            report.entries
-        )
-    };
     json!({
         "subject": {
             "id": id,
@@ -144,7 +144,7 @@ pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> V
         },
         "verdict": {
             "verified": report.verified,
-            "summary": summary,
+            "summary": provenance::summary(report),
             "problems": report.findings,
         },
         "checkpoint": {
@@ -165,25 +165,18 @@ pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> V
         "certificates": claims.certificates,
         "lots": claims.lots,
         "proofs": proofs,
-        "links": {
-            "self": format!("/v1/lots/{enc}/provenance"),
-            "bundle": format!("/v1/lots/{enc}/bundle"),
-            "events": format!("/v1/epcs/{enc}/events"),
-            "lot": format!("/v1/lots/{enc}"),
-            "qrSvg": format!("/v1/lots/{enc}/qr.svg"),
-            "qrPng": format!("/v1/lots/{enc}/qr.png"),
-            "page": bundle.subject,
-        },
+        "links": links(id, &bundle.subject),
     })
 }
 
-/// The text of a signed note without its signature lines (with its final newline).
-fn note_body(n: &str) -> &str {
-    n.find("\n\n").map_or(n, |i| &n[..=i])
+/// The buyer page's view of the same bundle and report.
+fn buyer_view(bundle: &Bundle, report: &Report, base: &str) -> BuyerView {
+    let id = provenance::subject_id(bundle, &report.claims);
+    BuyerView::new(bundle, report, base, links(id, &bundle.subject))
 }
 
-/// Builds, verifies and renders the provenance of `key`.
-async fn provenance_of(data: &Data, key: &str, base: &str) -> Result<Option<Value>, Problem> {
+/// Builds the bundle of `key` and verifies it with the log's own key.
+async fn verified(data: &Data, key: &str) -> Result<Option<(Bundle, Report)>, Problem> {
     let Some(bundle) = bundle_of(data, key).await? else {
         return Ok(None);
     };
@@ -198,7 +191,7 @@ async fn provenance_of(data: &Data, key: &str, base: &str) -> Result<Option<Valu
         // The ledger's own bundle failing its own verification means damaged storage.
         tracing::error!(subject = key, findings = ?report.findings, "a provenance bundle does not verify");
     }
-    Ok(Some(provenance_json(&bundle, &report, base)))
+    Ok(Some((bundle, report)))
 }
 
 pub(super) async fn get_provenance(
@@ -208,10 +201,10 @@ pub(super) async fn get_provenance(
 ) -> Result<HttpResponse, Problem> {
     let key = lookup_key(&path)?;
     let _slot = slot(&data).await?;
-    let v = provenance_of(&data, &key, &base_url(&req))
+    let (bundle, report) = verified(&data, &key)
         .await?
         .ok_or_else(|| not_found(&path))?;
-    Ok(HttpResponse::Ok().json(v))
+    Ok(HttpResponse::Ok().json(provenance_json(&bundle, &report, &base_url(&req))))
 }
 
 pub(super) async fn get_bundle(
@@ -285,22 +278,24 @@ pub(super) async fn resolve(
         Err(e) => {
             return Ok(html(
                 actix_web::http::StatusCode::BAD_REQUEST,
-                super::page::not_found_page(&format!("{} ({e})", req.path())),
+                pages::not_found_page(&format!("{} ({e})", req.path())),
             ));
         }
     };
     let base = base_url(&req);
     let _slot = slot(&data).await?;
-    match provenance_of(&data, &key, &base).await? {
-        Some(v) if json => Ok(HttpResponse::Ok().json(v)),
-        Some(v) => Ok(html(
+    match verified(&data, &key).await? {
+        Some((bundle, report)) if json => {
+            Ok(HttpResponse::Ok().json(provenance_json(&bundle, &report, &base)))
+        }
+        Some((bundle, report)) => Ok(html(
             actix_web::http::StatusCode::OK,
-            super::page::buyer_page(&v),
+            pages::buyer_page(&buyer_view(&bundle, &report, &base)),
         )),
         None if json => Err(not_found(req.path())),
         None => Ok(html(
             actix_web::http::StatusCode::NOT_FOUND,
-            super::page::not_found_page(req.path()),
+            pages::not_found_page(req.path()),
         )),
     }
 }
@@ -377,4 +372,108 @@ pub(super) async fn get_qr_png(
         .content_type("image/png")
         .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
         .body(png))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provenance::{Claims, Finding, LogInfo};
+    use serde_json::json;
+
+    const FARM: &str = "urn:epc:id:pgln:8841234.00001";
+    const MILL: &str = "urn:epc:id:pgln:8841234.00010";
+
+    fn claims() -> Claims {
+        serde_json::from_value(json!({
+            "lots": [
+                {"key": "/01/08841234300014/21/1001", "id": "urn:epc:id:sgtin:8841234.030001.1001",
+                 "class": "item", "product": "head-rice", "crop": "rice", "growingMethod": "organic",
+                 "createdAt": 4, "createdBy": MILL, "inputs": ["/01/08841234100010/10/L1"]},
+                {"key": "/01/08841234100010/10/L1", "id": "urn:epc:class:lgtin:8841234.010001.L1",
+                 "class": "lot", "product": "paddy", "createdAt": 2, "createdBy": FARM, "inputs": []}],
+            "farms": [{"id": FARM, "name": "Sok <Farm>", "province": "Preah Vihear"}],
+            "plots": [{"farm": FARM, "farmName": "Sok <Farm>", "plotId": "KH-PVH-0001", "province": "Preah Vihear",
+                "areaHectares": 1.2, "geo": {"type": "Polygon", "coordinates": [[[104.9, 13.8], [104.91, 13.8], [104.91, 13.81], [104.9, 13.8]]]},
+                "crop": "rice", "harvestStart": "2026-11-02", "harvestEnd": "2026-11-03", "growingMethod": "organic",
+                "harvestedKg": 6000.0, "index": 2}],
+            "custody": [
+                {"actor": FARM, "name": "Sok <Farm>", "role": "farm", "from": "2026-11-03T08:00:00+07:00", "until": "2026-11-04T08:00:00+07:00", "entries": [2, 3]},
+                {"actor": MILL, "role": "mill", "from": "2026-11-05T08:00:00+07:00", "until": "2026-11-05T08:00:00+07:00", "entries": [4]}],
+            "timeline": [
+                {"index": 2, "eventID": "urn:uuid:1", "eventTime": "2026-11-03T08:00:00+07:00", "kind": "harvest",
+                 "bizStep": "https://ref.gs1.org/cbv/BizStep-commissioning", "actor": FARM, "actorName": "Sok <Farm>",
+                 "role": "farm", "signer": "did:key:z6Mk1", "lots": ["/01/08841234100010/10/L1"], "what": "harvested 6,000 kg of paddy"},
+                {"index": 4, "eventTime": "2026-11-05T08:00:00+07:00", "kind": "transformation", "bizStep": "lotline:milling",
+                 "signer": "did:key:z6Mk2", "lots": [], "what": "milled"}],
+            "flags": [{"code": "yield_per_hectare", "message": "5.000 t/ha", "index": 2}],
+            "certificates": [{"id": "https://c.example/1", "number": "KH-1", "standard": "EU 2018/848", "issuer": "urn:x:cb",
+                "subject": FARM, "subjectName": "Sok <Farm>", "activities": ["production"], "products": ["rice"],
+                "validFrom": "2026-01-01", "validUntil": "2026-12-31", "decisions": ["suspended from 2026-06-01"], "entries": [1]}],
+            "organic": {"status": "not_organic", "checks": [
+                {"check": "plot_certified", "passed": true, "subject": "farm plot", "entry": 2, "eventTime": "2026-11-03T08:00:00+07:00", "message": "covered"},
+                {"check": "handler_certified", "passed": false, "subject": MILL, "entry": 4, "eventTime": "2026-11-05T08:00:00+07:00", "message": "no certificate"}]}
+        }))
+        .unwrap()
+    }
+
+    fn bundle_and_report(verified: bool) -> (Bundle, Report) {
+        let claims = claims();
+        let bundle = Bundle {
+            kind: provenance::BUNDLE_TYPE.into(),
+            version: provenance::BUNDLE_VERSION,
+            subject: "/01/08841234300014/21/1001".into(),
+            log: LogInfo {
+                origin: "example.org/log".into(),
+                verifier_key: String::new(),
+            },
+            checkpoint: "example.org/log\n5\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n— example.org/log AAAA\n".into(),
+            registrars: Vec::new(),
+            bounds: Default::default(),
+            entries: Vec::new(),
+            actors: Vec::new(),
+            claims: claims.clone(),
+        };
+        let report = Report {
+            verified,
+            findings: if verified {
+                Vec::new()
+            } else {
+                vec![Finding {
+                    code: lotline_verify::FindingCode::Signature,
+                    at: "entry 4".into(),
+                    message: "the signature <does not> verify".into(),
+                }]
+            },
+            origin: Some("example.org/log".into()),
+            tree_size: Some(5),
+            entries: 2,
+            registrar_entries: 0,
+            signatures: [(2, "valid".to_owned()), (4, "invalid: bad".to_owned())].into(),
+            authorised: [(2, true)].into(),
+            claims,
+        };
+        (bundle, report)
+    }
+
+    /// The server renders the page from the typed bundle and report; it must say exactly what
+    /// the provenance document it serves says.
+    #[test]
+    fn the_page_says_what_the_document_says() {
+        let base = "https://id.example";
+        for verified in [true, false] {
+            let (bundle, report) = bundle_and_report(verified);
+            let typed = pages::buyer_page(&buyer_view(&bundle, &report, base));
+            let doc = provenance_json(&bundle, &report, base);
+            let read = pages::buyer_page(&BuyerView::from_document(&doc));
+            assert_eq!(typed, read, "verified: {verified}");
+            assert!(typed.contains(&format!("data-verified=\"{verified}\"")));
+            assert!(typed.contains("Sok &lt;Farm&gt;"));
+            assert!(typed.contains("<dt>Tree size</dt><dd>5</dd>"), "{typed}");
+            assert!(typed.contains("(polygon, 3 vertices)"));
+            assert_eq!(
+                typed.contains("the signature &lt;does not&gt; verify"),
+                !verified
+            );
+        }
+    }
 }

@@ -16,8 +16,7 @@ use lotline_profile::entry::Entry;
 use lotline_profile::profile;
 use lotline_profile::refusal::Refusal;
 
-// `pub(super)` only because `provenance` still imports these two from here.
-pub(super) use super::params::{lookup_key, urlencode};
+use super::params::{lookup_key, urlencode};
 
 type Data = web::Data<AppState>;
 

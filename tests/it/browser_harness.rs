@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::support::browser::{dump_dom, screenshot};
 use crate::support::*;
-use lotline::http::page::buyer_page;
+use lotline::http::pages::buyer_page;
+use lotline::provenance::view::BuyerView;
 use serde_json::{Value, json};
 
 /// A phone's viewport (iPhone 12–15 class), the width buyers scan with.
@@ -59,7 +60,7 @@ fn buyer_page_in_chromium_at_phone_width() {
     let tmp = tempfile::tempdir().unwrap();
     let page = shot(tmp.path(), "buyer.html");
     let p = sample();
-    std::fs::write(&page, buyer_page(&p)).unwrap();
+    std::fs::write(&page, buyer_page(&BuyerView::from_document(&p))).unwrap();
     let url = format!("file://{}", page.display());
 
     let dom = dump_dom(&url);

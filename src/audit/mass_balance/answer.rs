@@ -233,7 +233,7 @@ pub struct Report {
     pub notes: &'static [&'static str],
     /// Where the pieces live in the API (set by the HTTP layer).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub links: Option<serde_json::Value>,
+    pub links: Option<crate::audit::Links>,
 }
 
 pub(super) const NOTES: &[&str] = &[
