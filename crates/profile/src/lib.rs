@@ -14,6 +14,7 @@
 
 pub mod audit_token;
 pub mod certs;
+pub mod codes;
 pub mod entry;
 pub mod event;
 pub mod plausibility;

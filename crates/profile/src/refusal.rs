@@ -4,90 +4,50 @@
 //! `type` carry them), so they are an enum rather than strings: a refusal can only name a code
 //! that exists, and the HTTP layer must give every code a status, or it does not compile.
 
-use serde::{Serialize, Serializer};
-
-macro_rules! refusals {
-    ($($(#[$doc:meta])* $variant:ident = $code:literal,)*) => {
-        /// A stable refusal code.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum Refusal {
-            $($(#[$doc])* $variant,)*
-        }
-
-        impl Refusal {
-            /// Every code, in declaration order.
-            pub const ALL: &[Refusal] = &[$(Refusal::$variant,)*];
-
-            /// The code as it appears on the wire, e.g. `not_custodian`.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Refusal::$variant => $code,)*
-                }
-            }
-        }
-    };
-}
-
-refusals! {
-    // What the document alone decides (the profile).
-    /// The document breaks a rule of the profile (`rule` names it).
-    ProfileViolation = "profile_violation",
-    /// The document does not match its kind's JSON Schema.
-    SchemaViolation = "schema_violation",
-    /// A quantity's unit is not a mass unit.
-    UnknownUnit = "unknown_unit",
-    // What needs the ledger (the rules).
-    EventTimeInFuture = "event_time_in_future",
-    NotRegistrar = "not_registrar",
-    UnknownActor = "unknown_actor",
-    UnknownParty = "unknown_party",
-    KeyNotValid = "key_not_valid",
-    MissingRole = "missing_role",
-    ActorMismatch = "actor_mismatch",
-    UnknownLot = "unknown_lot",
-    OutputsExceedInputs = "outputs_exceed_inputs",
-    UnknownEvent = "unknown_event",
-    CorrectionMismatch = "correction_mismatch",
-    NotOriginalActor = "not_original_actor",
-    ActorExists = "actor_exists",
-    KeyInUse = "key_in_use",
-    UnknownKey = "unknown_key",
-    RoleAlreadyGranted = "role_already_granted",
-    RoleNotGranted = "role_not_granted",
-    AlreadyCommissioned = "already_commissioned",
-    NotCustodian = "not_custodian",
-    InsufficientBalance = "insufficient_balance",
-    NoMatchingShipping = "no_matching_shipping",
-    AlreadyPacked = "already_packed",
-    NotPacked = "not_packed",
-    AlreadyCorrected = "already_corrected",
-    CorrectionConflict = "correction_conflict",
-    UnknownCertificate = "unknown_certificate",
-    CertificateNotHeld = "certificate_not_held",
-    NotCertificateIssuer = "not_certificate_issuer",
-    CertificateSubjectChanged = "certificate_subject_changed",
-    CertificateExists = "certificate_exists",
-    CertificateWithdrawn = "certificate_withdrawn",
-    AlreadySuspended = "already_suspended",
-    NotSuspended = "not_suspended",
-}
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Lets tests and callers compare with the wire form: `assert_eq!(e.code, "not_custodian")`.
-impl PartialEq<&str> for Refusal {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl Serialize for Refusal {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+crate::stable_codes! {
+    /// A stable refusal code.
+    pub enum Refusal {
+        // What the document alone decides (the profile).
+        /// The document breaks a rule of the profile (`rule` names it).
+        ProfileViolation = "profile_violation",
+        /// The document does not match its kind's JSON Schema.
+        SchemaViolation = "schema_violation",
+        /// A quantity's unit is not a mass unit.
+        UnknownUnit = "unknown_unit",
+        // What needs the ledger (the rules).
+        EventTimeInFuture = "event_time_in_future",
+        NotRegistrar = "not_registrar",
+        UnknownActor = "unknown_actor",
+        UnknownParty = "unknown_party",
+        KeyNotValid = "key_not_valid",
+        MissingRole = "missing_role",
+        ActorMismatch = "actor_mismatch",
+        UnknownLot = "unknown_lot",
+        OutputsExceedInputs = "outputs_exceed_inputs",
+        UnknownEvent = "unknown_event",
+        CorrectionMismatch = "correction_mismatch",
+        NotOriginalActor = "not_original_actor",
+        ActorExists = "actor_exists",
+        KeyInUse = "key_in_use",
+        UnknownKey = "unknown_key",
+        RoleAlreadyGranted = "role_already_granted",
+        RoleNotGranted = "role_not_granted",
+        AlreadyCommissioned = "already_commissioned",
+        NotCustodian = "not_custodian",
+        InsufficientBalance = "insufficient_balance",
+        NoMatchingShipping = "no_matching_shipping",
+        AlreadyPacked = "already_packed",
+        NotPacked = "not_packed",
+        AlreadyCorrected = "already_corrected",
+        CorrectionConflict = "correction_conflict",
+        UnknownCertificate = "unknown_certificate",
+        CertificateNotHeld = "certificate_not_held",
+        NotCertificateIssuer = "not_certificate_issuer",
+        CertificateSubjectChanged = "certificate_subject_changed",
+        CertificateExists = "certificate_exists",
+        CertificateWithdrawn = "certificate_withdrawn",
+        AlreadySuspended = "already_suspended",
+        NotSuspended = "not_suspended",
     }
 }
 

@@ -3,67 +3,27 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Serialize, Serializer};
-
 use super::MAX_EVIDENCE;
 use super::MAX_FLAGS_PER_CODE;
 use super::answer::{FamilyCheck, FamilyInput, Finding, Status, YieldCheck, fmt_kg, kg_f};
 use super::replay::{Evidence, Key, RawTransformation, Replay, Shortfall};
 use super::yields::Measured;
 
-macro_rules! flag_codes {
-    ($($(#[$doc:meta])* $variant:ident = $code:literal,)*) => {
-        /// A stable flag code: the `code` of a [`Finding`] in the report's JSON.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum FlagCode {
-            $($(#[$doc])* $variant,)*
-        }
-
-        impl FlagCode {
-            /// Every code, in declaration order.
-            pub const ALL: &[FlagCode] = &[$(FlagCode::$variant,)*];
-
-            /// The code as it appears on the wire, e.g. `balance_mismatch`.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(FlagCode::$variant => $code,)*
-                }
-            }
-        }
-    };
-}
-
-flag_codes! {
-    /// The closing stock the balance gives is not what the replay or the ledger holds.
-    BalanceMismatch = "balance_mismatch",
-    /// A family's output over the period exceeds what the inputs it consumed can yield.
-    OrganicYieldExceeded = "organic_yield_exceeded",
-    /// A family's shipments exceed its stock, receipts and what the inputs it had can yield.
-    ShippedExceedsCapacity = "shipped_exceeds_capacity",
-    /// Goods were shipped before they were in stock.
-    ShippedExceedsStock = "shipped_exceeds_stock",
-    /// Goods were consumed before they were in stock.
-    ConsumedExceedsStock = "consumed_exceeds_stock",
-    /// A transformation's yield is outside its plausibility bounds.
-    YieldOutOfBounds = "yield_out_of_bounds",
-}
-
-impl std::fmt::Display for FlagCode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Lets tests and callers compare with the wire form: `assert_eq!(f.code, "balance_mismatch")`.
-impl PartialEq<&str> for FlagCode {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl Serialize for FlagCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+lotline_profile::stable_codes! {
+    /// A stable flag code: the `code` of a [`Finding`] in the report's JSON.
+    pub enum FlagCode {
+        /// The closing stock the balance gives is not what the replay or the ledger holds.
+        BalanceMismatch = "balance_mismatch",
+        /// A family's output over the period exceeds what the inputs it consumed can yield.
+        OrganicYieldExceeded = "organic_yield_exceeded",
+        /// A family's shipments exceed its stock, receipts and what the inputs it had can yield.
+        ShippedExceedsCapacity = "shipped_exceeds_capacity",
+        /// Goods were shipped before they were in stock.
+        ShippedExceedsStock = "shipped_exceeds_stock",
+        /// Goods were consumed before they were in stock.
+        ConsumedExceedsStock = "consumed_exceeds_stock",
+        /// A transformation's yield is outside its plausibility bounds.
+        YieldOutOfBounds = "yield_out_of_bounds",
     }
 }
 
