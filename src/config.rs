@@ -16,6 +16,14 @@ pub struct Config {
     pub data: PathBuf,
     /// Address to listen on, `HOST:PORT`; port 0 picks a free port.
     pub listen: String,
+    /// Where the log lives: `embedded` (the RocksDB under `data`, the default) or the
+    /// `postgresql://` URL of a replicated deployment's database, every host listed, with
+    /// `target_session_attrs=read-write` (docs/replication.md). May hold a password: it is
+    /// never logged.
+    pub store: String,
+    /// Base URL under which clients reach this node, for the redirects of a replicated
+    /// deployment; default `http://<listen address>`.
+    pub advertise: Option<String>,
     /// The log's origin (its name in checkpoints); default `<hostname>/lotline`. Fixed at creation.
     pub origin: Option<String>,
     /// Largest request body accepted, in bytes (single events and batches).
@@ -41,6 +49,9 @@ pub struct Config {
     pub plausibility: crate::state::Bounds,
 }
 
+/// The `store` of a single node: the RocksDB under `data`.
+pub const EMBEDDED: &str = "embedded";
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -54,6 +65,8 @@ impl Default for Config {
         Config {
             data: PathBuf::from("data"),
             listen: "127.0.0.1:8080".into(),
+            store: EMBEDDED.into(),
+            advertise: None,
             origin: None,
             max_body_bytes: 4 * 1024 * 1024,
             max_json_depth: 64,
@@ -130,6 +143,8 @@ impl Config {
             match key {
                 "DATA" => self.data = PathBuf::from(&value),
                 "LISTEN" => self.listen = value.clone(),
+                "STORE" => self.store = value.clone(),
+                "ADVERTISE" => self.advertise = Some(value.clone()),
                 "ORIGIN" => self.origin = Some(value.clone()),
                 "MAX_BODY_BYTES" => self.max_body_bytes = num(&value)? as usize,
                 "MAX_JSON_DEPTH" => self.max_json_depth = num(&value)? as usize,
@@ -164,6 +179,19 @@ impl Config {
     /// Checks values that would otherwise fail later and less clearly.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |s: String| Err(ConfigError::Invalid(s));
+        if self.store != EMBEDDED && self.postgres_url().is_none() {
+            return invalid(
+                "store must be \"embedded\" or a postgresql:// URL of the replicated log's database"
+                    .into(),
+            );
+        }
+        if let Some(a) = &self.advertise
+            && !(a.starts_with("http://") || a.starts_with("https://"))
+        {
+            return invalid(format!(
+                "advertise = {a:?} must be an http:// or https:// base URL"
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return invalid(format!(
                 "max_body_bytes = {} is too small (at least 1024)",
@@ -220,6 +248,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The replicated log's database, when the store is one.
+    pub fn postgres_url(&self) -> Option<&str> {
+        (self.store.starts_with("postgresql://") || self.store.starts_with("postgres://"))
+            .then_some(self.store.as_str())
     }
 
     pub fn checkpoint_interval(&self) -> Duration {

@@ -8,6 +8,7 @@
 //! dependencies point inward. See ARCHITECTURE.md.
 
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod export;
@@ -17,5 +18,6 @@ pub mod ledger;
 pub mod provenance;
 pub mod qr;
 pub mod recall;
+pub mod replica;
 pub mod state;
 pub mod store;

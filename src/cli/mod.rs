@@ -143,6 +143,27 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Back up the embedded store of DATA into the new directory OUT: a consistent RocksDB
+    /// checkpoint and a manifest, taken while the server runs (through its admin socket) or not.
+    /// The log's key is not in it: keep the key apart (docs/operations.md).
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the new data directory DATA with the log's key, then check it end
+    /// to end as `fsck` does. Exit 1 if the restored ledger does not check.
+    Restore {
+        /// The backup directory (made by `lotline backup`).
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        /// The log's key file (kept apart from the backups).
+        #[arg(long)]
+        log_key: PathBuf,
+    },
     /// Make a short-lived audit token (certifiers and registrars) for the audit endpoints: send
     /// it as `Authorization: Bearer <token>`, or open `--url` in a browser.
     AuditToken {
@@ -203,6 +224,13 @@ struct ServeArgs {
     /// HOST:PORT to listen on (default 127.0.0.1:8080; port 0 picks one).
     #[arg(long)]
     listen: Option<String>,
+    /// Where the log lives: `embedded` (default) or the postgresql:// URL of a replicated
+    /// deployment's database (config key `store`, LOTLINE_STORE).
+    #[arg(long)]
+    store: Option<String>,
+    /// Base URL clients reach this node under, for redirects between replicated nodes.
+    #[arg(long)]
+    advertise: Option<String>,
     /// The log's name in its checkpoints; default <hostname>/lotline. Fixed at creation.
     #[arg(long)]
     origin: Option<String>,
@@ -250,6 +278,12 @@ pub fn main() -> ExitCode {
         }),
         Command::VerifyConsistency(args) => consistency::run(args),
         Command::Fsck { data } => fsck(&data),
+        Command::Backup { data, out } => backup(&data, &out).map(|_| ExitCode::SUCCESS),
+        Command::Restore {
+            from,
+            data,
+            log_key,
+        } => restore(&from, &data, &log_key),
         Command::AuditToken {
             key,
             server,
@@ -587,6 +621,12 @@ fn serve(args: ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
+    if let Some(s) = args.store {
+        cfg.store = s;
+    }
+    if let Some(a) = args.advertise {
+        cfg.advertise = Some(a);
+    }
     if let Some(o) = args.origin {
         cfg.origin = Some(o);
     }
@@ -616,22 +656,57 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
         rules: cfg.rules(),
         ..LedgerOptions::default()
     };
-    let ledger = Arc::new(
-        Ledger::open(&cfg.data, cfg.origin.as_deref(), opts)
-            .with_context(|| format!("opening the ledger in {}", cfg.data.display()))?,
-    );
+    let ledger = match cfg.postgres_url() {
+        None => Ledger::open(&cfg.data, cfg.origin.as_deref(), opts),
+        Some(url) => {
+            let replica = crate::replica::ReplicaConfig {
+                url: url.to_owned(),
+                // Without one, the bound address (below).
+                advertise: cfg.advertise.clone(),
+                poll: Duration::from_millis(100),
+            };
+            crate::replica::open(&cfg.data, cfg.origin.as_deref(), opts, replica)
+        }
+    };
+    let ledger =
+        Arc::new(ledger.with_context(|| format!("opening the ledger in {}", cfg.data.display()))?);
     let vkey = ledger.verifier_key().to_string();
+    // `lotline backup` reaches the running server here.
+    let _admin = crate::backup::AdminSocket::start(&cfg.data, &ledger)?;
+    let ledger_for_advertise = ledger.clone();
     http::run(cfg, ledger, |addr, stop| {
         // Tests and scripts read these two lines; keep their form.
         println!("lotline listening on http://{addr}");
         println!("log verifier key: {vkey}");
         let _ = std::io::stdout().flush();
+        ledger_for_advertise.set_advertise(&format!("http://{addr}"));
         on_start(addr, stop);
     })
 }
 
+fn backup(data: &Path, out: &Path) -> Result<()> {
+    let m = crate::backup::backup(data, out)?;
+    println!(
+        "backed up {} entries of {} to {} (the log's key is not in it)",
+        m.size,
+        m.origin,
+        out.display()
+    );
+    Ok(())
+}
+
+fn restore(from: &Path, data: &Path, log_key: &Path) -> Result<ExitCode> {
+    let report = crate::backup::restore(from, data, log_key)?;
+    println!("restored {} into {}", from.display(), data.display());
+    fsck_answer(&report)
+}
+
 fn fsck(data: &Path) -> Result<ExitCode> {
     let report = ledger::fsck(data)?;
+    fsck_answer(&report)
+}
+
+fn fsck_answer(report: &ledger::FsckReport) -> Result<ExitCode> {
     match &report.problem {
         None => {
             println!(

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::{Value, json};
 
 use super::{AppState, Code, Problem, audit, certs, export, provenance, recall, supply};
-use crate::ledger::{AppendError, Appended};
+use crate::ledger::{AppendError, Appended, LedgerError};
 use data_integrity::json;
 use lotline_profile::entry::{Receipt, b64_hash};
 use lotline_profile::event::{self, Admitted, EventId, Rejection};
@@ -173,7 +173,14 @@ async fn readyz(data: Data) -> Result<HttpResponse, Problem> {
 
 async fn log_info(data: Data) -> HttpResponse {
     let head = data.ledger.head();
-    HttpResponse::Ok().json(json!({
+    // A replicated node says whether it takes writes, and which node does.
+    let replica = data.ledger.replica_status().map(|(leading, sequencer)| {
+        json!({
+            "role": if leading { "sequencer" } else { "follower" },
+            "sequencer": sequencer,
+        })
+    });
+    let mut answer = json!({
         "origin": data.ledger.origin(),
         "verifierKey": data.ledger.verifier_key().to_string(),
         "size": head.size,
@@ -183,7 +190,11 @@ async fn log_info(data: Data) -> HttpResponse {
         },
         "hashAlgorithm": "SHA-256 (RFC 9162)",
         "signatureAlgorithm": "Ed25519 (C2SP signed-note)",
-    }))
+    });
+    if let Some(r) = replica {
+        answer["replica"] = r;
+    }
+    HttpResponse::Ok().json(answer)
 }
 
 async fn checkpoint(data: Data) -> HttpResponse {
@@ -232,6 +243,17 @@ async fn read_body(
     Ok(body.freeze())
 }
 
+/// A write the ledger did not take. On a replicated node that does not sequence, the redirect
+/// names the same resource on the node that does.
+fn write_problem(e: LedgerError, req: &HttpRequest) -> Problem {
+    let mut p = Problem::from(e);
+    if let Some(base) = p.location.take() {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        p.location = Some(format!("{}{path}", base.trim_end_matches('/')));
+    }
+    p
+}
+
 fn receipt_response(outcome: Result<Appended, AppendError>) -> Result<HttpResponse, Problem> {
     let (mut res, receipt) = match outcome? {
         Appended::Created(r) => (HttpResponse::Created(), r),
@@ -261,7 +283,11 @@ async fn post_event(
     // One admission (about 60 µs, most of it the signature) is cheaper than a hop to the blocking
     // pool; actix runs one worker per core, so single submissions are verified in parallel.
     let admitted = event::admit(&value)?;
-    let mut outcomes = data.ledger.append(vec![admitted]).await?;
+    let mut outcomes = data
+        .ledger
+        .append(vec![admitted])
+        .await
+        .map_err(|e| write_problem(e, &req))?;
     let outcome = outcomes
         .pop()
         .ok_or_else(|| Problem::internal("the sequencer answered nothing"))?;
@@ -323,7 +349,12 @@ async fn post_batch(
             Err(r) => results.push(Some(BatchItem::refused(Problem::from(r)))),
         }
     }
-    let mut outcomes = data.ledger.append(to_append).await?.into_iter();
+    let mut outcomes = data
+        .ledger
+        .append(to_append)
+        .await
+        .map_err(|e| write_problem(e, &req))?
+        .into_iter();
     let results: Vec<BatchItem> = results
         .into_iter()
         .map(|r| match r {

@@ -36,6 +36,9 @@ pub struct Problem {
     /// For `overloaded` and `not_yet_checkpointed`: seconds after which a retry should succeed.
     #[serde(skip)]
     pub retry_after: Option<u32>,
+    /// For `not_sequencer`: the node that takes writes, also sent as `Location`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 fn ser_type<S: serde::Serializer>(code: &Code, ser: S) -> Result<S::Ok, S::Error> {
@@ -71,6 +74,7 @@ pub enum Code {
     Overloaded,
     NotYetCheckpointed,
     Unavailable,
+    NotSequencer,
     Internal,
     /// A refusal by the profile or the rules.
     Refused(Refusal),
@@ -99,6 +103,7 @@ impl Code {
             Code::Overloaded => "overloaded",
             Code::NotYetCheckpointed => "not_yet_checkpointed",
             Code::Unavailable => "unavailable",
+            Code::NotSequencer => "not_sequencer",
             Code::Internal => "internal",
             Code::Refused(r) => r.as_str(),
         }
@@ -126,6 +131,7 @@ impl Code {
             Code::Overloaded,
             Code::NotYetCheckpointed,
             Code::Unavailable,
+            Code::NotSequencer,
             Code::Internal,
         ]
         .into_iter()
@@ -161,6 +167,8 @@ impl Code {
             Code::Overloaded => (503, "The ledger is busy"),
             Code::NotYetCheckpointed => (503, "No checkpoint covers this entry yet"),
             Code::Unavailable => (503, "The ledger is not accepting writes"),
+            // 307 keeps the method and the body: a client that follows it re-sends the write.
+            Code::NotSequencer => (307, "This node does not take writes; send them to Location"),
             Code::Internal => (500, "Internal error"),
             Code::Refused(R::ProfileViolation) => {
                 (422, "The event is outside the lotline EPCIS profile")
@@ -273,6 +281,7 @@ impl Problem {
             pointer: None,
             rule: None,
             retry_after: None,
+            location: None,
         }
     }
 
@@ -328,6 +337,9 @@ impl ResponseError for Problem {
         ));
         if let Some(s) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        if let Some(l) = &self.location {
+            res.insert_header((header::LOCATION, l.as_str()));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750: what to send instead.
@@ -385,6 +397,17 @@ impl From<LedgerError> for Problem {
             LedgerError::NotYetCheckpointed { .. } => {
                 Problem::new(Code::NotYetCheckpointed, e.to_string()).retry_after(1)
             }
+            LedgerError::NotSequencer {
+                sequencer: Some(ref url),
+            } => {
+                let url = url.clone();
+                let mut p = Problem::new(Code::NotSequencer, e.to_string());
+                p.location = Some(url);
+                p
+            }
+            LedgerError::NotSequencer { sequencer: None } => {
+                Problem::new(Code::Unavailable, e.to_string()).retry_after(1)
+            }
             LedgerError::Store(_) | LedgerError::Io(_) | LedgerError::Config(_) => {
                 Problem::internal(e)
             }
@@ -397,6 +420,9 @@ impl From<AppendError> for Problem {
         match e {
             AppendError::Conflict { .. } => Problem::new(Code::EventIdConflict, e.to_string()),
             AppendError::Storage(_) => Problem::internal(e),
+            AppendError::Unavailable(_) => {
+                Problem::new(Code::Unavailable, e.to_string()).retry_after(1)
+            }
             AppendError::Rejected(r) => Problem::new(r.code, r.message),
         }
     }
@@ -428,6 +454,7 @@ mod tests {
             let status = code.meta().0;
             match code {
                 Code::Internal => assert_eq!(status, 500),
+                Code::NotSequencer => assert_eq!(status, 307),
                 Code::Overloaded | Code::NotYetCheckpointed | Code::Unavailable => {
                     assert_eq!(status, 503, "{code}")
                 }

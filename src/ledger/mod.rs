@@ -10,13 +10,16 @@
 //! the sequencer has already published, so readers need no lock.
 
 mod fsck;
+mod replay;
 mod sequencer;
 
 pub use fsck::{FsckReport, fsck};
+pub use replay::{Follower, ReplayError};
 
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -78,6 +81,10 @@ pub enum LedgerError {
     /// A tree size or index the log cannot answer for; the message says why.
     #[error("{0}")]
     TreeSizeOutOfRange(String),
+    /// A replicated node that is not the sequencer right now; `sequencer` is the base URL of
+    /// the node that is, when known.
+    #[error("this node does not sequence the log{}", sequencer.as_ref().map(|u| format!("; send writes to {u}")).unwrap_or_else(|| "; no sequencer is elected right now, retry in a second".into()))]
+    NotSequencer { sequencer: Option<String> },
     #[error("no checkpoint covers entry {index} yet; retry in a second")]
     NotYetCheckpointed { index: u64 },
 }
@@ -99,6 +106,11 @@ pub enum AppendError {
     Conflict { event_id: String, index: u64 },
     #[error("the write failed: {0}")]
     Storage(String),
+    /// The shared log's database went away or another node took over while the write was in
+    /// flight: its outcome is unknown, and retrying the same event is safe (its eventID makes a
+    /// retry of a logged event answer with the original receipt).
+    #[error("the write's outcome is unknown ({0}); retry the same event")]
+    Unavailable(String),
     /// Refused by the supply-chain rules; nothing was written.
     #[error(transparent)]
     Rejected(#[from] crate::state::RuleError),
@@ -120,6 +132,125 @@ pub struct Head {
     pub checkpoint: Arc<SignedCheckpoint>,
 }
 
+/// A group's new entries as the shared log of a replicated deployment takes them: fenced on the
+/// head the group was decided on (`old_size`, `old_root`), which it moves to `new_root`.
+#[derive(Debug, Clone)]
+pub struct LogGroup {
+    pub old_size: u64,
+    pub old_root: Hash,
+    pub new_root: Hash,
+    /// (index, canonical entry bytes, leaf hash), in index order from `old_size`.
+    pub entries: Vec<(u64, Vec<u8>, Hash)>,
+}
+
+/// The shared log of a replicated deployment, as the sequencer's writer thread sees it (the
+/// PostgreSQL implementation is `crate::replica`). Both calls return only once durable.
+pub trait LogSink: Send {
+    /// Commits `group` as one transaction, unless the log's head is not the group's
+    /// `old_size`/`old_root` (another sequencer wrote meanwhile: [`SinkError::Fenced`]).
+    fn append(&mut self, group: &LogGroup) -> Result<(), SinkError>;
+    /// Stores a checkpoint signed after its entries were committed.
+    fn checkpoint(&mut self, cp: &SignedCheckpoint) -> Result<(), SinkError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The log moved past the head this sequencer knew: a newer sequencer owns it.
+    #[error("this node is no longer the sequencer: {0}")]
+    Fenced(String),
+    /// The database failed or went away; the outcome of the last write is unknown.
+    #[error("the log's database: {0}")]
+    Database(String),
+}
+
+/// Shared between a replicated ledger and the thread that drives its role.
+#[derive(Debug, Default)]
+pub struct ReplicaState {
+    /// Set at shutdown; the driver returns soon after.
+    pub stop: AtomicBool,
+    /// The base URL of the node sequencing the log, as it advertised itself.
+    pub sequencer: Mutex<Option<String>>,
+    /// Whether the node reached the shared log recently (for `/readyz`).
+    pub healthy: AtomicBool,
+    /// Whether this node sequences right now.
+    pub leading: AtomicBool,
+    /// The base URL this node is reached under; it does not try to sequence before this is
+    /// known (a server on port 0 learns it only once bound).
+    pub advertise: Mutex<Option<String>>,
+}
+
+/// What the driver of a replicated node needs from its ledger to follow the shared log, or to
+/// sequence it: the local store, the log's key, where heads are published, and the slot through
+/// which submissions reach the sequencer.
+pub struct Core {
+    store: Arc<Store>,
+    signing_key: ed25519_dalek::SigningKey,
+    origin: String,
+    verifier_key: VerifierKey,
+    opts: LedgerOptions,
+    published: Arc<watch::Sender<Head>>,
+    jobs: Arc<Mutex<Option<SyncSender<Job>>>>,
+}
+
+impl Core {
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn verifier_key(&self) -> &VerifierKey {
+        &self.verifier_key
+    }
+
+    /// The head published to readers.
+    pub fn head(&self) -> Head {
+        self.published.borrow().clone()
+    }
+
+    /// Starts sequencing on top of the local store, committing every group to `sink` first.
+    /// The caller has made the local store equal to the whole shared log. Submissions reach the
+    /// new sequencer from now on; the thread ends when [`Core::stop_sequencing`] is called or a
+    /// write fails (fenced, or the database went away).
+    pub fn start_sequencing(&self, sink: Box<dyn LogSink>) -> Result<JoinHandle<()>, LedgerError> {
+        let tail = read_tail(&self.store)?;
+        let signer = NoteSigner::new(&self.origin, self.signing_key.clone())
+            .map_err(|e| LedgerError::Config(format!("origin {:?}: {e}", self.origin)))?;
+        let (tx, rx) = sync_channel(self.opts.queue_depth.max(1));
+        let seq = Sequencer::new(
+            self.store.clone(),
+            signer,
+            tail,
+            self.opts.clone(),
+            rx,
+            self.published.clone(),
+            Some(sink),
+        );
+        let handle = std::thread::Builder::new()
+            .name("lotline-sequencer".into())
+            .spawn(move || seq.run())
+            .map_err(|e| LedgerError::Io(format!("cannot start the sequencer thread: {e}")))?;
+        if let Ok(mut jobs) = self.jobs.lock() {
+            *jobs = Some(tx);
+        }
+        Ok(handle)
+    }
+
+    /// Stops handing submissions to the sequencer; it commits what it holds and ends.
+    pub fn stop_sequencing(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+    }
+
+    /// A follower continuing from the end of the local store.
+    pub fn follower(&self) -> Result<Follower<'_>, LedgerError> {
+        Ok(Follower::new(self, read_tail(&self.store)?))
+    }
+}
+
 /// Longest a proof request waits for a checkpoint covering its entry.
 const MAX_PROOF_WAIT: Duration = Duration::from_secs(3);
 
@@ -131,12 +262,19 @@ pub struct Ledger {
     store: Arc<Store>,
     origin: String,
     verifier_key: VerifierKey,
-    /// `None` once shutdown began; cloned per submission.
-    jobs: Mutex<Option<SyncSender<Job>>>,
+    /// `None` once shutdown began, and on a replicated node that does not sequence; cloned per
+    /// submission.
+    jobs: Arc<Mutex<Option<SyncSender<Job>>>>,
     head: watch::Receiver<Head>,
     checkpoint_interval: Duration,
-    sequencer: Mutex<Option<JoinHandle<()>>>,
+    /// The sequencer thread, or on a replicated node the thread driving its role.
+    worker: Mutex<Option<JoinHandle<()>>>,
+    /// Set on a replicated node.
+    replica: Option<Arc<ReplicaState>>,
 }
+
+/// Starts the thread that drives a replicated node's role (see `crate::replica`).
+pub type Driver = Box<dyn FnOnce(Core, Arc<ReplicaState>) -> Result<JoinHandle<()>, LedgerError>>;
 
 impl Ledger {
     /// Opens the ledger in `data`, creating the directory, the log's signing key (mode 0600) and
@@ -147,16 +285,38 @@ impl Ledger {
         origin: Option<&str>,
         opts: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
+        Self::open_with(data, origin, opts, None)
+    }
+
+    /// Opens a node of a replicated deployment: the local store is an index of the shared log,
+    /// which `driver` follows or sequences. The log's key must already be in `data` (every
+    /// node holds the same one; see docs/replication.md).
+    pub fn open_replica(
+        data: &Path,
+        origin: &str,
+        opts: LedgerOptions,
+        driver: Driver,
+    ) -> Result<Ledger, LedgerError> {
+        Self::open_with(data, Some(origin), opts, Some(driver))
+    }
+
+    fn open_with(
+        data: &Path,
+        origin: Option<&str>,
+        opts: LedgerOptions,
+        driver: Option<Driver>,
+    ) -> Result<Ledger, LedgerError> {
         fs::create_dir_all(data)
             .map_err(|e| LedgerError::Io(format!("cannot create {}: {e}", data.display())))?;
         // A log key is only ever created together with a new store: an existing store whose key
-        // is gone must not be re-keyed silently, or its checkpoints would stop verifying.
-        let is_new = !db_path(data).exists();
+        // is gone must not be re-keyed silently, or its checkpoints would stop verifying. A
+        // replicated node never creates one: every node must sign with the log's one key.
+        let is_new = !db_path(data).exists() && driver.is_none();
         let signing_key = load_or_create_log_key(data, is_new)?;
         let store = Arc::new(Store::open(&db_path(data))?);
 
         let origin = log_origin(&store, origin, &signing_key)?;
-        let signer = NoteSigner::new(&origin, signing_key)
+        let signer = NoteSigner::new(&origin, signing_key.clone())
             .map_err(|e| LedgerError::Config(format!("origin {origin:?}: {e}")))?;
         let verifier_key = signer.verifier_key();
 
@@ -168,22 +328,47 @@ impl Ledger {
             size,
             checkpoint: Arc::new(checkpoint),
         });
-        let (jobs_tx, jobs_rx) = sync_channel(opts.queue_depth.max(1));
-        let seq = Sequencer::new(store.clone(), signer, tail, opts.clone(), jobs_rx, head_tx);
-        let handle = std::thread::Builder::new()
-            .name("lotline-sequencer".into())
-            .spawn(move || seq.run())
-            .map_err(|e| LedgerError::Io(format!("cannot start the sequencer thread: {e}")))?;
+        let head_tx = Arc::new(head_tx);
+        let checkpoint_interval = opts.checkpoint_interval;
+        let jobs = Arc::new(Mutex::new(None));
+        let (handle, replica) = match driver {
+            None => {
+                let (jobs_tx, jobs_rx) = sync_channel(opts.queue_depth.max(1));
+                let seq = Sequencer::new(store.clone(), signer, tail, opts, jobs_rx, head_tx, None);
+                let handle = std::thread::Builder::new()
+                    .name("lotline-sequencer".into())
+                    .spawn(move || seq.run())
+                    .map_err(|e| {
+                        LedgerError::Io(format!("cannot start the sequencer thread: {e}"))
+                    })?;
+                *jobs.lock().map_err(|_| LedgerError::Closed)? = Some(jobs_tx);
+                (handle, None)
+            }
+            Some(driver) => {
+                let state = Arc::new(ReplicaState::default());
+                let core = Core {
+                    store: store.clone(),
+                    signing_key,
+                    origin: origin.clone(),
+                    verifier_key: verifier_key.clone(),
+                    opts,
+                    published: head_tx,
+                    jobs: jobs.clone(),
+                };
+                (driver(core, state.clone())?, Some(state))
+            }
+        };
 
-        tracing::info!(%origin, size, "ledger open");
+        tracing::info!(%origin, size, replicated = replica.is_some(), "ledger open");
         Ok(Ledger {
             store,
             origin,
             verifier_key,
-            jobs: Mutex::new(Some(jobs_tx)),
+            jobs,
             head: head_rx,
-            checkpoint_interval: opts.checkpoint_interval,
-            sequencer: Mutex::new(Some(handle)),
+            checkpoint_interval,
+            worker: Mutex::new(Some(handle)),
+            replica,
         })
     }
 
@@ -210,12 +395,15 @@ impl Ledger {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let sender = self
-            .jobs
-            .lock()
-            .map_err(|_| LedgerError::Closed)?
-            .clone()
-            .ok_or(LedgerError::Closed)?;
+        let sender = self.jobs.lock().map_err(|_| LedgerError::Closed)?.clone();
+        let Some(sender) = sender else {
+            return Err(match &self.replica {
+                Some(r) if !r.stop.load(Ordering::SeqCst) => LedgerError::NotSequencer {
+                    sequencer: r.sequencer.lock().ok().and_then(|s| s.clone()),
+                },
+                _ => LedgerError::Closed,
+            });
+        };
         let (reply, answer) = oneshot::channel();
         match sender.try_send(Job { items, reply }) {
             Ok(()) => {}
@@ -228,10 +416,13 @@ impl Ledger {
     /// Stops accepting writes, lets the sequencer commit everything already queued, signs a final
     /// checkpoint and waits for the writer to exit. Idempotent.
     pub fn shutdown(&self) {
+        if let Some(r) = &self.replica {
+            r.stop.store(true, Ordering::SeqCst);
+        }
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
-        let handle = self.sequencer.lock().ok().and_then(|mut h| h.take());
+        let handle = self.worker.lock().ok().and_then(|mut h| h.take());
         if let Some(h) = handle
             && h.join().is_err()
         {
@@ -239,12 +430,45 @@ impl Ledger {
         }
     }
 
-    /// True while the writer is running.
+    /// True while the writer is running (on a replicated node: while it reaches the shared
+    /// log, following or sequencing it).
     pub fn is_ready(&self) -> bool {
-        self.sequencer
+        let running = self
+            .worker
             .lock()
             .map(|h| h.as_ref().is_some_and(|h| !h.is_finished()))
-            .unwrap_or(false)
+            .unwrap_or(false);
+        running
+            && self
+                .replica
+                .as_ref()
+                .is_none_or(|r| r.healthy.load(Ordering::SeqCst))
+    }
+
+    /// On a replicated node: sets the base URL it advertises to the others (from the bound
+    /// address when none was configured). It does not sequence before this is set.
+    pub fn set_advertise(&self, url: &str) {
+        if let Some(r) = &self.replica
+            && let Ok(mut a) = r.advertise.lock()
+            && a.is_none()
+        {
+            *a = Some(url.to_owned());
+        }
+    }
+
+    /// On a replicated node: whether it sequences the log, and who does.
+    pub fn replica_status(&self) -> Option<(bool, Option<String>)> {
+        self.replica.as_ref().map(|r| {
+            (
+                r.leading.load(Ordering::SeqCst),
+                r.sequencer.lock().ok().and_then(|s| s.clone()),
+            )
+        })
+    }
+
+    /// The local store, for backups (`crate::backup`).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Read access to the supply-chain state (lots, actors, indexes).
@@ -504,7 +728,10 @@ fn sign_checkpoint(signer: &NoteSigner, size: u64, root: Hash) -> SignedCheckpoi
     SignedCheckpoint { size, root, note }
 }
 
-fn parse_own_checkpoint(note: &[u8], key: &VerifierKey) -> Result<SignedCheckpoint, LedgerError> {
+pub(crate) fn parse_own_checkpoint(
+    note: &[u8],
+    key: &VerifierKey,
+) -> Result<SignedCheckpoint, LedgerError> {
     let note = String::from_utf8(note.to_vec())
         .map_err(|_| StoreError::Corrupt("stored checkpoint is not UTF-8".into()))?;
     let text = tlog::note::open(&note, key).map_err(|e| {

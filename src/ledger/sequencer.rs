@@ -4,8 +4,10 @@
 //! last entry, last record time and last checkpoint. Nothing else holds or mutates those.
 //!
 //! Writing is pipelined over two threads. The sequencer decides a group of events (rules,
-//! chaining, hashing) and stages it; a writer thread encodes the group's state changes, commits
-//! the batch with one synced write, and only then publishes the new [`Head`] and answers the
+//! chaining, hashing) and stages it; a writer thread commits the group to the shared log first
+//! when there is one ([`LogSink`], the replicated deployment), signs a checkpoint when one is
+//! due — only now, after the log's commit — encodes the group's state changes, commits the
+//! batch with one synced write, and only then publishes the new [`Head`] and answers the
 //! group's submissions. Groups are committed strictly in order, so while the writer syncs one
 //! group the sequencer decides the next on top of it, reading the groups still in flight
 //! before the store ([`InFlight`]). Other threads see the head only as published, after the
@@ -22,8 +24,8 @@ use time::format_description::FormatItem;
 use time::macros::format_description;
 use tokio::sync::{oneshot, watch};
 
-use super::{AppendError, Appended, Head, LedgerOptions, SignedCheckpoint, sign_checkpoint};
-use crate::state::{ApplyError, Changes, GroupState, RuleError};
+use super::{AppendError, Appended, Head, LedgerOptions, LogGroup, LogSink, sign_checkpoint};
+use crate::state::{ApplyError, Changes, GroupState, RuleError, Rules};
 use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use lotline_profile::entry::{self, Receipt};
 use lotline_profile::event::{Admitted, IdKey};
@@ -51,18 +53,29 @@ pub(super) struct Tail {
     pub last_record_time: String,
 }
 
+/// What the sequencer hands its writer thread when it starts it.
+type WriterParts = (
+    NoteSigner,
+    Arc<watch::Sender<Head>>,
+    Option<Box<dyn LogSink>>,
+);
+
 pub(super) struct Sequencer {
     store: Arc<Store>,
-    signer: NoteSigner,
     opts: LedgerOptions,
     jobs: Receiver<Job>,
-    published: Option<watch::Sender<Head>>,
+    /// What the writer thread takes: the checkpoint signer, where to publish, and the shared
+    /// log when there is one.
+    writer: Option<WriterParts>,
+    /// Whether groups collect their entries for a shared log.
+    shared_log: bool,
     // The head of the log, owned by this thread alone. It runs ahead of what is durable by the
     // groups in `inflight`.
     frontier: Frontier,
     prev_hash: Hash,
     last_record_time: String,
-    checkpoint: Arc<SignedCheckpoint>,
+    /// Size of the newest checkpoint asked of the writer.
+    checkpoint_size: u64,
     checkpoint_at: Instant,
     /// Groups handed to the writer and not yet durable, oldest first.
     inflight: VecDeque<InFlight>,
@@ -90,62 +103,115 @@ struct Draft<'s> {
     /// The record time of every entry in the group, and the same in milliseconds.
     record_time: String,
     now_ms: i64,
+    /// The group's entries for the shared log, when there is one.
+    log: Option<LogGroup>,
 }
 
 /// A decided group on its way to disk.
 struct Staged {
     jobs: Vec<Job>,
     outcomes: Vec<Vec<Result<Appended, AppendError>>>,
-    /// Entries, tree nodes, eventIDs and checkpoint, staged by the sequencer.
+    /// Entries, tree nodes and eventIDs, staged by the sequencer.
     batch: Batch,
     /// State changes, encoded into the batch by the writer.
     changes: Option<Arc<Changes>>,
-    /// The head to publish once the batch is durable.
-    head: Option<Head>,
+    /// The group's entries, for the shared log (replicated deployments only).
+    log: Option<LogGroup>,
+    /// A checkpoint to sign for this tree size and root, once the log has committed it.
+    checkpoint: Option<(u64, Hash)>,
+    /// The log's size to publish once the batch is durable.
+    size: Option<u64>,
 }
 
 /// The writer thread's end: commits staged groups in order, then publishes and answers.
 struct Writer {
     store: Arc<Store>,
-    published: watch::Sender<Head>,
+    signer: NoteSigner,
+    published: Arc<watch::Sender<Head>>,
+    sink: Option<Box<dyn LogSink>>,
     staged: Receiver<Staged>,
     done: SyncSender<()>,
     stopped: Arc<AtomicBool>,
+}
+
+/// Why the writer stopped: the answer its clients get, and whether the outcome of the failed
+/// write is unknown because the shared log's database went away (a client should retry, and
+/// the eventIDs make the retry safe) or the local store failed (restart).
+struct WriteFailure {
+    answer: AppendError,
 }
 
 impl Writer {
     fn run(self) {
         let Writer {
             store,
+            signer,
             published,
+            mut sink,
             staged,
             done,
             stopped,
         } = self;
-        let mut failure = None;
+        let mut checkpoint = published.borrow().checkpoint.clone();
+        let mut failure: Option<WriteFailure> = None;
         for s in &staged {
             let Staged {
                 jobs,
                 outcomes,
                 batch,
                 changes,
-                head,
+                log,
+                checkpoint: due,
+                size,
             } = s;
+            // The shared log first: the group exists once that commits (fenced on the head the
+            // group was decided on), and the local store is only ever a prefix of it.
+            let shared = match (&mut sink, &log) {
+                (Some(sink), Some(group)) if !group.entries.is_empty() => sink.append(group),
+                _ => Ok(()),
+            };
+            if let Err(e) = shared {
+                tracing::warn!(error = %e, "the shared log refused or lost a group; this node stops sequencing");
+                let answer = AppendError::Unavailable(e.to_string());
+                fail_all_with(jobs, &answer);
+                failure = Some(WriteFailure { answer });
+                break;
+            }
             let mut batch = store.resume(batch);
             if let Some(c) = &changes {
                 c.write(&mut batch);
+            }
+            // Signed only now: after the shared log's COMMIT returned, never before, so no
+            // checkpoint ever covers an entry that could still be lost.
+            if let Some((cp_size, root)) = due {
+                let cp = sign_checkpoint(&signer, cp_size, root);
+                if let Some(sink) = &mut sink
+                    && let Err(e) = sink.checkpoint(&cp)
+                {
+                    tracing::warn!(error = %e, "cannot store a checkpoint in the shared log; this node stops sequencing");
+                    let answer = AppendError::Unavailable(e.to_string());
+                    fail_all_with(jobs, &answer);
+                    failure = Some(WriteFailure { answer });
+                    break;
+                }
+                batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
+                checkpoint = Arc::new(cp);
             }
             if !batch.is_empty()
                 && let Err(e) = batch.commit()
             {
                 tracing::error!(error = %e, "a write failed; the ledger stopped accepting writes — restart it");
-                fail_all(jobs, &e.to_string());
-                failure = Some(e.to_string());
+                let answer = AppendError::Storage(e.to_string());
+                fail_all_with(jobs, &answer);
+                failure = Some(WriteFailure { answer });
                 break;
             }
-            if let Some(head) = head {
-                tracing::debug!(size = head.size, "group committed");
-                published.send_replace(head);
+            if let Some(size) = size {
+                tracing::debug!(size, "group committed");
+                published.send_replace(Head {
+                    size,
+                    checkpoint: checkpoint.clone(),
+                });
             }
             for (job, answers) in jobs.into_iter().zip(outcomes) {
                 // A client that went away no longer needs its answer; its entries are durable.
@@ -156,13 +222,13 @@ impl Writer {
                 let _ = done.send(());
             }
         }
-        if let Some(reason) = failure {
+        if let Some(f) = failure {
             // Fail-stop (see `Sequencer::fail`). Every group staged after this one was decided
             // on top of it, so it fails too; the sequencer sees `stopped` and ends.
             stopped.store(true, Ordering::SeqCst);
             drop(done);
             for s in &staged {
-                fail_all(s.jobs, &reason);
+                fail_all_with(s.jobs, &f.answer);
             }
         }
     }
@@ -171,15 +237,17 @@ impl Writer {
 impl Sequencer {
     /// A sequencer continuing the stored log from `tail`, starting from the head `published`
     /// holds.
+    /// With a `sink`, every group is committed to that shared log before the local store.
     pub(super) fn new(
         store: Arc<Store>,
         signer: NoteSigner,
         tail: Tail,
         opts: LedgerOptions,
         jobs: Receiver<Job>,
-        published: watch::Sender<Head>,
+        published: Arc<watch::Sender<Head>>,
+        sink: Option<Box<dyn LogSink>>,
     ) -> Sequencer {
-        let checkpoint = published.borrow().checkpoint.clone();
+        let checkpoint_size = published.borrow().checkpoint.size;
         let Tail {
             frontier,
             prev_hash,
@@ -187,14 +255,14 @@ impl Sequencer {
         } = tail;
         Sequencer {
             store,
-            signer,
             opts,
             jobs,
-            published: Some(published),
+            shared_log: sink.is_some(),
+            writer: Some((signer, published, sink)),
             frontier,
             prev_hash,
             last_record_time,
-            checkpoint,
+            checkpoint_size,
             checkpoint_at: Instant::now(),
             inflight: VecDeque::new(),
         }
@@ -207,12 +275,14 @@ impl Sequencer {
         // Far more room than groups can be in flight, so the writer never waits on it.
         let (done_tx, done_rx) = sync_channel(64);
         let stopped = Arc::new(AtomicBool::new(false));
-        let Some(published) = self.published.take() else {
+        let Some((signer, published, sink)) = self.writer.take() else {
             return;
         };
         let writer = Writer {
             store: self.store.clone(),
+            signer,
             published,
+            sink,
             staged: staged_rx,
             done: done_tx,
             stopped: stopped.clone(),
@@ -282,6 +352,17 @@ impl Sequencer {
         tracing::error!(%error, size = self.frontier.size(), "the ledger stopped accepting writes — restart it");
     }
 
+    /// Answers every event of `group` with a failure. With a shared log, another node may take
+    /// over: the client should retry (`Unavailable`); alone, the ledger needs a restart.
+    fn fail_jobs(&self, group: Vec<Job>, reason: &str) {
+        let answer = if self.shared_log {
+            AppendError::Unavailable(reason.to_owned())
+        } else {
+            AppendError::Storage(reason.to_owned())
+        };
+        fail_all_with(group, &answer);
+    }
+
     /// Record times never go backwards, even if the wall clock does.
     fn next_record_time(&self) -> String {
         let now = OffsetDateTime::now_utc()
@@ -344,7 +425,7 @@ impl Sequencer {
         let logged = match self.settle_and_look_up(&group, pipe) {
             Ok(v) => v,
             Err(e) => {
-                fail_all(group, &e.to_string());
+                self.fail_jobs(group, &e.to_string());
                 return Err(e);
             }
         };
@@ -360,6 +441,12 @@ impl Sequencer {
             fresh: HashMap::new(),
             now_ms: profile::parse_time_ms(&record_time).unwrap_or(i64::MAX),
             record_time,
+            log: self.shared_log.then(|| LogGroup {
+                old_size: self.frontier.size(),
+                old_root: self.frontier.root(),
+                new_root: [0; 32],
+                entries: Vec::new(),
+            }),
         };
         match self.decide_group(&group, logged, &mut draft) {
             Ok(outcomes) => {
@@ -367,7 +454,7 @@ impl Sequencer {
                 self.hand_over(pipe, staged)
             }
             Err(e) => {
-                fail_all(group, &e.to_string());
+                self.fail_jobs(group, &e.to_string());
                 Err(e)
             }
         }
@@ -443,11 +530,26 @@ impl Sequencer {
                 .find(|i| i.id_key() == *k && i.content_digest == *digest)
                 .map(|i| (receipt.index, i.event_jcs.as_slice()))
         };
-        match self.decide(&mut draft.state, item, index, draft.now_ms, earlier) {
+        let decided = decide(
+            &self.store,
+            &self.opts.rules,
+            &mut draft.state,
+            item,
+            index,
+            draft.now_ms,
+            earlier,
+        );
+        match decided {
             Err(ApplyError::Store(e)) => Err(e),
             Err(ApplyError::Rule(r)) => Ok(Err(AppendError::Rejected(r))),
             Ok(()) => {
-                let receipt = self.append_entry(&mut draft.batch, item, index, &draft.record_time);
+                let receipt = self.append_entry(
+                    &mut draft.batch,
+                    draft.log.as_mut(),
+                    item,
+                    index,
+                    &draft.record_time,
+                );
                 draft
                     .fresh
                     .insert(item.id_key(), (item.content_digest, receipt.clone()));
@@ -467,9 +569,10 @@ impl Sequencer {
     ) -> Staged {
         let Draft {
             state,
-            mut batch,
+            batch,
             fresh,
             record_time,
+            mut log,
             ..
         } = draft;
         let changes = Arc::new(state.finish());
@@ -480,17 +583,16 @@ impl Sequencer {
         }
         // Due whenever the log is ahead of its checkpoint, even if this group only replayed
         // duplicates: a storm of retries must not hold checkpoints back.
-        let mut checkpointed = false;
-        if self.checkpoint.size != self.frontier.size()
+        let mut checkpoint = None;
+        if self.checkpoint_size != self.frontier.size()
             && self.checkpoint_at.elapsed() >= self.opts.checkpoint_interval
         {
-            let cp = self.sign_head();
-            batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-            self.checkpoint = Arc::new(cp);
-            self.checkpoint_at = Instant::now();
-            checkpointed = true;
+            checkpoint = Some(self.ask_checkpoint());
         }
-        let head = (grew || checkpointed).then(|| self.head());
+        if let Some(log) = &mut log {
+            log.new_root = self.frontier.root();
+        }
+        let size = (grew || checkpoint.is_some()).then(|| self.frontier.size());
         if grew {
             self.inflight.push_back(InFlight {
                 changes: changes.clone(),
@@ -502,7 +604,9 @@ impl Sequencer {
             outcomes,
             batch: batch.into_batch(),
             changes: grew.then_some(changes),
-            head,
+            log,
+            checkpoint,
+            size,
         }
     }
 
@@ -510,99 +614,21 @@ impl Sequencer {
     /// only they report back.
     fn hand_over(&self, pipe: &Pipe, staged: Staged) -> Result<(), StoreError> {
         if pipe.stopped.load(Ordering::SeqCst) {
-            fail_all(staged.jobs, "the ledger stopped accepting writes");
+            self.fail_jobs(staged.jobs, "the ledger stopped accepting writes");
             return Err(StoreError::Corrupt("the writer stopped".into()));
         }
         if let Err(e) = pipe.staged.send(staged) {
-            fail_all(e.0.jobs, "the ledger stopped accepting writes");
+            self.fail_jobs(e.0.jobs, "the ledger stopped accepting writes");
             return Err(StoreError::Corrupt("the writer is gone".into()));
         }
         Ok(())
-    }
-
-    /// Runs the supply-chain rules for a new entry at `index`; on success its state changes
-    /// are kept in `state`, on refusal nothing is. `earlier` finds an event this group already
-    /// accepted: its index and signed bytes.
-    fn decide<'a>(
-        &self,
-        state: &mut GroupState<'_>,
-        item: &Admitted,
-        index: u64,
-        now_ms: i64,
-        earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
-    ) -> Result<(), ApplyError> {
-        if item.doc.declares_error {
-            let original = self.original_of(item, earlier)?;
-            state.correct(index, &item.doc, &item.signer, original, now_ms)
-        } else {
-            state.apply(index, &item.doc, &item.signer, now_ms, &self.opts.rules)
-        }
-    }
-
-    /// The entry an error declaration names: same eventID, and the same event apart from the
-    /// declaration and the proof — EPCIS declares an event erroneous by repeating it. The
-    /// original is in the store (groups in flight have landed: see `settle_and_look_up`), or
-    /// earlier in the declaration's own group.
-    fn original_of<'a>(
-        &self,
-        item: &Admitted,
-        earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
-    ) -> Result<u64, ApplyError> {
-        let plain = IdKey {
-            id: item.event_id,
-            declaration: false,
-        };
-        let (index, original): (u64, Value) = match self.store.event_id(&plain)? {
-            Some((index, _)) => {
-                let bytes = self
-                    .store
-                    .entry(index)?
-                    .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
-                let stored = entry::Entry::parse(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
-                (index, stored.event)
-            }
-            None => match earlier(&plain) {
-                Some((index, jcs)) => (
-                    index,
-                    serde_json::from_slice(jcs)
-                        .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?,
-                ),
-                None => {
-                    return Err(ApplyError::Rule(RuleError {
-                        code: Refusal::UnknownEvent,
-                        message: format!(
-                            "{} is not in the ledger, so it cannot be declared erroneous",
-                            item.event_id
-                        ),
-                    }));
-                }
-            },
-        };
-        let strip = |mut v: Value| {
-            if let Some(o) = v.as_object_mut() {
-                o.remove("proof");
-                o.remove("errorDeclaration");
-            }
-            v
-        };
-        let declared: Value = serde_json::from_slice(&item.event_jcs)
-            .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?;
-        if strip(original) != strip(declared) {
-            return Err(ApplyError::Rule(RuleError {
-                code: Refusal::CorrectionMismatch,
-                message: format!(
-                    "an error declaration repeats the erroneous event (entry {index}) unchanged and adds errorDeclaration; this one differs from it"
-                ),
-            }));
-        }
-        Ok(index)
     }
 
     /// Chains, hashes and stages entry `index`.
     fn append_entry(
         &mut self,
         batch: &mut BatchWriter<'_>,
+        log: Option<&mut LogGroup>,
         item: &Admitted,
         index: u64,
         record_time: &str,
@@ -621,6 +647,9 @@ impl Sequencer {
         }
         batch.put_event_id(&item.id_key(), index, &item.content_digest);
         self.prev_hash = entry_hash;
+        if let Some(log) = log {
+            log.entries.push((index, bytes, leaf_hash));
+        }
         Receipt {
             index,
             entry_hash,
@@ -630,8 +659,12 @@ impl Sequencer {
         }
     }
 
-    fn sign_head(&self) -> SignedCheckpoint {
-        sign_checkpoint(&self.signer, self.frontier.size(), self.frontier.root())
+    /// Asks the writer for a checkpoint of the head, which it signs once everything the
+    /// checkpoint covers is committed.
+    fn ask_checkpoint(&mut self) -> (u64, Hash) {
+        self.checkpoint_size = self.frontier.size();
+        self.checkpoint_at = Instant::now();
+        (self.frontier.size(), self.frontier.root())
     }
 
     /// The answer for an event whose eventID is already in the store.
@@ -653,28 +686,20 @@ impl Sequencer {
     /// published once the writer has made it, and everything it covers, durable.
     fn checkpoint_if_behind(&mut self, pipe: &Pipe) -> Result<(), StoreError> {
         self.checkpoint_at = Instant::now();
-        if self.checkpoint.size == self.frontier.size() {
+        if self.checkpoint_size == self.frontier.size() {
             return Ok(());
         }
-        let cp = self.sign_head();
-        let mut b = self.store.batch();
-        b.put_meta(META_CHECKPOINT, cp.note.as_bytes());
-        self.checkpoint = Arc::new(cp);
+        let checkpoint = Some(self.ask_checkpoint());
         let staged = Staged {
             jobs: Vec::new(),
             outcomes: Vec::new(),
-            batch: b.into_batch(),
+            batch: self.store.batch().into_batch(),
             changes: None,
-            head: Some(self.head()),
+            log: None,
+            checkpoint,
+            size: Some(self.frontier.size()),
         };
         self.hand_over(pipe, staged)
-    }
-
-    fn head(&self) -> Head {
-        Head {
-            size: self.frontier.size(),
-            checkpoint: self.checkpoint.clone(),
-        }
     }
 }
 
@@ -715,13 +740,88 @@ fn conflict(item: &Admitted, index: u64) -> AppendError {
     }
 }
 
-fn fail_all(group: Vec<Job>, reason: &str) {
+fn fail_all_with(group: Vec<Job>, answer: &AppendError) {
     for job in group {
-        let answers = job
-            .items
-            .iter()
-            .map(|_| Err(AppendError::Storage(reason.to_owned())))
-            .collect();
+        let answers = job.items.iter().map(|_| Err(answer.clone())).collect();
         let _ = job.reply.send(answers);
     }
+}
+
+/// Runs the supply-chain rules for a new entry at `index`; on success its state changes
+/// are kept in `state`, on refusal nothing is. `earlier` finds an event this group already
+/// accepted: its index and signed bytes.
+pub(super) fn decide<'a>(
+    store: &Store,
+    rules: &Rules,
+    state: &mut GroupState<'_>,
+    item: &Admitted,
+    index: u64,
+    now_ms: i64,
+    earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
+) -> Result<(), ApplyError> {
+    if item.doc.declares_error {
+        let original = original_of(store, item, earlier)?;
+        state.correct(index, &item.doc, &item.signer, original, now_ms)
+    } else {
+        state.apply(index, &item.doc, &item.signer, now_ms, rules)
+    }
+}
+
+/// The entry an error declaration names: same eventID, and the same event apart from the
+/// declaration and the proof — EPCIS declares an event erroneous by repeating it. The
+/// original is in the store (groups in flight have landed: see `settle_and_look_up`), or
+/// earlier in the declaration's own group.
+fn original_of<'a>(
+    store: &Store,
+    item: &Admitted,
+    earlier: impl Fn(&IdKey) -> Option<(u64, &'a [u8])>,
+) -> Result<u64, ApplyError> {
+    let plain = IdKey {
+        id: item.event_id,
+        declaration: false,
+    };
+    let (index, original): (u64, Value) = match store.event_id(&plain)? {
+        Some((index, _)) => {
+            let bytes = store
+                .entry(index)?
+                .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is missing")))?;
+            let stored = entry::Entry::parse(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("entry {index}: {e}")))?;
+            (index, stored.event)
+        }
+        None => match earlier(&plain) {
+            Some((index, jcs)) => (
+                index,
+                serde_json::from_slice(jcs)
+                    .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?,
+            ),
+            None => {
+                return Err(ApplyError::Rule(RuleError {
+                    code: Refusal::UnknownEvent,
+                    message: format!(
+                        "{} is not in the ledger, so it cannot be declared erroneous",
+                        item.event_id
+                    ),
+                }));
+            }
+        },
+    };
+    let strip = |mut v: Value| {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("proof");
+            o.remove("errorDeclaration");
+        }
+        v
+    };
+    let declared: Value = serde_json::from_slice(&item.event_jcs)
+        .map_err(|e| StoreError::Corrupt(format!("admitted event: {e}")))?;
+    if strip(original) != strip(declared) {
+        return Err(ApplyError::Rule(RuleError {
+            code: Refusal::CorrectionMismatch,
+            message: format!(
+                "an error declaration repeats the erroneous event (entry {index}) unchanged and adds errorDeclaration; this one differs from it"
+            ),
+        }));
+    }
+    Ok(index)
 }

@@ -201,6 +201,13 @@ impl Store {
     }
 
     /// How many times RocksDB has synced the write-ahead log since this store was opened.
+    /// A consistent copy of the whole database in `dir` (which must not exist): RocksDB hard
+    /// links the immutable table files when it can and copies the rest (see `crate::backup`).
+    pub fn checkpoint_to(&self, dir: &Path) -> Result<(), StoreError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(dir)?;
+        Ok(())
+    }
+
     pub fn wal_syncs(&self) -> u64 {
         self.opts
             .get_ticker_count(rocksdb::statistics::Ticker::WalFileSynced)

@@ -21,4 +21,5 @@ mod pipeline;
 mod properties;
 mod provenance;
 mod recall;
+mod replication;
 mod supply;

@@ -2,6 +2,7 @@
 //! real HTTP, and signed events made with the library's own signing path.
 
 pub mod browser;
+pub mod pg;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
