@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod audit;
 mod audit_access;
+mod backup;
 mod browser_harness;
 mod certificates;
 mod cli;

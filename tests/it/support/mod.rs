@@ -51,7 +51,14 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
-        let seed = data.display().to_string();
+        Self::start_seeded(data, data, extra)
+    }
+
+    /// As [`Server::start_with`], with the registrar's and the farm's keys (and the farm's
+    /// registration) of the server once started on `seed_dir`: a restored copy of a ledger
+    /// starts as its original did.
+    pub fn start_seeded(data: &Path, seed_dir: &Path, extra: &[&str]) -> Server {
+        let seed = seed_dir.display().to_string();
         let registrar = scenario::seeded_key(&format!("{seed} registrar"));
         let farm = scenario::seeded_key(&format!("{seed} farm"));
         let mut child = Command::new(BIN)
