@@ -175,7 +175,7 @@ fn drive(core: Core, state: Arc<ReplicaState>, cfg: ReplicaConfig) {
                 state.healthy.store(false, Ordering::SeqCst);
                 tracing::warn!(%why, "lost the shared log; reconnecting");
                 sleep_unless_stopped(&state, backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(2));
+                backoff = (backoff * 2).min(Duration::from_millis(500));
             }
             Ended::Fatal(why) => {
                 state.healthy.store(false, Ordering::SeqCst);

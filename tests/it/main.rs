@@ -14,6 +14,7 @@ mod backup;
 mod browser_harness;
 mod certificates;
 mod cli;
+mod cluster;
 mod consistency;
 mod crash;
 mod export;
