@@ -35,12 +35,23 @@ impl BenchServer {
     /// A server on a new ledger (its directory named after `name`) whose registrar is
     /// `registrar`, taking batches of up to `max_batch` events.
     pub fn fresh(name: &str, registrar: &SigningKey, max_batch: usize) -> Result<BenchServer> {
+        Self::start(name, registrar, max_batch, None)
+    }
+
+    /// As [`BenchServer::fresh`]; with `replica`, a node of the replicated deployment whose
+    /// database is at that URL, signing with the log's key given.
+    pub fn start(
+        name: &str,
+        registrar: &SigningKey,
+        max_batch: usize,
+        replica: Option<(&str, &SigningKey)>,
+    ) -> Result<BenchServer> {
         let dir = std::env::temp_dir().join(format!(
             "lotline-bench-{name}-{}-{}",
             std::process::id(),
             EventId::new_v7()
         ));
-        let cfg = Config {
+        let mut cfg = Config {
             data: dir.clone(),
             listen: "127.0.0.1:0".into(),
             origin: Some(ORIGIN.into()),
@@ -48,6 +59,15 @@ impl BenchServer {
             registrars: vec![scenario::did(registrar)],
             ..Config::default()
         };
+        if let Some((url, log_key)) = replica {
+            std::fs::create_dir_all(&dir)?;
+            lotline::ledger::write_key_file(
+                &dir.join(lotline::ledger::LOG_KEY_FILE),
+                log_key,
+                false,
+            )?;
+            cfg.store = url.to_owned();
+        }
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {
             lotline::cli::run_server(&cfg, |addr, stop| {

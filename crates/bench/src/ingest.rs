@@ -23,7 +23,13 @@ use lotline_scenario::{self as scenario, items::*};
 /// Events of one rice chain (see [`rice_chain`]).
 const CHAIN: usize = 11;
 
-pub fn run(events: usize, batch: usize, concurrency: usize) -> Result<()> {
+pub fn run(
+    events: usize,
+    batch: usize,
+    concurrency: usize,
+    store: Option<&str>,
+    read_secs: u64,
+) -> Result<()> {
     if events == 0 || batch == 0 || concurrency == 0 {
         bail!("--events, --batch and --concurrency must all be at least 1");
     }
@@ -54,17 +60,239 @@ pub fn run(events: usize, batch: usize, concurrency: usize) -> Result<()> {
     );
 
     let server = BenchServer::fresh("ingest", &registrar, batch.max(1000))?;
-    register(&server.base, &streams)?;
+    let (tally, elapsed, cpu) = timed(&server.base, &streams, &bodies, total)?;
+    server.stop()?;
+    let embedded = report(tally, total, elapsed, cpu, cores)?;
+    let ceiling = ed25519_ceiling(Duration::from_secs(2))?;
+    println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
+    println!("ratio={:.3}", embedded / ceiling);
+    if let Some(url) = store {
+        replicated::run(
+            url, &registrar, &streams, &bodies, total, batch, read_secs, embedded, cores,
+        )?;
+    }
+    Ok(())
+}
+
+/// Registers the actors (untimed), then submits every stream at once: what the clients saw,
+/// how long it took, and the CPU the process used meanwhile.
+fn timed(
+    base: &str,
+    streams: &[Stream],
+    bodies: &[Vec<Vec<u8>>],
+    total: usize,
+) -> Result<(Tally, Duration, Option<Duration>)> {
+    register(base, streams)?;
     let tally = Tally::new(total);
     let cpu_before = process_cpu();
     let started = Instant::now();
-    send_all(&server.base, &bodies, &tally);
+    send_all(base, bodies, &tally);
     let elapsed = started.elapsed();
     let cpu = process_cpu()
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
-    server.stop()?;
-    report(tally, total, elapsed, cpu, cores)
+    Ok((tally, elapsed, cpu))
+}
+
+/// The replicated deployment: ingest through its sequencer and buyer reads from its nodes.
+mod replicated {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{Context as _, Result, bail};
+    use ed25519_dalek::SigningKey;
+    use lotline::cli::Client;
+    use lotline_scenario as scenario;
+
+    use super::{BenchServer, Stream, report, timed};
+    use crate::measure::percentile;
+
+    /// Nodes of the deployment, all in this process.
+    const NODES: usize = 3;
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        url: &str,
+        registrar: &SigningKey,
+        streams: &[Stream],
+        bodies: &[Vec<Vec<u8>>],
+        total: usize,
+        batch: usize,
+        read_secs: u64,
+        embedded: f64,
+        cores: usize,
+    ) -> Result<()> {
+        // A schema of its own: the run never touches a log already in that database.
+        let schema = format!("lotline_bench_{}", std::process::id());
+        let mut admin = postgres::Client::connect(url, postgres::NoTls)
+            .context("connecting to the --store database")?;
+        admin.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))?;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let outcome = run_in(
+            &scoped, registrar, streams, bodies, total, batch, read_secs, embedded, cores,
+        );
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_in(
+        url: &str,
+        registrar: &SigningKey,
+        streams: &[Stream],
+        bodies: &[Vec<Vec<u8>>],
+        total: usize,
+        batch: usize,
+        read_secs: u64,
+        embedded: f64,
+        cores: usize,
+    ) -> Result<()> {
+        let log_key = scenario::seeded_key("bench replicated log");
+        let nodes: Vec<BenchServer> = (0..NODES)
+            .map(|i| {
+                BenchServer::start(
+                    &format!("node{i}"),
+                    registrar,
+                    batch.max(1000),
+                    Some((url, &log_key)),
+                )
+            })
+            .collect::<Result<_>>()?;
+        let sequencer = wait_for_sequencer(&nodes)?;
+        println!(
+            "replicated: {NODES} nodes in this process on one PostgreSQL deployment; node {sequencer} sequences"
+        );
+        let (tally, elapsed, cpu) = timed(&nodes[sequencer].base, streams, bodies, total)?;
+        let replicated = report(tally, total, elapsed, cpu, cores)?;
+        println!("ratio_to_embedded={:.3}", replicated / embedded);
+
+        // Buyer reads: the provenance of the first chain's pallet (its whole history).
+        let pallet = scenario::sscc(1).replace(':', "%3A");
+        let path = format!("/v1/lots/{pallet}/provenance");
+        let size = Client::new(&nodes[sequencer].base, 3)?
+            .get_text("/v1/log")
+            .map(|(_, t)| {
+                serde_json::from_str::<serde_json::Value>(&t).unwrap_or_default()["size"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })?;
+        for n in &nodes {
+            wait_for_checkpoint(&n.base, size)?;
+        }
+        let one = read_load(&nodes[..1], &path, read_secs)?;
+        let all = read_load(&nodes, &path, read_secs)?;
+        println!(
+            "buyer reads (provenance, {READERS} clients): 1 node {:.0} req/s (p50 {:.1} ms, p99 {:.1} ms); {NODES} nodes {:.0} req/s (p50 {:.1} ms, p99 {:.1} ms); ratio {:.2}",
+            one.0,
+            one.1,
+            one.2,
+            all.0,
+            all.1,
+            all.2,
+            all.0 / one.0
+        );
+        println!(
+            "(all {NODES} nodes share this machine's {cores} cores: on separate machines each adds its own)"
+        );
+        for n in nodes {
+            n.stop()?;
+        }
+        Ok(())
+    }
+
+    fn role(base: &str) -> Option<String> {
+        let (_, t) = Client::new(base, 0).ok()?.get_text("/v1/log").ok()?;
+        let v: serde_json::Value = serde_json::from_str(&t).ok()?;
+        v["replica"]["role"].as_str().map(str::to_owned)
+    }
+
+    fn wait_for_sequencer(nodes: &[BenchServer]) -> Result<usize> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = nodes
+                .iter()
+                .position(|n| role(&n.base).as_deref() == Some("sequencer"))
+            {
+                return Ok(i);
+            }
+            if Instant::now() > deadline {
+                bail!("no node became the sequencer in 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for_checkpoint(base: &str, size: u64) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = Client::new(base, 3)?;
+        loop {
+            let (_, t) = client.get_text("/v1/log")?;
+            let v: serde_json::Value = serde_json::from_str(&t)?;
+            if v["checkpoint"]["size"].as_u64().unwrap_or(0) >= size {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{base} did not catch up with {size} entries in 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Concurrent buyers.
+    const READERS: usize = 8;
+
+    /// `READERS` clients GET `path` round-robin over `nodes` for `secs`: requests/s, p50, p99 (ms).
+    fn read_load(nodes: &[BenchServer], path: &str, secs: u64) -> Result<(f64, f64, f64)> {
+        let stop = AtomicBool::new(false);
+        let lat = Mutex::new(Vec::new());
+        let failures = Mutex::new(Vec::new());
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            for r in 0..READERS {
+                let (stop, lat, failures) = (&stop, &lat, &failures);
+                let base = nodes[r % nodes.len()].base.clone();
+                s.spawn(move || {
+                    let Ok(client) = Client::new(&base, 0) else {
+                        return;
+                    };
+                    let mut mine = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        match client.get_text(path) {
+                            Ok((200, _)) => mine.push(t.elapsed()),
+                            Ok((status, body)) => {
+                                failures.lock().unwrap().push(format!("{status}: {body}"));
+                                break;
+                            }
+                            Err(e) => {
+                                failures.lock().unwrap().push(e.to_string());
+                                break;
+                            }
+                        }
+                    }
+                    lat.lock().unwrap().extend(mine);
+                });
+            }
+            std::thread::sleep(Duration::from_secs(secs));
+            stop.store(true, Ordering::Relaxed);
+        });
+        let elapsed = started.elapsed();
+        if let Some(f) = failures.into_inner().unwrap().first() {
+            bail!("a buyer read failed: {f}");
+        }
+        let mut lat = lat.into_inner().unwrap();
+        lat.sort_unstable();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        Ok((
+            lat.len() as f64 / elapsed.as_secs_f64(),
+            ms(percentile(&lat, 0.5)),
+            ms(percentile(&lat, 0.99)),
+        ))
+    }
 }
 
 /// Documents of one client's stream: its actors' registrations (signed by the registrar),
@@ -316,7 +544,7 @@ fn report(
     elapsed: Duration,
     cpu: Option<Duration>,
     cores: usize,
-) -> Result<()> {
+) -> Result<f64> {
     let failures = tally.failures.into_inner().unwrap_or_default();
     if let Some(f) = failures.first() {
         bail!("{} batches had failures; first: {f}", failures.len());
@@ -345,8 +573,5 @@ fn report(
             cpu.as_secs_f64() * 100.0 / elapsed.as_secs_f64() / cores as f64
         );
     }
-    let ceiling = ed25519_ceiling(Duration::from_secs(2))?;
-    println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
-    println!("ratio={:.3}", eps / ceiling);
-    Ok(())
+    Ok(eps)
 }

@@ -52,6 +52,15 @@ enum Command {
         /// Concurrent clients.
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Also run against a replicated deployment whose PostgreSQL is at this URL (e.g.
+        /// `scripts/cluster url DIR`): ingest through 3 nodes, next to the embedded store in the
+        /// same run, then buyer reads served by 1 node and by 3. Works in a schema of its own,
+        /// dropped afterwards.
+        #[arg(long)]
+        store: Option<String>,
+        /// Seconds of each buyer-read measurement (with --store).
+        #[arg(long, default_value_t = 5)]
+        read_secs: u64,
     },
     /// Provenance and bundle latency of a ~200-event history on a small and a large ledger
     /// (their ratio shows whether cost follows the history or the ledger), and the offline
@@ -115,7 +124,9 @@ fn main() -> ExitCode {
             events,
             batch,
             concurrency,
-        } => ingest::run(events, batch, concurrency),
+            store,
+            read_secs,
+        } => ingest::run(events, batch, concurrency, store.as_deref(), read_secs),
         Command::Provenance {
             small,
             large,
