@@ -46,3 +46,40 @@ apt_install() {
 target_dir() {
     cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
 }
+
+# The replicated deployment's packages (tests/it/replication.rs, tests/it/cluster.rs and
+# scripts/cluster): PostgreSQL 15, Patroni with its etcd client, etcd, and curl and jq, with which
+# scripts/cluster reads Patroni's REST API.
+ensure_replication_deps() {
+    local missing=()
+    [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+    [ -x /usr/bin/patroni ] || missing+=(patroni)
+    [ -x /usr/bin/etcd ] || missing+=(etcd-server)
+    [ -x /usr/bin/etcdctl ] || missing+=(etcd-client)
+    [ -d /usr/lib/python3/dist-packages/etcd ] || missing+=(python3-etcd)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v jq >/dev/null 2>&1 || missing+=(jq)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
+# Starts a throwaway PostgreSQL 15 on a free loopback port with its data in $1 (as the
+# `postgres` user when root: PostgreSQL refuses to run as root) and prints its base URL.
+start_test_postgres() {
+    local dir=$1 bin=/usr/lib/postgresql/15/bin port as=()
+    [ "$(id -u)" -ne 0 ] || as=(runuser -u postgres --)
+    mkdir -p "$dir"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$dir"
+    "${as[@]}" "$bin/initdb" -U postgres --auth=trust -E UTF8 --no-sync -D "$dir/pg" >/dev/null
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${as[@]}" "$bin/pg_ctl" -D "$dir/pg" -l "$dir/log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=64MB" start >/dev/null
+    echo "postgresql://postgres@127.0.0.1:$port"
+}
+
+stop_test_postgres() {
+    local dir=$1 as=()
+    [ "$(id -u)" -ne 0 ] || as=(runuser -u postgres --)
+    [ -d "$dir/pg" ] && "${as[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
+}

@@ -216,6 +216,10 @@ impl Core {
     /// write fails (fenced, or the database went away).
     pub fn start_sequencing(&self, sink: Box<dyn LogSink>) -> Result<JoinHandle<()>, LedgerError> {
         let tail = read_tail(&self.store)?;
+        // The caught-up log is durable here and in the shared log: readers see all of it now,
+        // not only from the next checkpoint on.
+        let size = tail.frontier.size();
+        self.published.send_modify(|h| h.size = h.size.max(size));
         let signer = NoteSigner::new(&self.origin, self.signing_key.clone())
             .map_err(|e| LedgerError::Config(format!("origin {:?}: {e}", self.origin)))?;
         let (tx, rx) = sync_channel(self.opts.queue_depth.max(1));

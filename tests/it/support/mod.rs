@@ -61,6 +61,10 @@ impl Server {
         let seed = seed_dir.display().to_string();
         let registrar = scenario::seeded_key(&format!("{seed} registrar"));
         let farm = scenario::seeded_key(&format!("{seed} farm"));
+        // LOTLINE_TEST_PG (a PostgreSQL server's URL, set by scripts/test for its second pass)
+        // runs every server as a node of a replicated deployment: one database per data
+        // directory, so a restart finds its log again.
+        let replicated = replicated_store(data, &seed);
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -72,6 +76,7 @@ impl Server {
             ])
             .arg(data)
             .args(["--registrar", &scenario::did(&registrar)])
+            .args(replicated.iter().flat_map(|url| ["--store", url.as_str()]))
             .args(extra)
             .env(
                 "LOTLINE_LOG",
@@ -103,6 +108,9 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        if replicated.is_some() {
+            wait_until_sequencer(base.as_deref().unwrap_or_default());
+        }
         let server = Server {
             child,
             base: base.unwrap(),
@@ -189,6 +197,46 @@ fn signal(child: &Child, sig: &str) {
         .map(|s| s.success())
         .unwrap_or(false);
     assert!(ok, "kill -{sig} failed");
+}
+
+/// With `LOTLINE_TEST_PG` set: the URL of the database of the server on `data` (created on
+/// first use), with the log's key written into `data` as every replicated node needs it.
+fn replicated_store(data: &Path, seed: &str) -> Option<String> {
+    let server = std::env::var("LOTLINE_TEST_PG").ok()?;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(data.display().to_string().as_bytes());
+    let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("t_{name}");
+    let mut admin = postgres::Client::connect(&format!("{server}/postgres"), postgres::NoTls)
+        .expect("LOTLINE_TEST_PG: connect");
+    if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {name}")) {
+        // 42P04: it exists already (a restart on the same directory).
+        let exists = e.as_db_error().is_some_and(|d| d.code().code() == "42P04");
+        assert!(exists, "create database {name}: {e}");
+    }
+    std::fs::create_dir_all(data).unwrap();
+    let key = data.join("log.key");
+    if !key.exists() {
+        let log_key = scenario::seeded_key(&format!("{seed} log"));
+        lotline::ledger::write_key_file(&key, &log_key, false).unwrap();
+    }
+    Some(format!("{server}/{name}"))
+}
+
+/// Waits until the replicated node at `base` sequences (it is alone on its database).
+fn wait_until_sequencer(base: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let a = get(&format!("{base}/v1/log"));
+        if a.status == 200 && a.json()["replica"]["role"] == "sequencer" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{base} never became the sequencer"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// An HTTP answer: status, content type and body.
