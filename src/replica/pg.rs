@@ -15,6 +15,8 @@
 //! after that transaction committed. With Patroni's `synchronous_mode_strict`, COMMIT returns
 //! only once a synchronous standby has the transaction too.
 
+use std::time::Duration;
+
 use postgres::{Client, NoTls};
 
 use crate::ledger::{LogGroup, LogSink, SignedCheckpoint, SinkError};
@@ -87,8 +89,25 @@ fn to_hash(v: &[u8], what: &str) -> Result<Hash, SinkError> {
 impl PgLog {
     /// Connects with a libpq-style URL or key-value string. Several hosts may be listed;
     /// `target_session_attrs=read-write` makes the connection find the primary.
+    ///
+    /// Unless the URL says otherwise, a dead peer is noticed within seconds, not the kernel's
+    /// hours: a primary that vanished from the network (rather than crashed, which resets the
+    /// connection) must not hold the sequencer or a follower in a read forever.
     pub fn connect(url: &str) -> Result<PgLog, SinkError> {
-        let client = Client::connect(url, NoTls).map_err(db)?;
+        let mut config: postgres::Config = url.parse().map_err(db)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(Duration::from_secs(15));
+        }
+        if config.get_keepalives_idle() >= Duration::from_secs(3600) {
+            config
+                .keepalives_idle(Duration::from_secs(5))
+                .keepalives_interval(Duration::from_secs(2))
+                .keepalives_retries(3);
+        }
+        let client = config.connect(NoTls).map_err(db)?;
         Ok(PgLog { client })
     }
 

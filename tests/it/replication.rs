@@ -402,8 +402,15 @@ fn nodes_share_one_log_and_survive_a_killed_sequencer() {
         let doc = sign(&farm, &event(&format!("after {i}")));
         acks.push(submit(&survivors, &doc, Duration::from_secs(20)).unwrap().0);
     }
-    // The killed node comes back as a follower and catches up.
+    // The killed node comes back as a follower and catches up; a new node with nothing but the
+    // log's key rebuilds everything from the shared log.
     nodes[leader].restart();
+    nodes.push(Node::start(
+        &dir.path().join("new"),
+        &url,
+        &log_key,
+        &registrar,
+    ));
     for n in &nodes {
         note_checkpoint(n, &mut checkpoints);
     }
