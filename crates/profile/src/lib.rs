@@ -17,6 +17,7 @@ pub mod certs;
 pub mod codes;
 pub mod entry;
 pub mod event;
+pub mod event_hash;
 pub mod plausibility;
 pub mod profile;
 pub mod profile_schemas;
