@@ -273,13 +273,12 @@ fn follow_once(
     pg: &mut PgLog,
     follower: &mut Follower<'_>,
 ) -> Result<(), Ended> {
+    // A checkpoint below the local size is one this node passed while it sequenced: the next
+    // one will cover what it holds.
     if let Some((size, note)) = pg.latest_checkpoint()?
+        && size >= follower.size()
         && (size > follower.size() || core.head().checkpoint.size < size)
     {
-        if size < follower.size() {
-            // Applied past this checkpoint as a sequencer before; the next one will cover it.
-            return Ok(());
-        }
         catch_up(pg, follower, size)?;
         follower
             .adopt_checkpoint(&note)
