@@ -674,23 +674,14 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
     // `lotline backup` reaches the running server here.
     let _admin = crate::backup::AdminSocket::start(&cfg.data, &ledger)?;
     let ledger_for_advertise = ledger.clone();
-    let outcome = http::run(cfg, ledger.clone(), |addr, stop| {
+    http::run(cfg, ledger, |addr, stop| {
         // Tests and scripts read these two lines; keep their form.
         println!("lotline listening on http://{addr}");
         println!("log verifier key: {vkey}");
         let _ = std::io::stdout().flush();
         ledger_for_advertise.set_advertise(&format!("http://{addr}"));
         on_start(addr, stop);
-    });
-    // A request still running on the blocking pool may hold the ledger a moment after the
-    // server stopped. Close the store only once it lets go: a RocksDB left open when the
-    // process exits can abort in its static destructors.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while Arc::strong_count(&ledger) > 1 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    drop(ledger);
-    outcome
+    })
 }
 
 fn backup(data: &Path, out: &Path) -> Result<()> {
