@@ -134,13 +134,6 @@ struct Writer {
     stopped: Arc<AtomicBool>,
 }
 
-/// Why the writer stopped: the answer its clients get, and whether the outcome of the failed
-/// write is unknown because the shared log's database went away (a client should retry, and
-/// the eventIDs make the retry safe) or the local store failed (restart).
-struct WriteFailure {
-    answer: AppendError,
-}
-
 impl Writer {
     fn run(self) {
         let Writer {
@@ -153,7 +146,10 @@ impl Writer {
             stopped,
         } = self;
         let mut checkpoint = published.borrow().checkpoint.clone();
-        let mut failure: Option<WriteFailure> = None;
+        // Why the writer stopped, as its clients are answered: `Unavailable` when the shared log
+        // refused or lost a group (retry; eventIDs make it safe), `Storage` when the local
+        // store failed (restart).
+        let mut failure: Option<AppendError> = None;
         for s in &staged {
             let Staged {
                 jobs,
@@ -174,7 +170,7 @@ impl Writer {
                 tracing::warn!(error = %e, "the shared log refused or lost a group; this node stops sequencing");
                 let answer = AppendError::Unavailable(e.to_string());
                 fail_all_with(jobs, &answer);
-                failure = Some(WriteFailure { answer });
+                failure = Some(answer);
                 break;
             }
             let mut batch = store.resume(batch);
@@ -191,7 +187,7 @@ impl Writer {
                     tracing::warn!(error = %e, "cannot store a checkpoint in the shared log; this node stops sequencing");
                     let answer = AppendError::Unavailable(e.to_string());
                     fail_all_with(jobs, &answer);
-                    failure = Some(WriteFailure { answer });
+                    failure = Some(answer);
                     break;
                 }
                 batch.put_meta(META_CHECKPOINT, cp.note.as_bytes());
@@ -203,7 +199,7 @@ impl Writer {
                 tracing::error!(error = %e, "a write failed; the ledger stopped accepting writes — restart it");
                 let answer = AppendError::Storage(e.to_string());
                 fail_all_with(jobs, &answer);
-                failure = Some(WriteFailure { answer });
+                failure = Some(answer);
                 break;
             }
             if let Some(size) = size {
@@ -222,13 +218,13 @@ impl Writer {
                 let _ = done.send(());
             }
         }
-        if let Some(f) = failure {
+        if let Some(answer) = failure {
             // Fail-stop (see `Sequencer::fail`). Every group staged after this one was decided
             // on top of it, so it fails too; the sequencer sees `stopped` and ends.
             stopped.store(true, Ordering::SeqCst);
             drop(done);
             for s in &staged {
-                fail_all_with(s.jobs, &f.answer);
+                fail_all_with(s.jobs, &answer);
             }
         }
     }

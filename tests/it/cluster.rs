@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -268,5 +268,4 @@ fn the_cluster_loses_no_acknowledged_write_when_a_whole_node_dies() {
         started.elapsed()
     );
     assert!(started.elapsed() < Duration::from_secs(300));
-    let _ = Path::new(SCRIPT);
 }

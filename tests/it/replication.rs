@@ -331,26 +331,34 @@ pub fn fsck_clean(data: &Path) {
     );
 }
 
-#[test]
-fn nodes_share_one_log_and_survive_a_killed_sequencer() {
+/// A database of its own named `name`, `n` nodes on it, and the keys they share (the log's,
+/// the registrar's, the farm's); the index of the node that sequences.
+type Deployment = (
+    Postgres,
+    tempfile::TempDir,
+    String,
+    [SigningKey; 3],
+    Vec<Node>,
+    usize,
+);
+
+fn start_deployment(name: &str, n: usize) -> Deployment {
     let pg = Postgres::start();
-    let url = pg.create_db("shared");
+    let url = pg.create_db(name);
     let dir = tempfile::tempdir().unwrap();
-    let log_key = scenario::seeded_key("replication log");
-    let registrar = scenario::seeded_key("replication registrar");
-    let farm = scenario::seeded_key("replication farm");
-    let mut nodes: Vec<Node> = (0..3)
-        .map(|i| {
-            Node::start(
-                &dir.path().join(format!("n{i}")),
-                &url,
-                &log_key,
-                &registrar,
-            )
-        })
+    let keys = ["log", "registrar", "farm"].map(|k| scenario::seeded_key(&format!("{name} {k}")));
+    let nodes: Vec<Node> = (0..n)
+        .map(|i| Node::start(&dir.path().join(format!("n{i}")), &url, &keys[0], &keys[1]))
         .collect();
     let refs: Vec<&Node> = nodes.iter().collect();
     let leader = wait_for_sequencer(&refs, Duration::from_secs(20));
+    (pg, dir, url, keys, nodes, leader)
+}
+
+#[test]
+fn nodes_share_one_log_and_survive_a_killed_sequencer() {
+    let (_pg, dir, url, [log_key, registrar, farm], mut nodes, leader) =
+        start_deployment("shared", 3);
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     register_farm(&bases, &registrar, &farm);
 
@@ -434,24 +442,7 @@ fn nodes_share_one_log_and_survive_a_killed_sequencer() {
 /// nothing as written and steps down.
 #[test]
 fn a_stale_sequencer_is_refused() {
-    let pg = Postgres::start();
-    let url = pg.create_db("stale");
-    let dir = tempfile::tempdir().unwrap();
-    let log_key = scenario::seeded_key("stale log");
-    let registrar = scenario::seeded_key("stale registrar");
-    let farm = scenario::seeded_key("stale farm");
-    let mut nodes: Vec<Node> = (0..2)
-        .map(|i| {
-            Node::start(
-                &dir.path().join(format!("n{i}")),
-                &url,
-                &log_key,
-                &registrar,
-            )
-        })
-        .collect();
-    let refs: Vec<&Node> = nodes.iter().collect();
-    let leader = wait_for_sequencer(&refs, Duration::from_secs(20));
+    let (pg, _dir, _url, [_, registrar, farm], mut nodes, leader) = start_deployment("stale", 2);
     let other = 1 - leader;
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     register_farm(&bases, &registrar, &farm);

@@ -67,9 +67,14 @@ pub fn run(
     println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
     println!("ratio={:.3}", embedded / ceiling);
     if let Some(url) = store {
-        replicated::run(
-            url, &registrar, &streams, &bodies, total, batch, read_secs, embedded, cores,
-        )?;
+        let work = replicated::Workload {
+            registrar: &registrar,
+            streams: &streams,
+            bodies: &bodies,
+            total,
+            batch,
+        };
+        replicated::run(url, &work, read_secs, embedded, cores)?;
     }
     Ok(())
 }
@@ -111,14 +116,18 @@ mod replicated {
     /// Nodes of the deployment, all in this process.
     const NODES: usize = 3;
 
-    #[allow(clippy::too_many_arguments)]
+    /// What the embedded run sent, sent again to the deployment.
+    pub struct Workload<'a> {
+        pub registrar: &'a SigningKey,
+        pub streams: &'a [Stream],
+        pub bodies: &'a [Vec<Vec<u8>>],
+        pub total: usize,
+        pub batch: usize,
+    }
+
     pub fn run(
         url: &str,
-        registrar: &SigningKey,
-        streams: &[Stream],
-        bodies: &[Vec<Vec<u8>>],
-        total: usize,
-        batch: usize,
+        work: &Workload<'_>,
         read_secs: u64,
         embedded: f64,
         cores: usize,
@@ -132,25 +141,25 @@ mod replicated {
         ))?;
         let sep = if url.contains('?') { '&' } else { '?' };
         let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
-        let outcome = run_in(
-            &scoped, registrar, streams, bodies, total, batch, read_secs, embedded, cores,
-        );
+        let outcome = run_in(&scoped, work, read_secs, embedded, cores);
         admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))?;
         outcome
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_in(
         url: &str,
-        registrar: &SigningKey,
-        streams: &[Stream],
-        bodies: &[Vec<Vec<u8>>],
-        total: usize,
-        batch: usize,
+        work: &Workload<'_>,
         read_secs: u64,
         embedded: f64,
         cores: usize,
     ) -> Result<()> {
+        let Workload {
+            registrar,
+            streams,
+            bodies,
+            total,
+            batch,
+        } = *work;
         let log_key = scenario::seeded_key("bench replicated log");
         let nodes: Vec<BenchServer> = (0..NODES)
             .map(|i| {
