@@ -32,6 +32,10 @@ pub struct Config {
     pub max_json_depth: usize,
     /// Most events in one batch request.
     pub max_batch: usize,
+    /// Most events in one EPCIS capture document (`POST /capture`, `GS1-EPCIS-Capture-Limit`).
+    pub max_capture_events: usize,
+    /// Largest EPCIS capture document, in bytes (`GS1-EPCIS-Capture-File-Size-Limit`).
+    pub max_capture_bytes: usize,
     /// A fresh checkpoint is signed at least this often while entries arrive, in milliseconds.
     pub checkpoint_interval_ms: u64,
     /// Submissions waiting for the sequencer before new ones get `503 overloaded`.
@@ -71,6 +75,8 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             max_json_depth: 64,
             max_batch: 1000,
+            max_capture_events: 10_000,
+            max_capture_bytes: 64 * 1024 * 1024,
             checkpoint_interval_ms: 1000,
             queue_depth: 256,
             workers: None,
@@ -149,6 +155,8 @@ impl Config {
                 "MAX_BODY_BYTES" => self.max_body_bytes = num(&value)? as usize,
                 "MAX_JSON_DEPTH" => self.max_json_depth = num(&value)? as usize,
                 "MAX_BATCH" => self.max_batch = num(&value)? as usize,
+                "MAX_CAPTURE_EVENTS" => self.max_capture_events = num(&value)? as usize,
+                "MAX_CAPTURE_BYTES" => self.max_capture_bytes = num(&value)? as usize,
                 "CHECKPOINT_INTERVAL_MS" => self.checkpoint_interval_ms = num(&value)?,
                 "QUEUE_DEPTH" => self.queue_depth = num(&value)? as usize,
                 "WORKERS" => self.workers = Some(num(&value)? as usize),
@@ -207,6 +215,11 @@ impl Config {
         }
         if self.max_batch == 0 {
             return invalid("max_batch must be at least 1".into());
+        }
+        if self.max_capture_events == 0 || self.max_capture_bytes < 1024 {
+            return invalid(
+                "max_capture_events must be at least 1 and max_capture_bytes at least 1024".into(),
+            );
         }
         if self.checkpoint_interval_ms == 0 || self.checkpoint_interval_ms > 3_600_000 {
             return invalid("checkpoint_interval_ms must be between 1 and 3600000".into());

@@ -75,7 +75,7 @@ pub(super) async fn query_document(
     let request = req.uri().to_string();
     let created = now_rfc3339();
     let (body, next) = web::block(move || -> Result<_, Problem> {
-        let page = query_page(&ledger, &path, &q, true)?;
+        let page = query_page(&ledger, &path, &q)?;
         let entries = export::prepare(&ledger, page.entries)?;
         let look = export::epcis_lookup(&ledger, &entries)?;
         let mut ext: Vec<(&str, Value)> = vec![

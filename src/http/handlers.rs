@@ -8,7 +8,9 @@ use futures_util::StreamExt as _;
 use rayon::prelude::*;
 use serde_json::{Value, json};
 
-use super::{AppState, Code, Problem, audit, certs, export, provenance, recall, supply};
+use super::{
+    AppState, Code, Problem, audit, capture, certs, epcis, export, provenance, recall, supply,
+};
 use crate::ledger::{AppendError, Appended, LedgerError};
 use data_integrity::json;
 use lotline_profile::entry::{Receipt, b64_hash};
@@ -62,7 +64,75 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
             audit::get_mass_balance,
         ))
         .service(get("/v1/audit/operators/{id}/report", audit::get_report))
-        .service(post("/v1/rfid/decode", rfid_decode));
+        .service(post("/v1/rfid/decode", rfid_decode))
+        // GS1's EPCIS 2.0 REST binding.
+        .service(
+            web::resource("/capture")
+                .route(web::post().to(capture::post_capture))
+                .route(web::route().guard(read_guard()).to(capture::list_captures))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(capture::capture_options))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, POST, OPTIONS")
+                })),
+        )
+        .service(get("/capture/{capture_id}", capture::get_capture))
+        .service(
+            web::resource("/events")
+                .route(web::post().to(capture::post_one_event))
+                .route(web::route().guard(read_guard()).to(epcis::events))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, POST")
+                })),
+        )
+        .service(get("/events/{segment}", epcis::events_of))
+        .service(get("/eventTypes", epcis::event_types))
+        .service(
+            web::resource("/queries")
+                .route(web::post().to(epcis::create_query))
+                .route(web::route().guard(read_guard()).to(epcis::list_queries))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, POST")
+                })),
+        )
+        .service(
+            web::resource("/queries/{name}")
+                .route(web::delete().to(epcis::delete_query))
+                .route(web::route().guard(read_guard()).to(epcis::get_query))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, DELETE")
+                })),
+        )
+        .service(get("/queries/{name}/events", epcis::query_events))
+        .service(
+            web::resource("/queries/{name}/subscriptions")
+                .route(web::post().to(epcis::subscribe_webhook))
+                .route(
+                    web::route()
+                        .guard(read_guard())
+                        .to(epcis::list_subscriptions),
+                )
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, POST")
+                })),
+        )
+        .service(
+            web::resource("/queries/{name}/subscriptions/{id}")
+                .route(web::delete().to(epcis::delete_subscription))
+                .route(web::route().guard(read_guard()).to(epcis::get_subscription))
+                .default_service(web::to(|req: HttpRequest| {
+                    method_not_allowed(req, "GET, HEAD, DELETE")
+                })),
+        );
+    for r in [
+        "epcs",
+        "bizSteps",
+        "bizLocations",
+        "readPoints",
+        "dispositions",
+    ] {
+        cfg.service(get(&format!("/{r}"), epcis::list_resource));
+    }
+    cfg.service(get("/{resource}/{id}/events", epcis::resource_events));
 }
 
 /// A read-only resource: GET and HEAD.
@@ -209,7 +279,7 @@ fn text(body: String) -> HttpResponse {
 }
 
 /// Reads the body, refusing more than `limit` bytes without buffering them.
-async fn read_body(
+pub(super) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -245,7 +315,7 @@ async fn read_body(
 
 /// A write the ledger did not take. On a replicated node that does not sequence, the redirect
 /// names the same resource on the node that does.
-fn write_problem(e: LedgerError, req: &HttpRequest) -> Problem {
+pub(super) fn write_problem(e: LedgerError, req: &HttpRequest) -> Problem {
     let mut p = Problem::from(e);
     if let Some(base) = p.location.take() {
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());

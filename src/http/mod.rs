@@ -7,7 +7,9 @@
 
 mod audit;
 mod auth;
+mod capture;
 mod certs;
+mod epcis;
 mod export;
 mod handlers;
 pub mod pages;
@@ -16,6 +18,7 @@ pub mod problem;
 mod provenance;
 mod recall;
 mod server;
+mod stream;
 mod supply;
 
 use std::sync::Arc;
@@ -60,4 +63,14 @@ pub(crate) struct AppState {
     pub bounds: crate::state::Bounds,
     /// Provenance requests built and verified at once (see `provenance::slot`).
     pub provenance_slots: tokio::sync::Semaphore,
+    pub capture: CaptureLimits,
+    /// The webhook delivery thread (see `crate::subscribe`).
+    pub deliveries: Option<Arc<crate::subscribe::Deliveries>>,
+}
+
+/// What one EPCIS capture document may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureLimits {
+    pub max_events: usize,
+    pub max_bytes: usize,
 }

@@ -75,6 +75,9 @@ pub enum Code {
     NotYetCheckpointed,
     Unavailable,
     NotSequencer,
+    NotWritten,
+    QueryTooLarge,
+    UnsupportedMediaType,
     Internal,
     /// A refusal by the profile or the rules.
     Refused(Refusal),
@@ -104,6 +107,9 @@ impl Code {
             Code::NotYetCheckpointed => "not_yet_checkpointed",
             Code::Unavailable => "unavailable",
             Code::NotSequencer => "not_sequencer",
+            Code::NotWritten => "not_written",
+            Code::QueryTooLarge => "query_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
             Code::Internal => "internal",
             Code::Refused(r) => r.as_str(),
         }
@@ -132,6 +138,9 @@ impl Code {
             Code::NotYetCheckpointed,
             Code::Unavailable,
             Code::NotSequencer,
+            Code::NotWritten,
+            Code::QueryTooLarge,
+            Code::UnsupportedMediaType,
             Code::Internal,
         ]
         .into_iter()
@@ -149,6 +158,17 @@ impl Code {
             Code::NotFound => (404, "Not found"),
             Code::MethodNotAllowed => (405, "Method not allowed"),
             Code::EventIdConflict => (409, "The eventID is already used by a different event"),
+            Code::UnsupportedMediaType => {
+                (415, "The body is not in a media type this resource takes")
+            }
+            Code::QueryTooLarge => (
+                413,
+                "The query matches more events than one answer can sort",
+            ),
+            Code::NotWritten => (
+                409,
+                "Not written: another event of the same document was refused",
+            ),
             Code::PayloadTooLarge => (413, "The body is too large"),
             Code::BatchTooLarge => (413, "The batch has too many events"),
             Code::InvalidSignature => (422, "The event's signature is not valid"),
@@ -208,6 +228,7 @@ impl Code {
             Code::Refused(R::RoleAlreadyGranted) => (409, "The actor already holds the role"),
             Code::Refused(R::RoleNotGranted) => (409, "The actor does not hold the role"),
             Code::Refused(R::AlreadyCommissioned) => (409, "The lot or EPC already exists"),
+            Code::Refused(R::DuplicateEvent) => (409, "The same event is already logged"),
             Code::Refused(R::NotCustodian) => (409, "The actor does not hold the goods"),
             Code::Refused(R::InsufficientBalance) => {
                 (409, "The balance is smaller than the quantity used")
@@ -424,6 +445,7 @@ impl From<AppendError> for Problem {
                 Problem::new(Code::Unavailable, e.to_string()).retry_after(1)
             }
             AppendError::Rejected(r) => Problem::new(r.code, r.message),
+            AppendError::RolledBack { .. } => Problem::new(Code::NotWritten, e.to_string()),
         }
     }
 }

@@ -50,7 +50,10 @@ pub fn run(
             tracing::info!("stopping: finishing in-flight requests");
             handle.stop(true).await;
         });
-        bound.server.await.context("server")
+        let served = bound.server.await.context("server");
+        // The delivery in progress finishes and its cursor lands before the ledger closes.
+        bound.deliveries.stop();
+        served
     });
     ledger.shutdown();
     tracing::info!("stopped");
@@ -61,12 +64,14 @@ pub fn run(
 struct Bound {
     addr: SocketAddr,
     server: Server,
+    deliveries: Arc<crate::subscribe::Deliveries>,
 }
 
 /// Binds the listener and builds the server: the one place routes are wired. Must be called
 /// inside an actix runtime; awaiting `server` runs it until it is stopped, after which in-flight
 /// requests finish (so everything accepted is committed and answered) before it returns.
 fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
+    let deliveries = crate::subscribe::Deliveries::start(ledger.clone())?;
     let state = web::Data::new(AppState {
         ledger,
         limits: Limits::from_config(cfg),
@@ -74,7 +79,13 @@ fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
         registrars: cfg.registrars.clone(),
         bounds: cfg.plausibility.clone(),
         provenance_slots: tokio::sync::Semaphore::new(2),
+        capture: super::CaptureLimits {
+            max_events: cfg.max_capture_events,
+            max_bytes: cfg.max_capture_bytes,
+        },
+        deliveries: Some(deliveries.clone()),
     });
+    super::capture::resume(&state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -105,6 +116,7 @@ fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
     Ok(Bound {
         addr,
         server: server.run(),
+        deliveries,
     })
 }
 

@@ -161,7 +161,7 @@ pub(super) async fn epc_events(
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
     let mut q = query.into_inner();
-    q.insert("MATCH_epc".into(), path.into_inner());
+    q.insert("MATCH_identifier".into(), path.into_inner());
     run_query(&data, &req, q).await
 }
 
@@ -184,7 +184,7 @@ async fn run_query(
     if wants_document(&q)? {
         return export::query_document(data, req, q).await;
     }
-    let page = query_page(&data.ledger, req.path(), &q, false)?;
+    let page = query_page(&data.ledger, req.path(), &q)?;
     let reader = data.ledger.state();
     let mut summaries = Vec::with_capacity(page.entries.len());
     let mut events: Vec<Value> = Vec::with_capacity(page.entries.len());

@@ -114,6 +114,10 @@ pub enum AppendError {
     /// Refused by the supply-chain rules; nothing was written.
     #[error(transparent)]
     Rejected(#[from] crate::state::RuleError),
+    /// Not written because another event of the same all-or-nothing submission (the
+    /// `position`-th, counted from 0) was refused.
+    #[error("not written: event {position} of the same all-or-nothing submission was refused")]
+    RolledBack { position: usize },
 }
 
 /// A checkpoint as signed and published.
@@ -275,6 +279,8 @@ pub struct Ledger {
     worker: Mutex<Option<JoinHandle<()>>>,
     /// Set on a replicated node.
     replica: Option<Arc<ReplicaState>>,
+    /// The log's key, for signing webhook deliveries (`crate::subscribe`).
+    delivery_key: ed25519_dalek::SigningKey,
 }
 
 /// Starts the thread that drives a replicated node's role (see `crate::replica`).
@@ -352,7 +358,7 @@ impl Ledger {
                 let state = Arc::new(ReplicaState::default());
                 let core = Core {
                     store: store.clone(),
-                    signing_key,
+                    signing_key: signing_key.clone(),
                     origin: origin.clone(),
                     verifier_key: verifier_key.clone(),
                     opts,
@@ -373,7 +379,24 @@ impl Ledger {
             checkpoint_interval,
             worker: Mutex::new(Some(handle)),
             replica,
+            delivery_key: signing_key,
         })
+    }
+
+    /// Ed25519 signature with the log's key over `lotline-webhook-v1\n` ‖ `body`: a webhook
+    /// receiver checks it against the key `GET /v1/log` publishes. The prefix keeps these
+    /// signatures from ever being mistaken for a checkpoint's.
+    pub fn sign_webhook(&self, body: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        let mut msg = Vec::with_capacity(body.len() + 19);
+        msg.extend_from_slice(b"lotline-webhook-v1\n");
+        msg.extend_from_slice(body);
+        self.delivery_key.sign(&msg).to_bytes()
+    }
+
+    /// Follows the published head (for streams of new events).
+    pub fn watch_head(&self) -> watch::Receiver<Head> {
+        self.head.clone()
     }
 
     pub fn origin(&self) -> &str {
@@ -396,6 +419,24 @@ impl Ledger {
         &self,
         items: Vec<Admitted>,
     ) -> Result<Vec<Result<Appended, AppendError>>, LedgerError> {
+        self.submit(items, false).await
+    }
+
+    /// Appends `items` all or nothing, in order: if the rules refuse one of them, none is
+    /// written, and the others are answered [`AppendError::RolledBack`]. Items logged before
+    /// (the same eventID and content) count as accepted, so a retried submission succeeds.
+    pub async fn append_atomic(
+        &self,
+        items: Vec<Admitted>,
+    ) -> Result<Vec<Result<Appended, AppendError>>, LedgerError> {
+        self.submit(items, true).await
+    }
+
+    async fn submit(
+        &self,
+        items: Vec<Admitted>,
+        atomic: bool,
+    ) -> Result<Vec<Result<Appended, AppendError>>, LedgerError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
@@ -409,7 +450,11 @@ impl Ledger {
             });
         };
         let (reply, answer) = oneshot::channel();
-        match sender.try_send(Job { items, reply }) {
+        match sender.try_send(Job {
+            items,
+            reply,
+            atomic,
+        }) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => return Err(LedgerError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(LedgerError::Closed),

@@ -89,6 +89,7 @@ impl<'c> Follower<'c> {
         let mut batch = store.batch();
         // Events of this call so far: an error declaration may name one of them.
         let mut here: HashMap<IdKey, (u64, Vec<u8>)> = HashMap::new();
+        let mut hashes_here: std::collections::HashSet<[u8; 32]> = Default::default();
         for (index, bytes) in entries {
             let index = *index;
             let diverged = |why: String| ReplayError::Diverged { index, why };
@@ -128,6 +129,14 @@ impl<'c> Follower<'c> {
                     item.event_id
                 )));
             }
+            if let Some(h) = sequencer::content_hash(&item)
+                && (hashes_here.contains(&h) || store.event_hashes(&[h])?[0].is_some())
+            {
+                return Err(diverged(format!(
+                    "event {} repeats the content (event hash) of an earlier entry",
+                    item.event_id
+                )));
+            }
             let now_ms = profile::parse_time_ms(&e.record_time)
                 .ok_or_else(|| diverged("its recordTime is not a time".into()))?;
             let earlier = |k: &IdKey| here.get(k).map(|(i, jcs)| (*i, jcs.as_slice()));
@@ -147,6 +156,10 @@ impl<'c> Follower<'c> {
                 batch.put_node(level, i, &h);
             }
             batch.put_event_id(&key, index, &item.content_digest);
+            sequencer::put_lookups(&mut batch, &item, index);
+            if let Some(h) = sequencer::content_hash(&item) {
+                hashes_here.insert(h);
+            }
             tail.prev_hash = entry_hash;
             tail.last_record_time = e.record_time;
             // A later error declaration in this call finds its original here.

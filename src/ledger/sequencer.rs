@@ -28,7 +28,7 @@ use super::{AppendError, Appended, Head, LedgerOptions, LogGroup, LogSink, sign_
 use crate::state::{ApplyError, Changes, GroupState, RuleError, Rules};
 use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use lotline_profile::entry::{self, Receipt};
-use lotline_profile::event::{Admitted, IdKey};
+use lotline_profile::event::{Admitted, EventId, IdKey};
 use lotline_profile::profile;
 use lotline_profile::refusal::Refusal;
 use serde_json::Value;
@@ -39,6 +39,9 @@ use tlog::note::NoteSigner;
 pub(super) struct Job {
     pub items: Vec<Admitted>,
     pub reply: oneshot::Sender<Vec<Result<Appended, AppendError>>>,
+    /// All or nothing: decided in a group of its own, which is dropped unwritten if the rules
+    /// refuse any of its items.
+    pub atomic: bool,
 }
 
 /// RFC 3339, UTC, millisecond precision: fixed width, so string order is time order.
@@ -79,6 +82,8 @@ pub(super) struct Sequencer {
     checkpoint_at: Instant,
     /// Groups handed to the writer and not yet durable, oldest first.
     inflight: VecDeque<InFlight>,
+    /// An all-or-nothing job taken off the queue while collecting a group: it starts the next.
+    held: Option<Job>,
 }
 
 /// How many decided groups may wait for the writer while it commits another. One is enough to
@@ -90,6 +95,7 @@ const WRITER_QUEUE: usize = 1;
 struct InFlight {
     changes: Arc<Changes>,
     fresh: Arc<HashMap<IdKey, (Hash, Receipt)>>,
+    hashes: Arc<HashMap<[u8; 32], Receipt>>,
 }
 
 /// A group being decided.
@@ -100,6 +106,8 @@ struct Draft<'s> {
     batch: BatchWriter<'s>,
     /// Events of this group that are new: eventID key → (content digest, receipt).
     fresh: HashMap<IdKey, (Hash, Receipt)>,
+    /// Their event hashes (error declarations aside) → receipt.
+    hashes: HashMap<[u8; 32], Receipt>,
     /// The record time of every entry in the group, and the same in milliseconds.
     record_time: String,
     now_ms: i64,
@@ -261,6 +269,7 @@ impl Sequencer {
             checkpoint_size,
             checkpoint_at: Instant::now(),
             inflight: VecDeque::new(),
+            held: None,
         }
     }
 
@@ -312,12 +321,23 @@ impl Sequencer {
                 .opts
                 .checkpoint_interval
                 .saturating_sub(self.checkpoint_at.elapsed());
-            let outcome = match self.jobs.recv_timeout(wait) {
+            let next = match self.held.take() {
+                Some(job) => Ok(job),
+                None => self.jobs.recv_timeout(wait),
+            };
+            let outcome = match next {
                 Ok(first) => {
+                    let atomic = first.atomic;
                     let mut group = vec![first];
                     let mut events = group[0].items.len();
-                    while events < self.opts.max_group_events {
+                    // An all-or-nothing job is a group of its own, so that dropping it drops
+                    // nothing else.
+                    while !atomic && events < self.opts.max_group_events {
                         match self.jobs.try_recv() {
+                            Ok(job) if job.atomic => {
+                                self.held = Some(job);
+                                break;
+                            }
                             Ok(job) => {
                                 events += job.items.len();
                                 group.push(job);
@@ -435,6 +455,7 @@ impl Sequencer {
             // past 16 MiB, regrowing costs little next to the write itself.
             batch: store.batch_with_capacity((events * 8 * 1024).min(16 << 20)),
             fresh: HashMap::new(),
+            hashes: HashMap::new(),
             now_ms: profile::parse_time_ms(&record_time).unwrap_or(i64::MAX),
             record_time,
             log: self.shared_log.then(|| LogGroup {
@@ -444,7 +465,28 @@ impl Sequencer {
                 entries: Vec::new(),
             }),
         };
+        // What deciding changes of the head, to restore if an all-or-nothing group is dropped.
+        let before = (self.frontier.clone(), self.prev_hash);
         match self.decide_group(&group, logged, &mut draft) {
+            Ok(outcomes) if group[0].atomic && outcomes[0].iter().any(|o| o.is_err()) => {
+                drop(draft);
+                (self.frontier, self.prev_hash) = before;
+                let refused = outcomes[0].iter().position(|o| o.is_err()).unwrap_or(0);
+                let answers = outcomes
+                    .into_iter()
+                    .next()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|o| match o {
+                        Err(e) => Err(e),
+                        Ok(_) => Err(AppendError::RolledBack { position: refused }),
+                    })
+                    .collect();
+                if let Some(job) = group.into_iter().next() {
+                    let _ = job.reply.send(answers);
+                }
+                Ok(())
+            }
             Ok(outcomes) => {
                 let staged = self.stage(group, outcomes, draft);
                 self.hand_over(pipe, staged)
@@ -472,7 +514,29 @@ impl Sequencer {
             .iter()
             .flat_map(|j| j.items.iter().map(Admitted::id_key))
             .collect();
-        self.logged(&keys)
+        let mut logged = self.logged(&keys)?;
+        // Event hashes are looked up only for events new by eventID: a retry is answered by
+        // its eventID, and a different event with the same content is refused.
+        let items: Vec<&Admitted> = group.iter().flat_map(|j| &j.items).collect();
+        let wanted: Vec<(usize, [u8; 32])> = logged
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| matches!(l, Logged::New))
+            .filter_map(|(i, _)| content_hash(items[i]).map(|h| (i, h)))
+            .collect();
+        let hashes: Vec<[u8; 32]> = wanted.iter().map(|(_, h)| *h).collect();
+        let stored = self.store.event_hashes(&hashes)?;
+        for ((i, h), found) in wanted.into_iter().zip(stored) {
+            let pending = self
+                .inflight
+                .iter()
+                .rev()
+                .find_map(|f| f.hashes.get(&h).map(|r| r.index));
+            if let Some(index) = found.or(pending) {
+                logged[i] = Logged::SameContent(index);
+            }
+        }
+        Ok(logged)
     }
 
     /// Answers every event of the group, in order: the receipt again for an event logged
@@ -493,9 +557,13 @@ impl Sequencer {
                 let answer = match earlier {
                     Logged::Stored(index, digest) => self.replay(item, index, &digest),
                     Logged::Pending(digest, receipt) => same_or_conflict(item, &digest, receipt),
+                    Logged::SameContent(index) => Err(duplicate(item, index)),
                     Logged::New => match draft.fresh.get(&item.id_key()) {
                         Some((digest, receipt)) => same_or_conflict(item, digest, receipt.clone()),
-                        None => self.append_new(draft, group, item)?,
+                        None => match content_hash(item).and_then(|h| draft.hashes.get(&h)) {
+                            Some(receipt) => Err(duplicate(item, receipt.index)),
+                            None => self.append_new(draft, group, item)?,
+                        },
                     },
                 };
                 answers.push(answer);
@@ -549,6 +617,9 @@ impl Sequencer {
                 draft
                     .fresh
                     .insert(item.id_key(), (item.content_digest, receipt.clone()));
+                if let Some(h) = content_hash(item) {
+                    draft.hashes.insert(h, receipt.clone());
+                }
                 Ok(Ok(Appended::Created(receipt)))
             }
         }
@@ -567,6 +638,7 @@ impl Sequencer {
             state,
             batch,
             fresh,
+            hashes,
             record_time,
             mut log,
             ..
@@ -593,6 +665,7 @@ impl Sequencer {
             self.inflight.push_back(InFlight {
                 changes: changes.clone(),
                 fresh: Arc::new(fresh),
+                hashes: Arc::new(hashes),
             });
         }
         Staged {
@@ -642,6 +715,7 @@ impl Sequencer {
             batch.put_node(level, i, &h);
         }
         batch.put_event_id(&item.id_key(), index, &item.content_digest);
+        put_lookups(batch, item, index);
         self.prev_hash = entry_hash;
         if let Some(log) = log {
             log.entries.push((index, bytes, leaf_hash));
@@ -652,6 +726,7 @@ impl Sequencer {
             leaf_hash,
             event_id: item.event_id.to_string(),
             record_time: record_time.to_owned(),
+            event_hash: item.event_hash.map(|h| EventId::Hash(h).to_string()),
         }
     }
 
@@ -710,6 +785,9 @@ struct Pipe {
 enum Logged {
     /// Durable, at this index with this content digest.
     Stored(u64, Hash),
+    /// A different eventID, but an event with the same event hash is logged (or about to be)
+    /// at this index.
+    SameContent(u64),
     /// Decided by a group the writer has not finished yet.
     Pending(Hash, Receipt),
     New,
@@ -727,6 +805,39 @@ fn same_or_conflict(
     } else {
         Err(conflict(item, receipt.index))
     }
+}
+
+/// The event hash that makes two events the same: an error declaration repeats the event it
+/// declares erroneous (the hash leaves `errorDeclaration` out), so it has none of its own.
+pub(super) fn content_hash(item: &Admitted) -> Option<[u8; 32]> {
+    item.event_hash.filter(|_| !item.doc.declares_error)
+}
+
+/// Writes what finds an accepted entry besides its eventID: its event hash and its query
+/// index terms.
+pub(super) fn put_lookups(batch: &mut BatchWriter<'_>, item: &Admitted, index: u64) {
+    if let Some(h) = content_hash(item) {
+        batch.put_event_hash(&h, index);
+    }
+    for t in &item.terms {
+        batch.put_state(
+            crate::store::StateCf::Index,
+            &crate::state::index_key(t.tag, &t.value, item.doc.event_time_ms, index),
+            &[],
+        );
+    }
+}
+
+fn duplicate(item: &Admitted, index: u64) -> AppendError {
+    AppendError::Rejected(RuleError {
+        code: Refusal::DuplicateEvent,
+        message: format!(
+            "the same event (CBV 2.0 event hash {}) is already logged at entry {index}; an event is recorded once, whatever its eventID",
+            item.event_hash
+                .map(|h| EventId::Hash(h).to_string())
+                .unwrap_or_default()
+        ),
+    })
 }
 
 fn conflict(item: &Admitted, index: u64) -> AppendError {

@@ -223,6 +223,44 @@ impl<'a> StateReader<'a> {
         Ok(out)
     }
 
+    /// The distinct values indexed under `tag`, in order, after `after`: one seek per value.
+    /// Returns at most `limit` values and the last one when more may follow.
+    pub fn index_values(
+        &self,
+        tag: u8,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<String>, Option<String>), StoreError> {
+        let mut cursor = self.store.index_cursor(vec![tag], true);
+        match after {
+            // Past every key of that value: its keys are `value ‖ 0 ‖ 16 bytes`.
+            Some(a) => {
+                let mut k = a.as_bytes().to_vec();
+                k.push(1);
+                cursor.seek(&k);
+            }
+            None => cursor.rewind(),
+        }
+        let mut out = Vec::new();
+        loop {
+            cursor.status()?;
+            let Some(suffix) = cursor.suffix() else {
+                return Ok((out, None));
+            };
+            let end = suffix.len().saturating_sub(17);
+            let value = String::from_utf8(suffix[..end].to_vec())
+                .map_err(|_| StoreError::Corrupt("an index value is not UTF-8".into()))?;
+            if out.len() == limit {
+                let last = out.last().cloned();
+                return Ok((out, last));
+            }
+            let mut skip = value.as_bytes().to_vec();
+            skip.push(1);
+            out.push(value);
+            cursor.seek(&skip);
+        }
+    }
+
     /// Whether `token` is a page token of `scan` (tokens are only valid for the same query).
     pub fn token_matches(scan: &Scan, token: &[u8]) -> bool {
         let p = scan.prefix();

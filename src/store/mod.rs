@@ -7,8 +7,8 @@
 //!   so the caller must stop writing and let a restart read back what is there.
 //! - Reads see every committed batch (read-after-write consistency); readers never block the
 //!   writer.
-//! - Nothing in the log families (`entries`, `merkle`, `event_ids`) is ever overwritten or
-//!   deleted by lotline: keys are written once.
+//! - Nothing in the log families (`entries`, `merkle`, `event_ids`, `event_hashes`) is ever
+//!   overwritten or deleted by lotline: keys are written once.
 //!
 //! # Key layout (column families)
 //! | CF          | key                                  | value                                           |
@@ -16,7 +16,9 @@
 //! | `entries`   | index, u64 big-endian                | canonical entry bytes (RFC 8785 JSON)           |
 //! | `merkle`    | level u8 ‖ index u64 big-endian      | 32-byte hash of the complete subtree of leaves `[index·2^level, (index+1)·2^level)`; level 0 holds leaf hashes |
 //! | `event_ids` | 16-byte UUID of the `eventID` (‖ 0x01 for an EPCIS error declaration of it) | entry index u64 big-endian ‖ 32-byte content digest |
+//! | `event_hashes` | 32-byte CBV 2.0 event hash of an EPCIS event (not of error declarations) | entry index u64 big-endian |
 //! | `meta`      | `origin`, `checkpoint`               | the log's origin line; the latest signed checkpoint note |
+//! | `service`   | `job/`, `query/`, `sub/` ‖ id        | this node's capture jobs, named queries and subscriptions (JSON, `crate::epcis`); not derived from the log, changed in place |
 //! | `actors`    | actor id (UTF-8)                     | the actor's record (JSON, `state::ActorRecord`)  |
 //! | `keys`      | `did:key`                            | the id of the actor the key belongs to          |
 //! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (JSON, `state::LotRecord`)      |
@@ -46,6 +48,8 @@ const CF_ENTRIES: &str = "entries";
 const CF_MERKLE: &str = "merkle";
 const CF_EVENT_IDS: &str = "event_ids";
 const CF_META: &str = "meta";
+const CF_EVENT_HASHES: &str = "event_hashes";
+const CF_SERVICE: &str = "service";
 
 /// A key and its value, as scans return them.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
@@ -183,6 +187,8 @@ impl Store {
             ColumnFamilyDescriptor::new(CF_MERKLE, Options::default()),
             ColumnFamilyDescriptor::new(CF_EVENT_IDS, ids),
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
+            ColumnFamilyDescriptor::new(CF_EVENT_HASHES, looked_up()),
+            ColumnFamilyDescriptor::new(CF_SERVICE, Options::default()),
         ]
         .into_iter()
         .chain(StateCf::ALL.iter().map(|cf| {
@@ -258,6 +264,65 @@ impl Store {
             .into_iter()
             .map(|r| r?.map(|v| decode_event_id_value(&v)).transpose())
             .collect()
+    }
+
+    /// Looks up many event hashes in one call: the index of the entry logged with each.
+    pub fn event_hashes(&self, hashes: &[[u8; 32]]) -> Result<Vec<Option<u64>>, StoreError> {
+        let cf = self.cf(CF_EVENT_HASHES);
+        self.db
+            .multi_get_cf(hashes.iter().map(|h| (cf, h.as_slice())))
+            .into_iter()
+            .map(|r| r?.map(|v| u64_at(&v, "event hash")).transpose())
+            .collect()
+    }
+
+    /// A cursor over the `index` family restricted to keys starting with `prefix`, moving
+    /// forwards or backwards; the query engine (`crate::epcis::query`) seeks it.
+    pub fn index_cursor(&self, prefix: Vec<u8>, forward: bool) -> IndexCursor<'_> {
+        IndexCursor {
+            it: self.db.raw_iterator_cf(self.cf(StateCf::Index.name())),
+            prefix,
+            forward,
+        }
+    }
+
+    /// This node's service record `key` (capture jobs, named queries, subscriptions).
+    pub fn service(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_SERVICE), key)?)
+    }
+
+    /// Writes (or with `None` deletes) service records in one synced write: when it returns,
+    /// they survive a crash.
+    pub fn put_service(&self, records: &[(&[u8], Option<&[u8]>)]) -> Result<(), StoreError> {
+        let cf = self.cf(CF_SERVICE);
+        let mut batch = WriteBatch::default();
+        for (k, v) in records {
+            match v {
+                Some(v) => batch.put_cf(cf, k, v),
+                None => batch.delete_cf(cf, k),
+            }
+        }
+        let mut opts = WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        Ok(())
+    }
+
+    /// Every service record whose key starts with `prefix`, in key order.
+    pub fn service_scan(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, StoreError> {
+        let mut out = Vec::new();
+        let it = self.db.iterator_cf(
+            self.cf(CF_SERVICE),
+            IteratorMode::From(prefix, rocksdb::Direction::Forward),
+        );
+        for item in it {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.into_vec(), v.into_vec()));
+        }
+        Ok(out)
     }
 
     pub fn event_id(&self, id: &IdKey) -> Result<Option<(u64, Hash)>, StoreError> {
@@ -368,6 +433,61 @@ fn decode_event_id_value(v: &[u8]) -> Result<(u64, Hash), StoreError> {
     ))
 }
 
+/// A cursor over one prefix of the `index` family: keys are `prefix ‖ suffix`, and the cursor
+/// yields suffixes in order (forwards) or reverse order (backwards).
+pub struct IndexCursor<'a> {
+    it: rocksdb::DBRawIteratorWithThreadMode<'a, DB>,
+    prefix: Vec<u8>,
+    forward: bool,
+}
+
+impl IndexCursor<'_> {
+    /// Moves to the first suffix at or after `suffix` in the cursor's direction (forwards: the
+    /// smallest ≥ it; backwards: the largest ≤ it).
+    pub fn seek(&mut self, suffix: &[u8]) {
+        let mut k = Vec::with_capacity(self.prefix.len() + suffix.len());
+        k.extend_from_slice(&self.prefix);
+        k.extend_from_slice(suffix);
+        if self.forward {
+            self.it.seek(&k);
+        } else {
+            self.it.seek_for_prev(&k);
+        }
+    }
+
+    /// Moves to the first suffix in the cursor's direction.
+    pub fn rewind(&mut self) {
+        if self.forward {
+            self.it.seek(&self.prefix);
+        } else {
+            // The largest key under the prefix: just before the prefix's successor.
+            let mut end = self.prefix.clone();
+            end.push(0xff);
+            end.extend_from_slice(&[0xff; 16]);
+            self.it.seek_for_prev(&end);
+        }
+    }
+
+    /// The current suffix, or `None` past the end of the prefix.
+    pub fn suffix(&self) -> Option<&[u8]> {
+        let k = self.it.key()?;
+        k.strip_prefix(self.prefix.as_slice())
+    }
+
+    pub fn advance(&mut self) {
+        if self.forward {
+            self.it.next();
+        } else {
+            self.it.prev();
+        }
+    }
+
+    /// A read error the iterator met (it then reports no key).
+    pub fn status(&self) -> Result<(), StoreError> {
+        Ok(self.it.status()?)
+    }
+}
+
 /// Builds a [`Batch`] in the key layout above.
 pub struct BatchWriter<'a> {
     store: &'a Store,
@@ -391,6 +511,11 @@ impl BatchWriter<'_> {
         v[8..].copy_from_slice(digest);
         let cf = self.store.cf(CF_EVENT_IDS);
         self.batch.inner.put_cf(cf, id.to_bytes(), v);
+    }
+
+    pub fn put_event_hash(&mut self, hash: &[u8; 32], index: u64) {
+        let cf = self.store.cf(CF_EVENT_HASHES);
+        self.batch.inner.put_cf(cf, hash, index.to_be_bytes());
     }
 
     pub fn put_state(&mut self, cf: StateCf, key: &[u8], value: &[u8]) {

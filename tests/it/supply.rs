@@ -561,7 +561,7 @@ fn rfid_decode_endpoint() {
     let by_hex = lot_state(&server, hex);
     assert_eq!(by_hex["id"], bag);
     let by_dl = get(&server.url(&format!(
-        "/v1/events?MATCH_epc={}",
+        "/v1/events?MATCH_anyEPC={}",
         enc(&format!(
             "https://id.gs1.org{}",
             by_hex["digitalLinkPath"].as_str().unwrap()

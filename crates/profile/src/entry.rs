@@ -108,6 +108,10 @@ pub struct Receipt {
     #[serde(rename = "eventID")]
     pub event_id: String,
     pub record_time: String,
+    /// The CBV 2.0 event hash ID of an EPCIS event (`ni:///sha-256;…?ver=CBV2.0`), which a
+    /// partner can recompute from the event alone; absent for lotline's own documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_hash: Option<String>,
 }
 
 impl Receipt {
@@ -120,6 +124,7 @@ impl Receipt {
             entry_hash,
             leaf_hash,
             event_id: entry.event_id().unwrap_or_default().to_owned(),
+            event_hash: crate::event_hash::event_hash_id(&entry.event).ok(),
             record_time: entry.record_time,
         })
     }

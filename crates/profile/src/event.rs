@@ -36,6 +36,11 @@ pub struct Admitted {
     pub content_digest: Hash,
     /// What the document means in the lotline profile.
     pub doc: Document,
+    /// The CBV 2.0 event hash (`ni:///sha-256;…`) of an EPCIS event; `None` for lotline's
+    /// registrar and certification documents, which are not EPCIS events.
+    pub event_hash: Option<[u8; 32]>,
+    /// What the event is found by in the query indexes (empty for lotline's own documents).
+    pub terms: Vec<crate::terms::Term>,
 }
 
 /// Why an event was refused at admission. The HTTP layer maps each variant to a problem code.
@@ -51,36 +56,48 @@ pub enum Rejection {
     Profile(Violation),
 }
 
-/// A client-chosen event identifier, `urn:uuid:<uuid>`.
+/// An event identifier: a client-chosen `urn:uuid:<uuid>`, or the event's own CBV 2.0 event
+/// hash ID `ni:///sha-256;<hex>?ver=CBV2.0` (which admission recomputes and insists on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventId(Uuid);
+pub enum EventId {
+    Uuid(Uuid),
+    Hash([u8; 32]),
+}
 
 impl EventId {
     pub const PREFIX: &'static str = "urn:uuid:";
 
-    /// Parses `urn:uuid:<uuid>`, hyphenated and lower case (RFC 9562's output form). The eventID
-    /// is signed, so it cannot be normalised; accepting other cases would let one UUID stand
-    /// for several different strings.
+    /// Parses `urn:uuid:<uuid>`, hyphenated and lower case (RFC 9562's output form), or an event
+    /// hash ID with lower-case hex. The eventID is signed, so it cannot be normalised; accepting
+    /// other cases would let one identifier stand for several different strings.
     pub fn parse(s: &str) -> Option<EventId> {
-        let rest = s.strip_prefix(Self::PREFIX)?;
-        // Uuid::parse_str also takes the braced and simple forms; the URN form is hyphenated only.
-        if rest.len() != 36 || rest.bytes().any(|b| b.is_ascii_uppercase()) {
-            return None;
+        if let Some(rest) = s.strip_prefix(Self::PREFIX) {
+            // Uuid::parse_str also takes the braced and simple forms; the URN form is hyphenated only.
+            if rest.len() != 36 || rest.bytes().any(|b| b.is_ascii_uppercase()) {
+                return None;
+            }
+            return Uuid::parse_str(rest).ok().map(EventId::Uuid);
         }
-        Uuid::parse_str(rest).ok().map(EventId)
+        // Lower-case hex only: the form the algorithm writes.
+        let id = crate::event_hash::parse_hash_id(s).map(EventId::Hash)?;
+        (id.to_string() == s).then_some(id)
     }
 
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        self.0.as_bytes()
+    /// 16 bytes for a UUID, 32 for a hash: the eventID index tells them apart by length.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            EventId::Uuid(u) => u.as_bytes(),
+            EventId::Hash(h) => h,
+        }
     }
 
     pub fn from_bytes(b: [u8; 16]) -> EventId {
-        EventId(Uuid::from_bytes(b))
+        EventId::Uuid(Uuid::from_bytes(b))
     }
 
     /// A fresh time-ordered (v7) identifier, for clients that generate events.
     pub fn new_v7() -> EventId {
-        EventId(Uuid::now_v7())
+        EventId::Uuid(Uuid::now_v7())
     }
 }
 
@@ -93,7 +110,7 @@ pub struct IdKey {
 }
 
 impl IdKey {
-    /// 16 bytes of UUID, and a 0x01 after them for a declaration.
+    /// The eventID's 16 (UUID) or 32 (hash) bytes, and a 0x01 after them for a declaration.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = self.id.as_bytes().to_vec();
         if self.declaration {
@@ -103,16 +120,16 @@ impl IdKey {
     }
 
     pub fn from_bytes(b: &[u8]) -> Option<IdKey> {
-        let id: [u8; 16] = b.get(..16)?.try_into().ok()?;
-        let declaration = match &b[16..] {
-            [] => false,
-            [1] => true,
+        let (len, declaration) = match b.len() {
+            16 | 32 => (b.len(), false),
+            17 | 33 if b[b.len() - 1] == 1 => (b.len() - 1, true),
             _ => return None,
         };
-        Some(IdKey {
-            id: EventId::from_bytes(id),
-            declaration,
-        })
+        let id = match len {
+            16 => EventId::Uuid(Uuid::from_bytes(b[..16].try_into().ok()?)),
+            _ => EventId::Hash(b[..32].try_into().ok()?),
+        };
+        Some(IdKey { id, declaration })
     }
 }
 
@@ -127,7 +144,16 @@ impl Admitted {
 
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", Self::PREFIX, self.0.hyphenated())
+        match self {
+            EventId::Uuid(u) => write!(f, "{}{}", Self::PREFIX, u.hyphenated()),
+            EventId::Hash(h) => {
+                f.write_str("ni:///sha-256;")?;
+                for b in h {
+                    write!(f, "{b:02x}")?;
+                }
+                f.write_str("?ver=CBV2.0")
+            }
+        }
     }
 }
 
@@ -165,7 +191,7 @@ fn event_id_of(event: &Value) -> Result<EventId, Rejection> {
     let id = event.get("eventID").and_then(Value::as_str).unwrap_or("");
     EventId::parse(id).ok_or_else(|| Rejection::Schema {
         pointer: "/eventID".into(),
-        message: format!("{id:?} is not urn:uuid:<uuid>"),
+        message: format!("{id:?} is neither urn:uuid:<uuid> nor ni:///sha-256;<hex>?ver=CBV2.0"),
     })
 }
 
@@ -207,13 +233,52 @@ pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
     h.update(verified.did.as_bytes());
     h.update([0]);
     h.update(&canonical.unsecured);
+    let event_hash = hash_of(event, event_id, &doc)?;
     Ok(Admitted {
         event_id,
         signer: verified.did,
         event_jcs,
         content_digest: h.finalize().into(),
         doc,
+        event_hash,
+        terms: crate::terms::terms(event),
     })
+}
+
+/// The CBV 2.0 event hash of an EPCIS event. An eventID that is a hash ID must be this one: it
+/// claims to be the event's own hash, and a partner recomputing it must get the same.
+fn hash_of(event: &Value, id: EventId, doc: &Document) -> Result<Option<[u8; 32]>, Rejection> {
+    if !doc.kind.is_epcis() {
+        return match id {
+            EventId::Hash(_) => Err(Rejection::Profile(profile::violation(
+                "event-id.hash",
+                "/eventID",
+                "an event hash ID is defined for EPCIS events only; give lotline documents a urn:uuid eventID",
+            ))),
+            EventId::Uuid(_) => Ok(None),
+        };
+    }
+    let pre_hash = crate::event_hash::pre_hash(event).map_err(|e| {
+        Rejection::Profile(profile::violation(
+            "event-id.hash",
+            "",
+            format!("the CBV 2.0 event hash of this event cannot be computed: {e}"),
+        ))
+    })?;
+    let computed: [u8; 32] = Sha256::digest(pre_hash.as_bytes()).into();
+    if let EventId::Hash(claimed) = id
+        && claimed != computed
+    {
+        return Err(Rejection::Profile(profile::violation(
+            "event-id.hash",
+            "/eventID",
+            format!(
+                "the eventID is an event hash ID, but this event's CBV 2.0 hash is {}",
+                EventId::Hash(computed)
+            ),
+        )));
+    }
+    Ok(Some(computed))
 }
 
 #[cfg(test)]
@@ -235,6 +300,10 @@ mod tests {
             lotline_scenario::plot("P1", "Takeo", 1.0, 104.8, 11.0),
             "conventional",
         );
+        e["@context"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"example": "https://example.com/"}));
         e["example:note"] = json!("unit test");
         e
     }
@@ -479,5 +548,52 @@ mod tests {
         assert!(EventId::parse("0190b3a4-7f00-7000-8000-000000000001").is_none());
         let id = EventId::new_v7();
         assert_eq!(EventId::parse(&id.to_string()), Some(id));
+        let hash = "ni:///sha-256;df7bb3c352fef055578554f09f5e2aa41782150ced7bd0b8af24dd3ccb30ba69?ver=CBV2.0";
+        let h = EventId::parse(hash).unwrap();
+        assert_eq!(h.to_string(), hash);
+        assert!(EventId::parse(&hash.to_uppercase()).is_none());
+        assert!(EventId::parse(&hash.replace("CBV2.0", "CBV2.1")).is_none());
+        for declaration in [false, true] {
+            for id in [id, h] {
+                let k = IdKey { id, declaration };
+                assert_eq!(IdKey::from_bytes(&k.to_bytes()), Some(k));
+            }
+        }
+        assert_eq!(IdKey::from_bytes(&[0; 18]), None);
+        assert_eq!(
+            IdKey::from_bytes(
+                &[0; 33][..32]
+                    .iter()
+                    .chain([2u8].iter())
+                    .copied()
+                    .collect::<Vec<_>>()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn the_event_hash_is_computed_and_a_hash_event_id_must_match_it() {
+        let a = admit(&signed()).unwrap();
+        let expected = crate::event_hash::event_hash_id(&event()).unwrap();
+        assert_eq!(EventId::Hash(a.event_hash.unwrap()).to_string(), expected);
+        let key = didkey::generate().unwrap();
+        let mut e = event();
+        e["eventID"] = json!(expected);
+        let b = admit(&di::sign(&e, &key, "2026-11-20T01:00:00Z").unwrap()).unwrap();
+        assert_eq!(b.event_id.to_string(), expected);
+        assert_eq!(b.event_hash, a.event_hash);
+        e["eventID"] = json!(
+            expected
+                .replace("ni:///sha-256;d", "ni:///sha-256;e")
+                .replace("ni:///sha-256;0", "ni:///sha-256;1")
+        );
+        let other = e["eventID"].as_str().unwrap().to_owned();
+        if other != expected {
+            match admit(&di::sign(&e, &key, "2026-11-20T01:00:00Z").unwrap()) {
+                Err(Rejection::Profile(v)) => assert_eq!(v.rule, "event-id.hash"),
+                other => panic!("a wrong hash ID was admitted: {other:?}"),
+            }
+        }
     }
 }

@@ -21,7 +21,10 @@
 //!   sorted as strings.
 //! - Left out: `eventID` (the hash is meant to populate it), `recordTime` (set by the
 //!   repository, not the capturer), `errorDeclaration` (added later, the event is the same),
-//!   `certificationInfo` (outside the CBV property order), JSON-LD keywords (`@context`, ...).
+//!   `certificationInfo` (outside the CBV property order), JSON-LD keywords (`@context`, ...),
+//!   and a Data Integrity `proof` (it secures the event; it is not part of it).
+//! - Unprefixed members of an extension object are in the namespace of the object's own name
+//!   (as unprefixed child elements in XML's binding).
 //! - Values: trimmed; times (fields whose name contains `time`, but not `offset`) to UTC at
 //!   millisecond precision (`2020-03-04T10:00:30.000Z`); numbers without trailing zeros
 //!   (`23.0` -> `23`); CBV URNs and bare CBV terms to their Web URIs
@@ -54,8 +57,6 @@ pub enum HashError {
     },
     #[error("field {field:?} is not an RFC 3339 date-time with offset: {value:?}")]
     InvalidTime { field: String, value: String },
-    #[error("extension field {key:?} uses a prefix the context does not declare")]
-    UnknownPrefix { key: String },
     #[error("field {key:?} is neither an EPCIS field nor a prefixed extension")]
     UnsupportedField { key: String },
 }
@@ -74,12 +75,15 @@ const EVENT_TYPES: [&str; 5] = [
 ];
 
 /// Fields that never take part in the hash.
-const EXCLUDED: [&str; 5] = [
+const EXCLUDED: [&str; 6] = [
     "type",
     "eventID",
     "recordTime",
     "errorDeclaration",
     "certificationInfo",
+    // A W3C Data Integrity proof secures the event; it is not part of what happened, and two
+    // signatures of one event must give one hash.
+    "proof",
 ];
 
 /// How a standard top-level field is written, in the CBV 2.0 property order.
@@ -528,7 +532,16 @@ impl Cx {
                     if k.starts_with('@') || k.starts_with('#') {
                         continue;
                     }
-                    children.extend(self.extension(k, cv)?);
+                    if k.contains(':') {
+                        children.extend(self.extension(k, cv)?);
+                    } else {
+                        // An unprefixed member of an extension object is in its parent's
+                        // namespace, as a child element without a prefix is in XML's default
+                        // namespace of its parent.
+                        let ns_end = name.find('}').map_or(0, |i| i + 1);
+                        let child = format!("{}{k}", &name[..ns_end]);
+                        self.extension_values(&child, cv, &mut children)?;
+                    }
                 }
                 out.push(Node::new(name.to_owned(), text, children));
             }
@@ -551,9 +564,9 @@ impl Cx {
         }
         match self.prefixes.get(prefix) {
             Some(ns) => Ok(format!("{{{ns}}}{local}")),
-            None => Err(HashError::UnknownPrefix {
-                key: key.to_owned(),
-            }),
+            // JSON-LD reads a compact IRI whose prefix no context defines as an absolute IRI
+            // (scheme `prefix`): the namespace is the prefix itself.
+            None => Ok(format!("{{{prefix}:}}{local}")),
         }
     }
 }
@@ -1320,9 +1333,7 @@ mod tests {
         assert_eq!(pre_hash(&json!({})), Err(HashError::MissingEventType));
         assert_eq!(
             pre_hash(&json!({"type": "ObjectEvent", "foo:bar": 1})),
-            Err(HashError::UnknownPrefix {
-                key: "foo:bar".into()
-            })
+            Ok("eventType=ObjectEvent{foo:}bar=1".into())
         );
         assert!(matches!(
             pre_hash(&json!({"type": "ObjectEvent", "eventTime": "soon"})),

@@ -23,3 +23,5 @@ pub mod profile;
 pub mod profile_schemas;
 pub mod records;
 pub mod refusal;
+pub mod terms;
+pub mod vocab;

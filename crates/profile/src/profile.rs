@@ -45,6 +45,15 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// A refusal under profile rule `rule`, for the modules of this crate that enforce rules too.
+pub(crate) fn violation(
+    rule: &'static str,
+    pointer: impl Into<String>,
+    message: impl Into<String>,
+) -> Violation {
+    self::rule(rule, pointer, message)
+}
+
 fn rule(rule: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Violation {
     Violation {
         code: Refusal::ProfileViolation,
@@ -555,6 +564,9 @@ pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
             format!("{s:?} is not an identifier lotline tracks: {why}"),
         )
     };
+    if s.starts_with("http://") || s.starts_with("https://") {
+        return dl_ident(s, pointer);
+    }
     let (id, urn) = if s.starts_with("urn:epc:class:") {
         let id = gs1::parse_epc_uri(s).map_err(|e| bad(e.to_string()))?;
         let urn = id.to_urn();
@@ -588,6 +600,41 @@ pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
     })
 }
 
+/// An identifier written as a GS1 Digital Link URI (on any host). Its key is the same as the
+/// EPC URN's, so both forms name one lot; without the company-prefix length (which a Digital
+/// Link does not carry) there is no EPC URN, so the canonical `https://id.gs1.org` URI stands in
+/// for it in messages and the lot graph.
+fn dl_ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
+    use gs1::digital_link::{PrimaryKey, Qualifier};
+    let bad = |why: String| {
+        rule(
+            "identifier.gs1",
+            pointer,
+            format!("{s:?} is not an identifier lotline tracks: {why}"),
+        )
+    };
+    let dl = gs1::digital_link::parse_digital_link(s).map_err(|e| bad(e.to_string()))?;
+    let class = match dl.primary() {
+        PrimaryKey::Sscc => IdClass::Unit,
+        PrimaryKey::Gtin if dl.qualifier(Qualifier::Serial).is_some() => IdClass::Item,
+        PrimaryKey::Gtin if dl.qualifier(Qualifier::Lot).is_some() => IdClass::Lot,
+        _ => {
+            return Err(bad(
+                "goods are named by a GTIN with a lot (10) or serial (21), or an SSCC (00)".into(),
+            ));
+        }
+    };
+    let gtin = (dl.primary() == PrimaryKey::Gtin).then(|| dl.primary_value().to_owned());
+    let key = dl.dl_path();
+    Ok(Ident {
+        urn: format!("https://id.gs1.org{key}"),
+        key,
+        gtin,
+        original: s.to_owned(),
+        class,
+    })
+}
+
 fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
@@ -599,8 +646,12 @@ fn arr<'a>(v: &'a Value, key: &str) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
-/// Classifies a document by `type`, `action` and `bizStep`.
+/// Classifies a document by `type`, `action` and `bizStep` (in any CBV form).
 pub fn classify(doc: &Value) -> Result<Kind, Violation> {
+    classify_normal(&crate::vocab::normalise(doc))
+}
+
+fn classify_normal(doc: &Value) -> Result<Kind, Violation> {
     let ty = str_at(doc, "type").unwrap_or("");
     let action = str_at(doc, "action");
     let step = str_at(doc, "bizStep");
@@ -674,9 +725,14 @@ pub fn classify(doc: &Value) -> Result<Kind, Violation> {
     Ok(kind)
 }
 
-/// Checks `doc` against its kind's schema and builds the typed document.
+/// Checks `doc` against its kind's schema and builds the typed document. CBV terms may be
+/// written as bare words, URNs or Web URIs ([`crate::vocab`]); the profile reads bare words.
 pub fn interpret(doc: &Value) -> Result<Document, Violation> {
-    let kind = classify(doc)?;
+    interpret_normal(&crate::vocab::normalise(doc))
+}
+
+fn interpret_normal(doc: &Value) -> Result<Document, Violation> {
+    let kind = classify_normal(doc)?;
     // `is_valid` stops at the first failure and builds no errors; only a document that fails
     // pays for finding out where.
     if let Some(v) = profile_schemas::validator(kind.schema())

@@ -761,11 +761,11 @@ mod tests {
             },
         },
         Invalid {
-            what: "a corrective event that is not a urn:uuid",
+            what: "a corrective event that is neither a urn:uuid nor an event hash ID",
             fixture: "harvest_correction",
             pointer: "/errorDeclaration/correctiveEventIDs/0",
             mutate: |d| {
-                d["errorDeclaration"]["correctiveEventIDs"][0] = "ni:///sha-256;df7bb3c352fef055578554f09f5e2aa41782150ced7bd0b8af24dd3ccb30ba69?ver=CBV2.0".into()
+                d["errorDeclaration"]["correctiveEventIDs"][0] = "ni:///sha-256;DF7BB3C352FEF055578554F09F5E2AA41782150CED7BD0B8AF24DD3CCB30BA69?ver=CBV2.0".into()
             },
         },
         Invalid {

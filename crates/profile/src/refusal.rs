@@ -33,6 +33,8 @@ crate::stable_codes! {
         RoleAlreadyGranted = "role_already_granted",
         RoleNotGranted = "role_not_granted",
         AlreadyCommissioned = "already_commissioned",
+        /// Another event with the same CBV 2.0 event hash (the same content) is logged.
+        DuplicateEvent = "duplicate_event",
         NotCustodian = "not_custodian",
         InsufficientBalance = "insufficient_balance",
         NoMatchingShipping = "no_matching_shipping",

@@ -1,0 +1,163 @@
+//! CBV 2.0 vocabulary forms: the bare words EPCIS 2.0 JSON-LD uses (`shipping`), the URNs of
+//! EPCIS 1.x and the XML binding (`urn:epcglobal:cbv:bizstep:shipping`), and the Web URIs of
+//! CBV 2.0 (`https://ref.gs1.org/cbv/BizStep-shipping`) all name the same term.
+//!
+//! The profile is written with bare words. [`normalise`] gives the view of a document the
+//! profile reads — every standard vocabulary value as its bare word — while the signed
+//! original is stored untouched: the signature covers the form its signer wrote. Pure.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+/// The CBV vocabularies lotline reads, as (URN segment, Web URI prefix).
+#[derive(Debug, Clone, Copy)]
+pub enum Vocab {
+    BizStep,
+    Disposition,
+    BizTransactionType,
+    SourceDestType,
+    ErrorReason,
+}
+
+impl Vocab {
+    fn forms(self) -> (&'static str, &'static str) {
+        match self {
+            Vocab::BizStep => ("bizstep", "BizStep-"),
+            Vocab::Disposition => ("disp", "Disp-"),
+            Vocab::BizTransactionType => ("btt", "BTT-"),
+            Vocab::SourceDestType => ("sdt", "SDT-"),
+            Vocab::ErrorReason => ("er", "ER-"),
+        }
+    }
+}
+
+/// The bare word of a CBV term written in any of its forms, or `None` if `value` is not one of
+/// the long forms (a bare word, or a private vocabulary's URI, stays as it is).
+pub fn bare(vocab: Vocab, value: &str) -> Option<&str> {
+    let (urn, web) = vocab.forms();
+    if let Some(rest) = value.strip_prefix("urn:epcglobal:cbv:")
+        && let Some(word) = rest.strip_prefix(urn).and_then(|r| r.strip_prefix(':'))
+    {
+        return is_word(word).then_some(word);
+    }
+    for base in [
+        "https://ref.gs1.org/cbv/",
+        "http://ref.gs1.org/cbv/",
+        "https://gs1.org/voc/",
+        "https://www.gs1.org/voc/",
+    ] {
+        if let Some(word) = value.strip_prefix(base).and_then(|r| r.strip_prefix(web)) {
+            return is_word(word).then_some(word);
+        }
+    }
+    None
+}
+
+fn is_word(w: &str) -> bool {
+    !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The document with every standard vocabulary value as its bare word; borrowed unchanged when
+/// it already is (the common case costs no copy).
+pub fn normalise(doc: &Value) -> Cow<'_, Value> {
+    let mut out: Option<Value> = None;
+    let mut set = |pointer: &str, vocab: Vocab| {
+        let current = out.as_ref().unwrap_or(doc);
+        let word = match current.pointer(pointer).and_then(Value::as_str) {
+            Some(v) => match bare(vocab, v) {
+                Some(w) => w.to_owned(),
+                None => return,
+            },
+            None => return,
+        };
+        let target = out.get_or_insert_with(|| doc.clone());
+        if let Some(slot) = target.pointer_mut(pointer) {
+            *slot = Value::String(word);
+        }
+    };
+    set("/bizStep", Vocab::BizStep);
+    set("/disposition", Vocab::Disposition);
+    set("/errorDeclaration/reason", Vocab::ErrorReason);
+    for (list, vocab) in [
+        ("bizTransactionList", Vocab::BizTransactionType),
+        ("sourceList", Vocab::SourceDestType),
+        ("destinationList", Vocab::SourceDestType),
+    ] {
+        let n = doc.get(list).and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..n {
+            set(&format!("/{list}/{i}/type"), vocab);
+        }
+    }
+    for part in ["set", "unset"] {
+        let n = doc
+            .pointer(&format!("/persistentDisposition/{part}"))
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        for i in 0..n {
+            set(
+                &format!("/persistentDisposition/{part}/{i}"),
+                Vocab::Disposition,
+            );
+        }
+    }
+    match out {
+        Some(v) => Cow::Owned(v),
+        None => Cow::Borrowed(doc),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_form_gives_the_bare_word() {
+        for v in [
+            "shipping",
+            "urn:epcglobal:cbv:bizstep:shipping",
+            "https://ref.gs1.org/cbv/BizStep-shipping",
+            "https://gs1.org/voc/BizStep-shipping",
+        ] {
+            assert_eq!(bare(Vocab::BizStep, v).unwrap_or(v), "shipping", "{v}");
+        }
+        assert_eq!(
+            bare(Vocab::BizStep, "urn:epcglobal:cbv:disp:in_transit"),
+            None
+        );
+        assert_eq!(
+            bare(Vocab::Disposition, "urn:epcglobal:cbv:disp:in_transit"),
+            Some("in_transit")
+        );
+        assert_eq!(bare(Vocab::BizStep, "urn:epcglobal:cbv:bizstep:"), None);
+        assert_eq!(bare(Vocab::BizStep, "https://example.com/bizstep/x"), None);
+        assert_eq!(bare(Vocab::BizStep, "lotline:milling"), None);
+    }
+
+    #[test]
+    fn normalises_a_document_and_borrows_when_nothing_changes() {
+        let d = json!({
+            "bizStep": "urn:epcglobal:cbv:bizstep:receiving",
+            "disposition": "https://ref.gs1.org/cbv/Disp-in_progress",
+            "bizTransactionList": [{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": "urn:x"}],
+            "sourceList": [{"type": "urn:epcglobal:cbv:sdt:owning_party", "source": "urn:y"}],
+            "persistentDisposition": {"set": ["urn:epcglobal:cbv:disp:completeness_verified"]},
+            "errorDeclaration": {"reason": "urn:epcglobal:cbv:er:incorrect_data"}
+        });
+        let n = normalise(&d);
+        assert!(matches!(n, Cow::Owned(_)));
+        assert_eq!(n["bizStep"], "receiving");
+        assert_eq!(n["disposition"], "in_progress");
+        assert_eq!(n["bizTransactionList"][0]["type"], "po");
+        assert_eq!(n["bizTransactionList"][0]["bizTransaction"], "urn:x");
+        assert_eq!(n["sourceList"][0]["type"], "owning_party");
+        assert_eq!(
+            n["persistentDisposition"]["set"][0],
+            "completeness_verified"
+        );
+        assert_eq!(n["errorDeclaration"]["reason"], "incorrect_data");
+        let plain = json!({"bizStep": "shipping", "disposition": "in_transit"});
+        assert!(matches!(normalise(&plain), Cow::Borrowed(_)));
+    }
+}
