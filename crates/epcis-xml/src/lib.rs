@@ -115,9 +115,9 @@ pub fn document_to_json(xml: &str) -> Result<Value, XmlError> {
         .ok_or_else(|| invalid(root, "the creationDate attribute is missing"))?
         .trim()
         .to_owned();
-    let body = only_child(root, "EPCISBody")?
+    let body = only_child(root, "EPCISBody", ns)?
         .ok_or_else(|| invalid(root, "the EPCISBody element is missing"))?;
-    let list = only_child(body, "EventList")?
+    let list = only_child(body, "EventList", ns)?
         .ok_or_else(|| invalid(body, "the EventList element is missing"))?;
     let mut events = Vec::new();
     cx.events(list, &mut events)?;
@@ -307,7 +307,7 @@ impl Cx<'_> {
     /// `extension` wrapper holds).
     fn location(&mut self, node: Node) -> Result<Value, XmlError> {
         let mut out = Map::new();
-        self.location_fields(node, &mut out)?;
+        self.location_fields(node, &mut out, 0)?;
         if !out.contains_key("id") {
             return Err(invalid(node, "the id element is missing"));
         }
@@ -318,6 +318,7 @@ impl Cx<'_> {
         &mut self,
         node: Node,
         out: &mut Map<String, Value>,
+        depth: usize,
     ) -> Result<(), XmlError> {
         for child in elements(node) {
             if !self.is_standard(child) {
@@ -329,7 +330,7 @@ impl Cx<'_> {
                 "id" if !out.contains_key("id") => {
                     out.insert("id".into(), Value::String(leaf_text(child)?));
                 }
-                "extension" if child.parent() == Some(node) => self.location_fields(child, out)?,
+                "extension" if depth == 0 => self.location_fields(child, out, depth + 1)?,
                 _ => return Err(invalid(child, "expected an id element")),
             }
         }
@@ -683,14 +684,17 @@ fn elements<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a,
     node.children().filter(Node::is_element)
 }
 
-/// The one child element `name` of `node`, in the EPCIS vocabulary; an error if repeated.
+/// The one child element `name` of `node`, unqualified or in the document's EPCIS namespace
+/// `epcis_ns`; an error if repeated.
 fn only_child<'a, 'input>(
     node: Node<'a, 'input>,
     name: &str,
+    epcis_ns: Option<&str>,
 ) -> Result<Option<Node<'a, 'input>>, XmlError> {
     let mut found = None;
     for child in elements(node) {
-        if child.tag_name().name() == name && child.tag_name().namespace().is_none() {
+        let ns = child.tag_name().namespace();
+        if child.tag_name().name() == name && (ns.is_none() || ns == epcis_ns) {
             if found.is_some() {
                 return Err(invalid(child, "repeated; it may appear once"));
             }

@@ -529,7 +529,10 @@ fn epcis_1_2_document_with_extension_wrappers() {
         <action>ADD</action>
         <bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>
         <disposition>urn:epcglobal:cbv:disp:active</disposition>
-        <readPoint><id>urn:epc:id:sgln:8712345.00002.0</id></readPoint>
+        <readPoint>
+          <id>urn:epc:id:sgln:8712345.00002.0</id>
+          <extension><farm:bay>4</farm:bay></extension>
+        </readPoint>
         <bizTransactionList/>
         <extension>
           <quantityList>
@@ -599,7 +602,7 @@ fn epcis_1_2_document_with_extension_wrappers() {
                 "action": "ADD",
                 "bizStep": "commissioning",
                 "disposition": "active",
-                "readPoint": {"id": "urn:epc:id:sgln:8712345.00002.0"},
+                "readPoint": {"id": "urn:epc:id:sgln:8712345.00002.0", "farm:bay": "4"},
                 "bizTransactionList": [],
                 "quantityList": [
                     {"epcClass": "urn:epc:class:lgtin:8712345.011111.HARVEST-12", "quantity": 1200, "uom": "KGM"}
@@ -843,4 +846,29 @@ fn truncated_and_damaged_documents_give_errors_not_panics() {
         damaged.remove(i);
         let _ = document_to_json(&damaged);
     }
+}
+
+#[test]
+fn epcis_elements_qualified_with_the_epcis_namespace_are_read_as_unqualified_ones() {
+    // The schemas declare them unqualified, but some writers put every element in the
+    // document's namespace (here the default one).
+    let xml = r#"<EPCISDocument xmlns="urn:epcglobal:epcis:xsd:2" creationDate="2025-03-04T09:00:00.000Z">
+  <EPCISBody><EventList><ObjectEvent>
+    <eventTime>2025-03-04T11:00:00Z</eventTime><eventTimeZoneOffset>+00:00</eventTimeZoneOffset>
+    <epcList><epc>urn:epc:id:sgtin:8712345.012345.1001</epc></epcList>
+    <action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:receiving</bizStep>
+  </ObjectEvent></EventList></EPCISBody>
+</EPCISDocument>"#;
+    let expected = document(
+        json!([EPCIS_CONTEXT]),
+        json!([{
+            "type": "ObjectEvent",
+            "eventTime": "2025-03-04T11:00:00Z",
+            "eventTimeZoneOffset": "+00:00",
+            "epcList": ["urn:epc:id:sgtin:8712345.012345.1001"],
+            "action": "OBSERVE",
+            "bizStep": "receiving"
+        }]),
+    );
+    assert_eq!(convert(xml), expected);
 }
