@@ -607,6 +607,24 @@ mod tests {
         assert!(job_path(None, "{}", base).is_err());
     }
 
+    #[test]
+    fn retry_after_is_read_in_seconds_and_capped() {
+        let answer = |h: &str| -> ureq::Response {
+            format!("HTTP/1.1 503 Service Unavailable\r\n{h}Content-Length: 0\r\n\r\n")
+                .parse()
+                .unwrap()
+        };
+        let wait = |h: &str| super::super::retry_after(&answer(h));
+        assert_eq!(wait("Retry-After: 3\r\n"), Some(Duration::from_secs(3)));
+        assert_eq!(
+            wait("Retry-After: 86400\r\n"),
+            Some(Duration::from_secs(60))
+        );
+        // The HTTP-date form, or none: the client's own back-off.
+        assert_eq!(wait("Retry-After: Wed, 21 Oct 2026 07:28:00 GMT\r\n"), None);
+        assert_eq!(wait(""), None);
+    }
+
     fn sent() -> Vec<Value> {
         events(&prepare(json_doc(), &key(), CREATED).unwrap())
     }
