@@ -79,12 +79,14 @@ enum Command {
         #[arg(default_value = "-")]
         file: PathBuf,
     },
-    /// Sign an unsigned EPCIS 2.0 document (JSON-LD, or XML 2.0/1.2) here, event by event, and
-    /// capture it through the server's EPCIS capture interface (POST /capture); waits for the
-    /// capture job and prints one line per event: `<n>\t<eventID>\t<accepted|refused>\t<detail>`.
-    /// Events without an eventID get their CBV 2.0 event hash ID, so a rerun resends the same
-    /// IDs. Exit 0 the capture succeeded, 1 it did not (or the server refused the document), 2
-    /// usage, input, network or server errors.
+    /// Sign an unsigned EPCISDocument (JSON-LD or XML) here and capture it (POST /capture).
+    ///
+    /// Every event is signed on this machine, then the document goes to the server's EPCIS
+    /// capture interface; the command waits for the capture job and prints one line per event:
+    /// `<n>\t<eventID>\t<accepted|refused>\t<detail>` (n counts from 1). Events without an
+    /// eventID get their CBV 2.0 event hash ID, so a rerun resends the same IDs. Exit 0 the
+    /// capture succeeded, 1 it did not (or the server refused the document), 2 usage, input,
+    /// network or server errors.
     Capture(capture::Args),
     /// Run the ledger server.
     Serve(ServeArgs),
