@@ -4,6 +4,7 @@
 
 pub mod actor;
 mod bundle;
+pub mod capture;
 pub mod consistency;
 mod input;
 mod verify;
@@ -78,6 +79,15 @@ enum Command {
         #[arg(default_value = "-")]
         file: PathBuf,
     },
+    /// Sign an unsigned EPCISDocument (JSON-LD or XML) here and capture it (POST /capture).
+    ///
+    /// Every event is signed on this machine, then the document goes to the server's EPCIS
+    /// capture interface; the command waits for the capture job and prints one line per event:
+    /// `<n>\t<eventID>\t<accepted|refused>\t<detail>` (n counts from 1). Events without an
+    /// eventID get their CBV 2.0 event hash ID, so a rerun resends the same IDs. Exit 0 the
+    /// capture succeeded, 1 it did not (or the server refused the document), 2 usage, input,
+    /// network or server errors.
+    Capture(capture::Args),
     /// Run the ledger server.
     Serve(ServeArgs),
     /// Check a C2SP tlog-proof file offline against the log's verifier key.
@@ -263,6 +273,7 @@ pub fn main() -> ExitCode {
             retries,
             file,
         } => submit(&server, batch_size, retries, &file),
+        Command::Capture(args) => capture::run(args),
         Command::Serve(args) => serve(args).map(|_| ExitCode::SUCCESS),
         Command::VerifyProof { log_key, file } => verify::verify_proof(&log_key, &file),
         Command::Verify {
@@ -574,6 +585,12 @@ impl Client {
 
     /// Sends `request` (with `body`, if any), retrying transport errors and 503s with back-off.
     fn send(&self, request: ureq::Request, body: Option<&[u8]>) -> Result<(u16, String)> {
+        self.send_reply(request, body).map(|r| (r.status, r.body))
+    }
+
+    /// [`Client::send`], keeping the answer's `Location` header. A 503's `Retry-After` (in
+    /// seconds, at most a minute) replaces the back-off delay once.
+    fn send_reply(&self, request: ureq::Request, body: Option<&[u8]>) -> Result<Reply> {
         let (method, url) = (request.method().to_owned(), request.url().to_owned());
         let mut delay = Duration::from_millis(500);
         for attempt in 0..=self.retries {
@@ -584,8 +601,9 @@ impl Client {
             };
             let (status, resp) = match res {
                 Ok(r) => (r.status(), r),
-                Err(ureq::Error::Status(503, _)) if !last => {
-                    std::thread::sleep(delay);
+                Err(ureq::Error::Status(503, r)) if !last => {
+                    let wait = retry_after(&r).unwrap_or(delay);
+                    std::thread::sleep(wait);
                     delay = (delay * 2).min(Duration::from_secs(30));
                     continue;
                 }
@@ -600,16 +618,34 @@ impl Client {
                     continue;
                 }
             };
+            let location = resp.header("Location").map(str::to_owned);
             let text = resp
                 .into_string()
                 .with_context(|| format!("reading the answer of {url}"))?;
-            return Ok((status, text));
+            return Ok(Reply {
+                status,
+                location,
+                body: text,
+            });
         }
         bail!(
             "{method} {url}: no answer after {} attempts",
             self.retries + 1
         )
     }
+}
+
+/// An HTTP answer: status, `Location` header and body text.
+struct Reply {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+/// A `Retry-After` in seconds (the HTTP-date form is not used by lotline), capped at a minute.
+fn retry_after(resp: &ureq::Response) -> Option<Duration> {
+    let secs: u64 = resp.header("Retry-After")?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(60)))
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
