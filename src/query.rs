@@ -539,7 +539,7 @@ impl Query {
         store: &Store,
         after: Option<Position>,
         want: usize,
-    ) -> Result<(Vec<(Position, Entry)>, Option<Position>), QueryError> {
+    ) -> Result<Found, QueryError> {
         let forward = !self.descending;
         let mut unions = self.cursors(store, forward);
         // Suffixes are eventTime ‖ index, big-endian: a u128 orders them.
@@ -606,7 +606,7 @@ impl Query {
         store: &Store,
         after: Option<Position>,
         want: usize,
-    ) -> Result<(Vec<(Position, Entry)>, Option<Position>), QueryError> {
+    ) -> Result<Found, QueryError> {
         let after = match after {
             Some(Position::Index(i)) => Some(i),
             None => None,
@@ -709,7 +709,7 @@ impl Query {
         ids: &[EventId],
         after: Option<Position>,
         want: usize,
-    ) -> Result<(Vec<(Position, Entry)>, Option<Position>), QueryError> {
+    ) -> Result<Found, QueryError> {
         let keys: Vec<_> = ids
             .iter()
             .map(|id| lotline_profile::event::IdKey {
@@ -907,6 +907,9 @@ fn sensor_param(name: &str, value: &Value) -> Result<Option<SensorFilter>, Param
         bound,
     }))
 }
+
+/// The entries a walk found, each with its position, and where the next page starts.
+type Found = (Vec<(Position, Entry)>, Option<Position>);
 
 /// Where a page stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

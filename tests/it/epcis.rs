@@ -687,17 +687,20 @@ fn every_query_parameter_agrees_with_a_reference_evaluation() {
     get(&server.url("/queries/shipments/events")).assert_problem(404, "not_found");
 }
 
+/// One delivery as the receiver got it: its headers (lower-case names) and body.
+type Delivery = (HashMap<String, String>, Vec<u8>);
+
 /// A webhook receiver on 127.0.0.1: records each delivery (headers and body); answers 500 to
 /// the first `fail_first` requests.
 struct Receiver {
     url: String,
-    got: Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>>,
+    got: Arc<Mutex<Vec<Delivery>>>,
 }
 
 fn receiver(fail_first: usize) -> Receiver {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<(HashMap<String, String>, Vec<u8>)>>> = Arc::default();
+    let got: Arc<Mutex<Vec<Delivery>>> = Arc::default();
     let sink = got.clone();
     std::thread::spawn(move || {
         let mut served = 0usize;
@@ -931,4 +934,93 @@ fn gs1_example_documents_go_through_capture() {
     }
     eprintln!("GS1 examples through /capture: {tally:?}");
     assert!(tally.values().sum::<usize>() >= 30);
+}
+
+/// `lotline capture`, the signing gateway: an unsigned document (JSON-LD, and EPCIS XML) is
+/// signed with the actor's key file on this side and captured; the job's outcome is printed
+/// per event and decides the exit code. Running it again sends the same (hash) eventIDs.
+#[test]
+fn the_capture_gateway_signs_and_submits_json_and_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let key = dir.path().join("farm.key");
+    lotline::ledger::write_key_file(&key, &server.farm, false).unwrap();
+    let key = key.to_str().unwrap();
+
+    let mut events: Vec<Value> = (0..3).map(|_| harvest(&fresh_lot(), 250.0)).collect();
+    for e in &mut events {
+        e.as_object_mut().unwrap().remove("eventID");
+    }
+    let json_doc = dir.path().join("harvests.jsonld");
+    std::fs::write(&json_doc, serde_json::to_vec(&document(&events)).unwrap()).unwrap();
+    let before = size(&server);
+    let out = run(&[
+        "capture",
+        "--key",
+        key,
+        "--server",
+        &server.base,
+        json_doc.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains("\taccepted")).count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ni:///sha-256;"),
+        "eventIDs are the events' hash IDs: {stdout}"
+    );
+    assert_eq!(size(&server), before + 3);
+    // Again: the same hash IDs, answered from the log.
+    let out = run(&[
+        "capture",
+        "--key",
+        key,
+        "--server",
+        &server.base,
+        json_doc.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(size(&server), before + 3);
+
+    // EPCIS XML: converted and signed here; an inspection is outside the profile, and the
+    // refusal names the rule.
+    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-11-20T01:00:00Z">
+  <EPCISBody><EventList><ObjectEvent>
+    <eventTime>2026-06-02T08:00:00+07:00</eventTime><eventTimeZoneOffset>+07:00</eventTimeZoneOffset>
+    <epcList><epc>urn:epc:id:sgtin:8841234.010001.77</epc></epcList>
+    <action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:inspecting</bizStep>
+  </ObjectEvent></EventList></EPCISBody>
+</epcis:EPCISDocument>"#;
+    let xml_doc = dir.path().join("inspection.xml");
+    std::fs::write(&xml_doc, xml).unwrap();
+    let out = run(&[
+        "capture",
+        "--key",
+        key,
+        "--server",
+        &server.base,
+        xml_doc.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("refused") && stdout.contains("kind.object-event"),
+        "{stdout}"
+    );
+    assert_eq!(size(&server), before + 3);
 }
