@@ -8,6 +8,7 @@
 //! on what they share (`harness`, `filler`, `history`, `measure`), never on each other.
 
 mod audit;
+mod capture;
 mod export;
 mod filler;
 mod harness;
@@ -99,6 +100,16 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         samples: usize,
     },
+    /// EPCIS capture: `POST /capture` of documents of signed events, each followed to the end of
+    /// its job, next to the Ed25519 ceiling.
+    Capture {
+        /// Documents to capture, one after another.
+        #[arg(long, default_value_t = 5)]
+        docs: usize,
+        /// Events per document.
+        #[arg(long, default_value_t = 1000)]
+        size: usize,
+    },
     /// Mass-balance audit latency of an operator with 100,000 events, on a ledger of only those
     /// and on one with ten times as many other events (their ratio shows whether cost follows
     /// the operator's history or the ledger).
@@ -133,6 +144,7 @@ fn main() -> ExitCode {
             samples,
         } => provenance::run(small, large, samples),
         Command::Export { rows, samples } => export::run(rows, samples),
+        Command::Capture { docs, size } => capture::run(docs, size),
         Command::Recall {
             small,
             large,
