@@ -537,16 +537,7 @@ pub(super) async fn post_one_event(
     check_request(&req, true)?;
     let body = read_body(&req, payload, data.limits.max_body_bytes).await?;
     let value = json::parse(&body, &data.limits.json)?;
-    let admitted = event::admit(&value)?;
-    let mut outcomes = data
-        .ledger
-        .append(vec![admitted])
-        .await
-        .map_err(|e| write_problem(e, &req))?;
-    let outcome = outcomes
-        .pop()
-        .ok_or_else(|| Problem::internal("the sequencer answered nothing"))?;
-    let (res, receipt) = match outcome? {
+    let (res, receipt) = match super::handlers::append_one(&data, &req, &value).await?? {
         Appended::Created(r) => (HttpResponse::Created(), r),
         Appended::Duplicate(r) => (HttpResponse::Ok(), r),
     };

@@ -350,18 +350,26 @@ async fn post_event(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     let value = read_json(&data, &req, payload).await?;
-    // One admission (about 60 µs, most of it the signature) is cheaper than a hop to the blocking
-    // pool; actix runs one worker per core, so single submissions are verified in parallel.
-    let admitted = event::admit(&value)?;
+    receipt_response(append_one(&data, &req, &value).await?)
+}
+
+/// Admits one event and appends it: its outcome, once durable. One admission (about 60 µs,
+/// most of it the signature) is cheaper than a hop to the blocking pool; actix runs one worker
+/// per core, so single submissions are verified in parallel.
+pub(super) async fn append_one(
+    data: &Data,
+    req: &HttpRequest,
+    value: &Value,
+) -> Result<Result<Appended, AppendError>, Problem> {
+    let admitted = event::admit(value)?;
     let mut outcomes = data
         .ledger
         .append(vec![admitted])
         .await
-        .map_err(|e| write_problem(e, &req))?;
-    let outcome = outcomes
+        .map_err(|e| write_problem(e, req))?;
+    outcomes
         .pop()
-        .ok_or_else(|| Problem::internal("the sequencer answered nothing"))?;
-    receipt_response(outcome)
+        .ok_or_else(|| Problem::internal("the sequencer answered nothing"))
 }
 
 async fn rfid_decode(
