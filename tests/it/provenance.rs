@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::support::{Server, enc, get, post_json, run};
+use crate::support::{Server, enc, get, post_json, run, size};
 use lotline_scenario::{self as scenario, items, sgtin};
 use serde_json::{Value, json};
 
@@ -30,6 +30,11 @@ fn demo() -> Demo {
             assert_eq!(a.status, 201, "{}", a.body);
         }
     }
+    // Bundles carry the latest checkpoint; wait (the proof endpoint blocks until one covers the
+    // entry) until it covers the whole demo, so two requests see the same one.
+    let last = size(&server) - 1;
+    let proof = get(&server.url(&format!("/v1/entries/{last}/proof")));
+    assert_eq!(proof.status, 200, "{}", proof.body);
     Demo {
         server,
         registrar,
