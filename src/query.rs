@@ -104,6 +104,8 @@ pub struct Query {
     record_from_ms: i64,
     record_until_ms: i64,
     sensor: Vec<SensorFilter>,
+    /// `EQ_type`'s measurement types, which the value comparisons also hold to.
+    sensor_types: Vec<String>,
     pub order_by: OrderBy,
     pub descending: bool,
     /// `eventCountLimit`: at most this many events in all pages.
@@ -186,6 +188,7 @@ impl Query {
             record_from_ms: i64::MIN,
             record_until_ms: i64::MAX,
             sensor: Vec::new(),
+            sensor_types: Vec::new(),
             order_by: OrderBy::EventTime,
             descending: false,
             count_limit: None,
@@ -281,9 +284,16 @@ impl Query {
                     tag: tag::HAS_SENSOR,
                     value: String::new(),
                 }]),
-                "EQ_type" => Some(terms_of(tag::SENSOR_TYPE, &|v| {
-                    Ok(terms::measurement_type(v).to_owned())
-                })?),
+                "EQ_type" => {
+                    let types = terms_of(tag::SENSOR_TYPE, &|v| {
+                        Ok(terms::measurement_type(v).to_owned())
+                    })?;
+                    q.sensor_types = types.iter().map(|t| t.value.clone()).collect();
+                    Some(types)
+                }
+                "EQ_chemicalSubstance" => Some(terms_of(tag::CHEMICAL, &|v| Ok(v.to_owned()))?),
+                "EQ_microorganism" => Some(terms_of(tag::MICROORGANISM, &|v| Ok(v.to_owned()))?),
+                "EQ_deviceID" => Some(terms_of(tag::DEVICE, &|v| Ok(v.to_owned()))?),
                 "EQ_eventID" => {
                     let ids = values
                         .iter()
@@ -369,6 +379,14 @@ impl Query {
                 "eventCountLimit",
                 "eventCountLimit and maxEventCount may not be given together",
             ));
+        }
+        if !q.sensor.is_empty() {
+            // Value comparisons are checked on the events the indexes give; this index keeps
+            // the walk to events that have sensor data at all.
+            q.conditions.push(vec![Term {
+                tag: tag::HAS_SENSOR,
+                value: String::new(),
+            }]);
         }
         if !has_type {
             // Only EPCIS events: lotline's registrar documents are not.
@@ -501,7 +519,16 @@ impl Query {
                         .flatten()
                 })
                 .any(|r| {
-                    r.get("uom").and_then(Value::as_str) == Some(f.uom.as_str())
+                    // With EQ_type, the report compared is one of those types: a moisture
+                    // reading in percent does not answer a question about humidity.
+                    let typed = self.sensor_types.is_empty()
+                        || r.get("type").and_then(Value::as_str).is_some_and(|t| {
+                            self.sensor_types
+                                .iter()
+                                .any(|w| w == terms::measurement_type(t))
+                        });
+                    typed
+                        && r.get("uom").and_then(Value::as_str) == Some(f.uom.as_str())
                         && r.get(f.field)
                             .and_then(Value::as_f64)
                             .is_some_and(|v| f.op.holds(v, f.bound))

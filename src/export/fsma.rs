@@ -156,6 +156,8 @@ fn cte(kind: Kind) -> &'static str {
         Kind::Packing => "Packing",
         Kind::Unpacking => "Unpacking",
         Kind::Transaction => "Business Transaction",
+        Kind::Inspection => "Inspection",
+        Kind::Storage => "Storage",
         _ => "",
     }
 }
@@ -378,6 +380,16 @@ fn named<'a>(x: &'a Exported, look: &Lookup) -> Named<'a> {
                 "linked"
             };
             for l in ls {
+                lines.push(line(x, look, &l.id, role, &["quantityList"], l.mass_mg));
+            }
+        }
+        Action::Observe(o) => {
+            let role = if x.doc.kind == Kind::Inspection {
+                "inspected"
+            } else {
+                "stored"
+            };
+            for l in &o.lines {
                 lines.push(line(x, look, &l.id, role, &["quantityList"], l.mass_mg));
             }
         }

@@ -157,6 +157,7 @@ pub(super) fn provenance_json(bundle: &Bundle, report: &Report, base: &str) -> V
         "custody": claims.custody,
         "timeline": timeline,
         "flags": claims.flags,
+        "quality": claims.quality,
         // Derived from the verified history only: an unverified bundle proves no status.
         "organic": {
             "status": if report.verified { claims.organic.status.as_str() } else { "not_verified" },

@@ -23,7 +23,7 @@ use super::{
 use crate::store::{BatchWriter, StateCf, Store, StoreError};
 use lotline_profile::profile::{
     Action, ActorSpec, Certification, Document, Harvest, IdClass, Ident, Kind, Line, Movement,
-    Registrar, Transform,
+    Observation, Registrar, Transform,
 };
 use lotline_profile::refusal::Refusal;
 
@@ -982,8 +982,38 @@ impl<'g, 's> Tx<'g, 's> {
                 }
                 Ok(())
             }
+            Action::Observe(o) => self.observe(o, doc.kind, doc.event_time_ms, actor),
             Action::Registrar(_) | Action::Certification(_) => Ok(()),
         }
+    }
+
+    /// An inspection or storage record changes no goods, but only someone who may know the
+    /// goods records it: their holder (for at least the mass it names), or, for an inspection,
+    /// a lab or certifier, who test samples of goods they never hold. The lot's history then
+    /// includes it (the identifier index), so buyers see it.
+    fn observe(&mut self, o: &Observation, kind: Kind, t: i64, actor: &str) -> R<()> {
+        let independent = kind == Kind::Inspection
+            && self
+                .actor(actor)?
+                .is_some_and(|a| a.role_at(&["lab", "certifier"], t).is_some());
+        for l in &o.lines {
+            let lot = self.existing_ref(&l.id)?;
+            if independent {
+                continue;
+            }
+            if kind == Kind::Inspection && lot.held_by(actor) == 0 {
+                return fail(
+                    Refusal::NotCustodian,
+                    format!(
+                        "{actor} does not hold {}; an inspection is recorded by the goods' holder, or by a lab or certifier",
+                        l.id.urn
+                    ),
+                );
+            }
+            let amount = l.mass_mg.unwrap_or(lot.amount);
+            Self::custody(lot, actor, amount, &l.id.urn)?;
+        }
+        Ok(())
     }
 
     fn new_lot(&mut self, id: &Ident, amount: i64, actor: &str) -> R<LotRecord> {

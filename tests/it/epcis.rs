@@ -991,36 +991,69 @@ fn the_capture_gateway_signs_and_submits_json_and_xml() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(size(&server), before + 3);
 
-    // EPCIS XML: converted and signed here; an inspection is outside the profile, and the
-    // refusal names the rule.
-    let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+    // EPCIS XML: converted and signed here. A moisture inspection of the first harvest, its
+    // measurement type written as a Web URI, is accepted; then a repair, outside the profile,
+    // is refused naming the rule.
+    let lot = events[0]["quantityList"][0]["epcClass"].as_str().unwrap();
+    let xml_of = |event: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
 <epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0" creationDate="2026-11-20T01:00:00Z">
   <EPCISBody><EventList><ObjectEvent>
     <eventTime>2026-06-02T08:00:00+07:00</eventTime><eventTimeZoneOffset>+07:00</eventTimeZoneOffset>
-    <epcList><epc>urn:epc:id:sgtin:8841234.010001.77</epc></epcList>
-    <action>OBSERVE</action><bizStep>urn:epcglobal:cbv:bizstep:inspecting</bizStep>
+    <action>OBSERVE</action>{event}
   </ObjectEvent></EventList></EPCISBody>
-</epcis:EPCISDocument>"#;
-    let xml_doc = dir.path().join("inspection.xml");
-    std::fs::write(&xml_doc, xml).unwrap();
-    let out = run(&[
-        "capture",
-        "--key",
-        key,
-        "--server",
-        &server.base,
-        xml_doc.to_str().unwrap(),
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+</epcis:EPCISDocument>"#
+        )
+    };
+    let inspection = xml_of(&format!(
+        r#"<bizStep>urn:epcglobal:cbv:bizstep:inspecting</bizStep>
+    <extension><quantityList><quantityElement><epcClass>{lot}</epcClass><quantity>250</quantity><uom>KGM</uom></quantityElement></quantityList></extension>
+    <sensorElementList><sensorElement>
+      <sensorMetadata time="2026-06-02T07:55:00+07:00"/>
+      <sensorReport type="https://gs1.org/voc/MT-Dimensionless" chemicalSubstance="https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N" value="13.5" uom="P1"/>
+    </sensorElement></sensorElementList>"#
+    ));
+    let repair = xml_of(
+        "<bizStep>urn:epcglobal:cbv:bizstep:repairing</bizStep>\n    <epcList><epc>urn:epc:id:sgtin:8841234.010001.77</epc></epcList>",
+    );
+    let capture_xml = |name: &str, xml: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, xml).unwrap();
+        let out = run(&[
+            "capture",
+            "--key",
+            key,
+            "--server",
+            &server.base,
+            path.to_str().unwrap(),
+        ]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), format!("{stdout}{stderr}"))
+    };
+    let (code, out) = capture_xml("inspection.xml", &inspection);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(size(&server), before + 4);
+    let found = get(&server.url(&format!(
+        "/events?EQ_bizStep=inspecting&EQ_chemicalSubstance={}&GE_value_P1=13",
+        enc("https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N")
+    )))
+    .json();
+    let found = found["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+        found[0]["sensorElementList"][0]["sensorReport"][0]["value"],
+        13.5
     );
+    let (code, out) = capture_xml("repair.xml", &repair);
+    assert_eq!(code, Some(1), "{out}");
     assert!(
-        stdout.contains("refused") && stdout.contains("kind.object-event"),
-        "{stdout}"
+        out.contains("refused") && out.contains("kind.object-event"),
+        "{out}"
     );
-    assert_eq!(size(&server), before + 3);
+    assert_eq!(size(&server), before + 4);
 }

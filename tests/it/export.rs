@@ -297,7 +297,7 @@ fn a_query_page_as_an_epcis_document_keeps_the_querys_paging() {
     assert_gs1_valid(&gs1, &g.json());
     assert_eq!(
         event_ids(&g.json()).len(),
-        4,
+        5,
         "packed, documented, shipped, received"
     );
 
@@ -477,17 +477,25 @@ fn fsma_204_csv_of_a_lot_has_its_key_data_elements() {
     assert_eq!(fsma(&server, &format!("lot={}", chips())).body, g.body);
 
     // A paddy lot: its harvest and first shipment alone, then the collector's shipment, the
-    // mill's receipt (three lots each) and the milling (three in, four out).
+    // mill's receipt (three lots each), its moisture check and the milling (three in, four
+    // out).
     let paddy = lgtin(items::PADDY, "PV26-F1");
     let s = sheet(&fsma(&server, &format!("lot={paddy}")));
-    assert_eq!(s.rows.len(), 1 + 1 + 1 + 3 + 3 + 7);
+    assert_eq!(s.rows.len(), 1 + 1 + 1 + 3 + 3 + 1 + 7);
+    assert_eq!(
+        s.rows
+            .iter()
+            .filter(|r| r["Critical Tracking Event"] == "Inspection")
+            .count(),
+        1
+    );
     s.assert_sorted();
     let mine: Vec<&HashMap<String, String>> = s
         .rows
         .iter()
         .filter(|r| r["Traceability Lot Code"] == paddy)
         .collect();
-    assert_eq!(mine.len(), 6);
+    assert_eq!(mine.len(), 7);
     assert!(
         mine.iter()
             .all(|r| r["Quantity"] == "5200" && r["Unit of Measure"] == "KGM")
@@ -541,9 +549,9 @@ fn fsma_204_audit_exports_of_an_operator_and_a_period() {
     );
     assert_eq!(g.header("cache-control"), "no-store");
     let s = sheet(&g);
-    // Receiving three paddy lots, milling (3 in, 4 out), bagging (1 in, 150 out), shipping
-    // the 150 bags.
-    assert_eq!(s.rows.len(), 3 + 7 + 151 + 150);
+    // Receiving three paddy lots, their moisture checks, milling (3 in, 4 out), bagging (1 in,
+    // 150 out), shipping the 150 bags.
+    assert_eq!(s.rows.len(), 3 + 3 + 7 + 151 + 150);
     assert!(s.col("Location ID").iter().all(|l| *l == MILL));
     s.assert_sorted();
     // The period ends before the bags were shipped (2026-10-23T23:00Z).
@@ -551,7 +559,7 @@ fn fsma_204_audit_exports_of_an_operator_and_a_period() {
         &server,
         &format!("operator={}&from=2026-10-01&to=2026-10-23", enc(MILL)),
     ));
-    assert_eq!(s.rows.len(), 3 + 7 + 151);
+    assert_eq!(s.rows.len(), 3 + 3 + 7 + 151);
 
     // Every event of the demo; the registrations fall inside the second range but are not
     // supply-chain events.
@@ -560,7 +568,7 @@ fn fsma_204_audit_exports_of_an_operator_and_a_period() {
         "from=2026-01-01&to=2027-01-01",
     ] {
         let s = sheet(&fsma(&server, range));
-        assert_eq!(s.rows.len(), 638, "{range}");
+        assert_eq!(s.rows.len(), 642, "{range}");
         s.assert_sorted();
     }
     let s = sheet(&fsma(&server, "from=2026-10-26&to=2026-10-27"));

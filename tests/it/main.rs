@@ -25,4 +25,5 @@ mod properties;
 mod provenance;
 mod recall;
 mod replication;
+mod sensor;
 mod supply;

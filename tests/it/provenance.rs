@@ -463,6 +463,20 @@ fn the_bundle_verifies_offline_and_every_kind_of_tampering_is_caught() {
             }),
             "claims.plots [claims]".into(),
         ),
+        (
+            "a quality finding",
+            Box::new(|b: &mut Value| {
+                b["claims"]["quality"][0]["findings"][0] = json!("moisture 12 %");
+            }),
+            "claims.quality [claims]".into(),
+        ),
+        (
+            "a fumigation record left out of the claims",
+            Box::new(|b: &mut Value| {
+                b["claims"]["quality"].as_array_mut().unwrap().pop();
+            }),
+            "claims.quality [claims]".into(),
+        ),
     ];
     for (what, tamper, reason) in cases {
         let mut b = bundle.clone();
@@ -572,6 +586,31 @@ fn the_buyer_page_of_a_demo_lot_in_chromium() {
     assert_eq!(dom.matches(r#"<div class="flag""#).count(), 1, "{dom}");
     assert!(dom.contains("6.000 t harvested from 1.2 ha"));
     assert!(dom.contains(&format!("/v1/lots/{}/bundle", bag())));
+    // Quality and storage, before the timeline: the mill's moisture check of each paddy lot
+    // and the container's fumigation, each as the events recorded them.
+    let quality = dom
+        .find(r#"<section id="quality">"#)
+        .expect("a quality section");
+    assert!(quality < timeline);
+    assert_eq!(
+        dom.matches(r#"class="card quality""#).count(),
+        p["quality"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        p["quality"].as_array().unwrap().len(),
+        4,
+        "{}",
+        p["quality"]
+    );
+    for text in [
+        "moisture 13.6 %",
+        "moisture 14 %",
+        "phosphine concentration 210–420 ppm (mean 305) over 44 h",
+        "temperature 26.5–33 °C",
+        "urn:epc:id:sgln:8841234.00031.0",
+    ] {
+        assert!(dom.contains(text), "{text} missing");
+    }
     let out = shot(d.dir.path(), "demo-bag.png");
     screenshot(&page, &out, 390, 844);
     assert!(std::fs::read(&out).unwrap().starts_with(b"\x89PNG"));

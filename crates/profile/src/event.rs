@@ -511,7 +511,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(kinds.len(), 22, "every kind of document: {kinds:?}");
+        assert_eq!(kinds.len(), 24, "every kind of document: {kinds:?}");
     }
 
     #[test]

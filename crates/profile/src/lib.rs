@@ -8,6 +8,8 @@
 //! - [`records`], [`certs`], [`plausibility`]: the records the rules keep (actors, keys,
 //!   roles, lots, effects), certificate decisions and plausibility findings — shared by the
 //!   ledger's rules and the offline verifier's replay, so both decide alike.
+//! - [`sensor`]: sensor and quality data (`sensorElementList`): moisture, storage conditions,
+//!   fumigation, read into measurements with their rules.
 //! - [`audit_token`]: short-lived audit tokens bound to one log.
 //!
 //! Pure: no I/O, no clock but the times callers pass, no panics on input.
@@ -23,5 +25,6 @@ pub mod profile;
 pub mod profile_schemas;
 pub mod records;
 pub mod refusal;
+pub mod sensor;
 pub mod terms;
 pub mod vocab;

@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::profile_schemas;
 use crate::refusal::Refusal;
+pub use crate::sensor::Measurement;
 use gs1::tds;
 use gs1::{self, Gs1Id};
 
@@ -93,6 +94,10 @@ pub enum Kind {
     Packing,
     Unpacking,
     Transaction,
+    /// An `inspecting` ObjectEvent: a quality check (moisture, residues) of goods.
+    Inspection,
+    /// A `storing` ObjectEvent: storage conditions or a fumigation of goods in store.
+    Storage,
     ActorRegistration,
     RoleGrant,
     RoleRevocation,
@@ -120,6 +125,8 @@ impl Kind {
             Kind::Packing => "packing",
             Kind::Unpacking => "unpacking",
             Kind::Transaction => "transaction",
+            Kind::Inspection => "inspection",
+            Kind::Storage => "storage",
             Kind::ActorRegistration => "actor_registration",
             Kind::RoleGrant => "role_grant",
             Kind::RoleRevocation => "role_revocation",
@@ -147,6 +154,7 @@ impl Kind {
             | Kind::Bagging => "transformation",
             Kind::Packing | Kind::Unpacking => "aggregation",
             Kind::Transaction => "transaction",
+            Kind::Inspection | Kind::Storage => "observation",
             Kind::ActorRegistration => "actor-registration",
             Kind::RoleGrant => "role-grant",
             Kind::RoleRevocation => "role-revocation",
@@ -202,6 +210,30 @@ impl Kind {
             Kind::Bagging => &["mill", "processor", "packer"],
             Kind::Packing | Kind::Unpacking => HANDLERS,
             Kind::Transaction => ROLES,
+            // Whoever holds the goods checks them; labs and certifiers inspect samples of goods
+            // they never hold.
+            Kind::Inspection => &[
+                "cooperative",
+                "collector",
+                "mill",
+                "processor",
+                "packer",
+                "warehouse",
+                "exporter",
+                "importer",
+                "lab",
+                "certifier",
+            ],
+            Kind::Storage => &[
+                "cooperative",
+                "collector",
+                "mill",
+                "processor",
+                "packer",
+                "warehouse",
+                "exporter",
+                "importer",
+            ],
             Kind::CertificateIssuance
             | Kind::CertificateAmendment
             | Kind::CertificateSuspension
@@ -447,8 +479,19 @@ pub enum Action {
         docs: Vec<BizDoc>,
         action: String,
     },
+    /// Goods looked at, not changed: an inspection or a storage record.
+    Observe(Observation),
     Registrar(Registrar),
     Certification(Certification),
+}
+
+/// An inspection or storage record: which goods, where, and what was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub lines: Vec<Line>,
+    /// The `bizLocation` (else the `readPoint`) id.
+    pub location: Option<String>,
+    pub disposition: Option<String>,
 }
 
 /// A document of the profile, ready for the state rules.
@@ -463,6 +506,8 @@ pub struct Document {
     pub declares_error: bool,
     /// The certificates the event relies on (EPCIS `certificationInfo`).
     pub certificates: Vec<String>,
+    /// Its sensor and quality data (`sensorElementList`), any EPCIS kind.
+    pub measurements: Vec<Measurement>,
     pub action: Action,
 }
 
@@ -482,6 +527,7 @@ impl Document {
                 out.extend(children.iter());
             }
             Action::Transaction { lines, .. } => out.extend(lines.iter().map(|l| &l.id)),
+            Action::Observe(o) => out.extend(o.lines.iter().map(|l| &l.id)),
             Action::Registrar(_) | Action::Certification(_) => {}
         }
         out
@@ -659,12 +705,14 @@ fn classify_normal(doc: &Value) -> Result<Kind, Violation> {
         ("ObjectEvent", Some("ADD"), Some("commissioning")) => Kind::Harvest,
         ("ObjectEvent", Some("OBSERVE"), Some("shipping")) => Kind::Shipping,
         ("ObjectEvent", Some("OBSERVE"), Some("receiving")) => Kind::Receiving,
+        ("ObjectEvent", Some("OBSERVE"), Some("inspecting")) => Kind::Inspection,
+        ("ObjectEvent", Some("OBSERVE"), Some("storing")) => Kind::Storage,
         ("ObjectEvent", ..) => {
             return Err(rule(
                 "kind.object-event",
                 "/bizStep",
                 format!(
-                    "an ObjectEvent with action {action:?} and bizStep {step:?} is not in the lotline profile; it records ADD/commissioning (harvest), OBSERVE/shipping and OBSERVE/receiving"
+                    "an ObjectEvent with action {action:?} and bizStep {step:?} is not in the lotline profile; it records ADD/commissioning (harvest), OBSERVE/shipping, OBSERVE/receiving, OBSERVE/inspecting and OBSERVE/storing"
                 ),
             ));
         }
@@ -787,6 +835,7 @@ fn interpret_normal(doc: &Value) -> Result<Document, Violation> {
         }
         Kind::Packing | Kind::Unpacking => aggregation(doc, kind)?,
         Kind::Transaction => transaction(doc)?,
+        Kind::Inspection | Kind::Storage => Action::Observe(observation(doc, kind)?),
         _ if kind.is_certification() => Action::Certification(certification(doc, kind)?),
         _ => Action::Registrar(registrar(doc, kind)?),
     };
@@ -796,6 +845,7 @@ fn interpret_normal(doc: &Value) -> Result<Document, Violation> {
         biz_step: str_at(doc, "bizStep").map(str::to_owned),
         declares_error,
         certificates,
+        measurements: crate::sensor::measurements(doc)?,
         action,
     })
 }
@@ -1167,6 +1217,43 @@ fn transaction(doc: &Value) -> Result<Action, Violation> {
         lines,
         docs,
         action: str_at(doc, "action").unwrap_or("ADD").to_owned(),
+    })
+}
+
+fn observation(doc: &Value, kind: Kind) -> Result<Observation, Violation> {
+    let lines = goods_lines(
+        doc,
+        "epcList",
+        "quantityList",
+        (
+            "observation.goods",
+            "/epcList",
+            "name the goods inspected or stored in epcList or quantityList",
+        ),
+    )?;
+    if arr(doc, "sensorElementList")
+        .iter()
+        .all(|e| arr(e, "sensorReport").is_empty())
+    {
+        let what = if kind == Kind::Inspection {
+            "an inspection records what it found"
+        } else {
+            "a storage record carries the conditions or the fumigation it records"
+        };
+        return Err(rule(
+            "observation.sensor",
+            "/sensorElementList",
+            format!("{what}: a sensorElementList with at least one sensorReport"),
+        ));
+    }
+    let location = ["bizLocation", "readPoint"]
+        .iter()
+        .find_map(|k| doc.get(*k).and_then(|l| str_at(l, "id")))
+        .map(str::to_owned);
+    Ok(Observation {
+        lines,
+        location,
+        disposition: str_at(doc, "disposition").map(str::to_owned),
     })
 }
 

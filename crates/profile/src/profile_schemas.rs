@@ -46,6 +46,7 @@ pub const PROFILE_SCHEMAS: &[(&str, &str)] = &[
     schema!("transformation"),
     schema!("aggregation"),
     schema!("transaction"),
+    schema!("observation"),
     schema!("actor-registration"),
     schema!("role-grant"),
     schema!("role-revocation"),

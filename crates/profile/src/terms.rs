@@ -37,6 +37,12 @@ pub mod tag {
     pub const SENSOR_TYPE: u8 = b'S';
     /// Events that carry a `sensorElementList`: the value is empty.
     pub const HAS_SENSOR: u8 = b'H';
+    /// A sensor report's `chemicalSubstance` (e.g. water's InChIKey URI for moisture).
+    pub const CHEMICAL: u8 = b'Y';
+    /// A sensor report's `microorganism`.
+    pub const MICROORGANISM: u8 = b'M';
+    /// The `deviceID` of a sensor report or of its element's metadata.
+    pub const DEVICE: u8 = b'V';
     /// `bizTransactionList`: `type ‖ 0x01 ‖ the transaction's URI`.
     pub const BIZ_TRANSACTION: u8 = b'T';
 }
@@ -71,19 +77,9 @@ pub fn location_key(s: &str) -> String {
     s.to_owned()
 }
 
-/// A bare measurement type (`Temperature`) from `gs1:Temperature` or its Web Vocabulary URI.
+/// A bare measurement type (`Temperature`) from `gs1:MT-Temperature` or its Web Vocabulary URI.
 pub fn measurement_type(s: &str) -> &str {
-    for p in [
-        "gs1:",
-        "https://gs1.org/voc/",
-        "http://gs1.org/voc/",
-        "https://www.gs1.org/voc/",
-    ] {
-        if let Some(rest) = s.strip_prefix(p) {
-            return rest;
-        }
-    }
-    s
+    crate::vocab::bare(crate::vocab::Vocab::MeasurementType, s).unwrap_or(s)
 }
 
 /// The joined value of a typed term (`type ‖ 0x01 ‖ value`), for sources, destinations and
@@ -184,9 +180,21 @@ pub fn terms(event: &Value) -> Vec<Term> {
         push(tag::HAS_SENSOR, String::new());
     }
     for s in sensors {
+        if let Some(d) = s.get("sensorMetadata").and_then(|m| str_at(m, "deviceID")) {
+            push(tag::DEVICE, d.to_owned());
+        }
         for r in list(s, "sensorReport") {
             if let Some(t) = str_at(r, "type") {
                 push(tag::SENSOR_TYPE, measurement_type(t).to_owned());
+            }
+            for (field, t) in [
+                ("chemicalSubstance", tag::CHEMICAL),
+                ("microorganism", tag::MICROORGANISM),
+                ("deviceID", tag::DEVICE),
+            ] {
+                if let Some(v) = str_at(r, field) {
+                    push(t, v.to_owned());
+                }
             }
         }
     }
@@ -222,7 +230,7 @@ mod tests {
             "bizLocation": {"id": "https://id.gs1.org/414/0614141073467/254/1234"},
             "sourceList": [{"type": "urn:epcglobal:cbv:sdt:owning_party", "source": "urn:epc:id:pgln:0614141.00001"}],
             "bizTransactionList": [{"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141073467:1152"}],
-            "sensorElementList": [{"sensorReport": [{"type": "gs1:Temperature", "value": 26, "uom": "CEL"}]}]
+            "sensorElementList": [{"sensorReport": [{"type": "gs1:MT-Temperature", "value": 26, "uom": "CEL"}]}]
         });
         let t = terms(&e);
         let has = |tag: u8, v: &str| t.iter().any(|x| x.tag == tag && x.value == v);

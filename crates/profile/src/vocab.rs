@@ -18,16 +18,23 @@ pub enum Vocab {
     BizTransactionType,
     SourceDestType,
     ErrorReason,
+    /// Sensor measurement types (`Temperature`, `gs1:MT-Temperature`); CBV 2.0 terms only.
+    MeasurementType,
+    /// Sensor alert types (`ALARM_CONDITION`).
+    SensorAlert,
 }
 
 impl Vocab {
-    fn forms(self) -> (&'static str, &'static str) {
+    fn forms(self) -> (Option<&'static str>, &'static str) {
         match self {
-            Vocab::BizStep => ("bizstep", "BizStep-"),
-            Vocab::Disposition => ("disp", "Disp-"),
-            Vocab::BizTransactionType => ("btt", "BTT-"),
-            Vocab::SourceDestType => ("sdt", "SDT-"),
-            Vocab::ErrorReason => ("er", "ER-"),
+            Vocab::BizStep => (Some("bizstep"), "BizStep-"),
+            Vocab::Disposition => (Some("disp"), "Disp-"),
+            Vocab::BizTransactionType => (Some("btt"), "BTT-"),
+            Vocab::SourceDestType => (Some("sdt"), "SDT-"),
+            Vocab::ErrorReason => (Some("er"), "ER-"),
+            // EPCIS 1.x had no sensor data, so these have no URN form.
+            Vocab::MeasurementType => (None, "MT-"),
+            Vocab::SensorAlert => (None, "SensorAlertType-"),
         }
     }
 }
@@ -37,6 +44,7 @@ impl Vocab {
 pub fn bare(vocab: Vocab, value: &str) -> Option<&str> {
     let (urn, web) = vocab.forms();
     if let Some(rest) = value.strip_prefix("urn:epcglobal:cbv:")
+        && let Some(urn) = urn
         && let Some(word) = rest.strip_prefix(urn).and_then(|r| r.strip_prefix(':'))
     {
         return is_word(word).then_some(word);
@@ -46,6 +54,9 @@ pub fn bare(vocab: Vocab, value: &str) -> Option<&str> {
         "http://ref.gs1.org/cbv/",
         "https://gs1.org/voc/",
         "https://www.gs1.org/voc/",
+        "http://gs1.org/voc/",
+        // The compact IRI of the EPCIS 2.0 context, whose `gs1` prefix is the Web vocabulary.
+        "gs1:",
     ] {
         if let Some(word) = value.strip_prefix(base).and_then(|r| r.strip_prefix(web)) {
             return is_word(word).then_some(word);
@@ -87,6 +98,21 @@ pub fn normalise(doc: &Value) -> Cow<'_, Value> {
         let n = doc.get(list).and_then(Value::as_array).map_or(0, Vec::len);
         for i in 0..n {
             set(&format!("/{list}/{i}/type"), vocab);
+        }
+    }
+    let elements = doc
+        .get("sensorElementList")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    for (i, element) in elements.iter().enumerate() {
+        let n = element
+            .get("sensorReport")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        for j in 0..n {
+            let at = format!("/sensorElementList/{i}/sensorReport/{j}");
+            set(&format!("{at}/type"), Vocab::MeasurementType);
+            set(&format!("{at}/exception"), Vocab::SensorAlert);
         }
     }
     for part in ["set", "unset"] {
@@ -133,6 +159,21 @@ mod tests {
         assert_eq!(bare(Vocab::BizStep, "urn:epcglobal:cbv:bizstep:"), None);
         assert_eq!(bare(Vocab::BizStep, "https://example.com/bizstep/x"), None);
         assert_eq!(bare(Vocab::BizStep, "lotline:milling"), None);
+        for v in [
+            "Temperature",
+            "gs1:MT-Temperature",
+            "https://gs1.org/voc/MT-Temperature",
+        ] {
+            assert_eq!(
+                bare(Vocab::MeasurementType, v).unwrap_or(v),
+                "Temperature",
+                "{v}"
+            );
+        }
+        assert_eq!(
+            bare(Vocab::MeasurementType, "https://example.com/voc/Moisture"),
+            None
+        );
     }
 
     #[test]
@@ -143,7 +184,11 @@ mod tests {
             "bizTransactionList": [{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": "urn:x"}],
             "sourceList": [{"type": "urn:epcglobal:cbv:sdt:owning_party", "source": "urn:y"}],
             "persistentDisposition": {"set": ["urn:epcglobal:cbv:disp:completeness_verified"]},
-            "errorDeclaration": {"reason": "urn:epcglobal:cbv:er:incorrect_data"}
+            "errorDeclaration": {"reason": "urn:epcglobal:cbv:er:incorrect_data"},
+            "sensorElementList": [{"sensorReport": [
+                {"type": "gs1:MT-Temperature", "exception": "gs1:SensorAlertType-ALARM_CONDITION"},
+                {"type": "https://example.com/voc/Moisture"}
+            ]}]
         });
         let n = normalise(&d);
         assert!(matches!(n, Cow::Owned(_)));
@@ -157,6 +202,10 @@ mod tests {
             "completeness_verified"
         );
         assert_eq!(n["errorDeclaration"]["reason"], "incorrect_data");
+        let report = &n["sensorElementList"][0]["sensorReport"];
+        assert_eq!(report[0]["type"], "Temperature");
+        assert_eq!(report[0]["exception"], "ALARM_CONDITION");
+        assert_eq!(report[1]["type"], "https://example.com/voc/Moisture");
         let plain = json!({"bizStep": "shipping", "disposition": "in_transit"});
         assert!(matches!(normalise(&plain), Cow::Borrowed(_)));
     }

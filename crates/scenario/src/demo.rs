@@ -3,16 +3,18 @@
 //! chain in Kampong Cham, and a few submissions the rules refuse.
 //!
 //! [`demo`] writes it stage by stage, in the order the events happen: registrations,
-//! certification, harvests, collection, milling, bagging, the shipment to the exporter,
-//! palletising, export, then the cassava chain. Each stage adds the submissions the rules must
+//! certification, harvests, collection (with the mill's moisture check), milling, bagging, the
+//! shipment to the exporter, palletising (with the container's fumigation), export, then the
+//! cassava chain. Each stage adds the submissions the rules must
 //! refuse at that point of the story.
 
 use serde_json::{Value, json};
 
 use crate::documents::items::*;
 use crate::documents::{
-    aggregation, bagging, certificate, did, harvest, kg, lgtin, movement, pgln, plot, raw_uri,
-    register, seeded_event_id, seeded_key, sgtin, sscc, transaction, transform,
+    aggregation, bagging, certificate, did, harvest, kg, lgtin, moisture, movement, observation,
+    pgln, plot, raw_uri, register, seeded_event_id, seeded_key, sgln, sgtin, sscc, substances,
+    transaction, transform,
 };
 
 /// One step of a scripted scenario: who signs, and the document.
@@ -351,6 +353,7 @@ impl Script<'_> {
             &all,
         );
         self.accepted("mill", at_mill);
+        self.moisture_check(paddy);
         self.refused(
             "farm-sokchea",
             movement(
@@ -363,6 +366,38 @@ impl Script<'_> {
             ),
             "not_custodian",
         );
+    }
+
+    /// The mill's intake check: a moisture meter reading of each paddy lot (paddy is milled at
+    /// 14% or less). Refused: the collector, which has passed the paddy on, inspecting it.
+    fn moisture_check(&mut self, paddy: &[Paddy]) {
+        let site = sgln(31);
+        for (p, pct) in paddy.iter().zip([13.6, 13.9, 14.0]) {
+            let check = observation(
+                false,
+                "2026-10-17T11:30:00+07:00",
+                &site,
+                &[],
+                &[kg(&p.lot, p.kg)],
+                json!([{
+                    "sensorMetadata": {
+                        "time": "2026-10-17T11:00:00+07:00",
+                        "deviceID": "urn:epc:id:giai:8841234.31M1"
+                    },
+                    "sensorReport": [moisture(pct)]
+                }]),
+            );
+            self.accepted("mill", check);
+        }
+        let late = observation(
+            false,
+            "2026-10-17T12:00:00+07:00",
+            &sgln(21),
+            &[],
+            &[kg(&paddy[0].lot, paddy[0].kg)],
+            json!([{"sensorReport": [moisture(15.2)]}]),
+        );
+        self.refused("collector", late, "not_custodian");
     }
 
     /// The mill mills the 15,300 kg of paddy: 65% milled rice, of which 50% points head rice.
@@ -452,7 +487,33 @@ impl Script<'_> {
             "exporter",
             aggregation(true, "2026-10-27T08:00:00+07:00", &container, &pallets),
         );
+        self.fumigation(&container);
         container
+    }
+
+    /// The loaded container is fumigated with phosphine in the exporter's yard before it
+    /// sails: the concentration logged over the 44-hour exposure, and the store's temperature.
+    fn fumigation(&mut self, container: &str) {
+        let record = observation(
+            true,
+            "2026-10-29T05:00:00+07:00",
+            &sgln(41),
+            &[container.to_owned()],
+            &[],
+            json!([{
+                "sensorMetadata": {
+                    "startTime": "2026-10-27T09:00:00+07:00",
+                    "endTime": "2026-10-29T05:00:00+07:00",
+                    "deviceID": "urn:epc:id:giai:8841234.41PH3"
+                },
+                "sensorReport": [
+                    {"type": "VolumeFraction", "chemicalSubstance": substances::PHOSPHINE,
+                     "minValue": 210, "maxValue": 420, "meanValue": 305, "uom": "59"},
+                    {"type": "Temperature", "minValue": 26.5, "maxValue": 33, "uom": "CEL"}
+                ]
+            }]),
+        );
+        self.accepted("exporter", record);
     }
 
     /// The exporter links the container to its invoice and export declaration and ships it,

@@ -332,6 +332,53 @@ pub fn transaction(
     Value::Object(m)
 }
 
+/// An SGLN (a site) of a party, with the example prefix.
+pub fn sgln(party: u32) -> String {
+    format!("urn:epc:id:sgln:{PREFIX}.{party:05}.0")
+}
+
+/// Substances named in sensor reports, as identifiers.org InChIKey URIs.
+pub mod substances {
+    pub const WATER: &str = "https://identifiers.org/inchikey:XLYOFNOQVPJJNP-UHFFFAOYSA-N";
+    pub const PHOSPHINE: &str = "https://identifiers.org/inchikey:XYFCBTPGUUZFHI-UHFFFAOYSA-N";
+}
+
+/// A moisture reading (percent of mass, wet basis) as a sensor report.
+pub fn moisture(percent: f64) -> Value {
+    json!({"type": "Dimensionless", "chemicalSubstance": substances::WATER, "value": number(percent), "uom": "P1"})
+}
+
+/// An inspection (`storing = false`) or storage record of `epcs` and `quantities` at `site`,
+/// with `elements` as its sensorElementList.
+pub fn observation(
+    storing: bool,
+    time: &str,
+    site: &str,
+    epcs: &[String],
+    quantities: &[Value],
+    elements: Value,
+) -> Value {
+    let mut m = envelope("ObjectEvent", None, time);
+    m.insert("action".into(), json!("OBSERVE"));
+    m.insert(
+        "bizStep".into(),
+        json!(if storing { "storing" } else { "inspecting" }),
+    );
+    m.insert(
+        "disposition".into(),
+        json!(if storing { "in_progress" } else { "conformant" }),
+    );
+    if !epcs.is_empty() {
+        m.insert("epcList".into(), json!(epcs));
+    }
+    if !quantities.is_empty() {
+        m.insert("quantityList".into(), json!(quantities));
+    }
+    m.insert("bizLocation".into(), json!({"id": site}));
+    m.insert("sensorElementList".into(), elements);
+    Value::Object(m)
+}
+
 /// Item references (indicator digit + item reference, 6 digits with the 7-digit prefix).
 pub mod items {
     pub const PADDY: &str = "010001";

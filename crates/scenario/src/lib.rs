@@ -11,6 +11,7 @@ pub mod documents;
 pub use demo::{DemoActor, Step, demo, demo_actors, demo_cert_id};
 pub use documents::{
     EPCIS_CONTEXT, LOTLINE_NS, PREFIX, aggregation, bagging, cert_decision, certificate, did,
-    harvest, items, kg, lgtin, movement, number, pgln, plot, raw_uri, register, registrar_doc,
-    seeded_event_id, seeded_key, sgtin, sscc, transaction, transform,
+    harvest, items, kg, lgtin, moisture, movement, number, observation, pgln, plot, raw_uri,
+    register, registrar_doc, seeded_event_id, seeded_key, sgln, sgtin, sscc, substances,
+    transaction, transform,
 };

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use lotline_profile::profile::IdClass;
 use lotline_profile::records::Flag;
+use lotline_profile::sensor::Measurement;
 
 /// What a bundle claims about its subject.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,6 +36,36 @@ pub struct Claims {
     /// Organic status derived from the history and the certificates, with every check.
     #[serde(default)]
     pub organic: Verdict,
+    /// Sensor and quality data of the history (inspections, storage and fumigation records,
+    /// and any other event that carried measurements), in timeline order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<QualityRecord>,
+}
+
+/// What one event of the history measured about the goods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QualityRecord {
+    pub index: u64,
+    pub event_time: String,
+    pub kind: String,
+    /// The acting actor, when the signer's key belongs to one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The lots, items and units of the history it names.
+    pub lots: Vec<String>,
+    /// Where (the event's bizLocation, else its readPoint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    pub measurements: Vec<Measurement>,
+    /// Each measurement in words, in the same order.
+    pub findings: Vec<String>,
 }
 
 /// A lot, tagged item or logistic unit of the history, as the events made it.

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::Value;
 
 use self::graph::{History, LotGraph};
-use crate::claims::{Claims, CustodyStep, FarmClaim, PlotClaim, TimelineItem};
+use crate::claims::{Claims, CustodyStep, FarmClaim, PlotClaim, QualityRecord, TimelineItem};
 use crate::organic::{self, Handled};
 use crate::parsed::Parsed;
 use crate::registry::Registry;
@@ -39,6 +39,7 @@ pub fn derive(
     let events = events(&acting, &history);
     let read = read(&events, &graph, &history, registry, bounds);
     let custody = custody(&read.timeline);
+    let quality = quality(&events, &read.timeline);
     let handled = handled(&acting, &events, &read.timeline, &graph, &history);
     let organic = organic::evaluate(
         &lots,
@@ -56,7 +57,48 @@ pub fn derive(
         flags: read.flags,
         certificates: organic::certificates(registry),
         organic,
+        quality,
     }
+}
+
+/// The events of the history that measured something, with what they found.
+fn quality(events: &[Event<'_, '_>], timeline: &[TimelineItem]) -> Vec<QualityRecord> {
+    events
+        .iter()
+        .zip(timeline)
+        .filter(|(e, _)| !e.parsed.doc.measurements.is_empty())
+        .map(|(e, t)| {
+            let doc = e.parsed.doc;
+            let (location, disposition) = match &doc.action {
+                Action::Observe(o) => (o.location.clone(), o.disposition.clone()),
+                _ => {
+                    let ev = &e.parsed.entry.event;
+                    let location = ["bizLocation", "readPoint"]
+                        .iter()
+                        .find_map(|k| ev.get(*k)?.get("id")?.as_str())
+                        .map(str::to_owned);
+                    let disposition = ev
+                        .get("disposition")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    (location, disposition)
+                }
+            };
+            QualityRecord {
+                index: t.index,
+                event_time: t.event_time.clone(),
+                kind: t.kind.clone(),
+                actor: t.actor.clone(),
+                actor_name: t.actor_name.clone(),
+                role: t.role.clone(),
+                lots: t.lots.clone(),
+                location,
+                disposition,
+                measurements: doc.measurements.clone(),
+                findings: doc.measurements.iter().map(|m| m.describe()).collect(),
+            }
+        })
+        .collect()
 }
 
 /// The entries that act on goods, in log order: neither registrar entries nor error
@@ -253,10 +295,16 @@ fn timeline_item(e: &Event<'_, '_>, registry: &Registry) -> TimelineItem {
 }
 
 /// Who held the goods, in order: consecutive timeline items by one actor (or, for an
-/// unregistered signer, one key) form one step, with every role it acted in.
+/// unregistered signer, one key) form one step, with every role it acted in. A lab's or
+/// certifier's inspection is not custody: they test samples of goods others hold.
 fn custody(timeline: &[TimelineItem]) -> Vec<CustodyStep> {
     let mut custody: Vec<CustodyStep> = Vec::new();
     for t in timeline {
+        if t.kind == Kind::Inspection.name()
+            && matches!(t.role.as_deref(), Some("lab" | "certifier"))
+        {
+            continue;
+        }
         let actor = t.actor.clone().unwrap_or_else(|| t.signer.clone());
         let role = t.role.clone().unwrap_or_default();
         match custody.last_mut() {
@@ -404,7 +452,7 @@ fn describe(doc: &Document, name_of: &dyn Fn(&str) -> Option<String>) -> String 
             (m, n) => format!("{} and {n} tagged item(s) or unit(s)", kg(m)),
         }
     };
-    match &doc.action {
+    let what = match &doc.action {
         Action::Harvest(h) => format!(
             "harvested {} of {} ({}) on plot {}, {}",
             kg(h.lots.iter().map(|(_, mg)| mg).sum()),
@@ -449,7 +497,26 @@ fn describe(doc: &Document, name_of: &dyn Fn(&str) -> Option<String>) -> String 
             };
             format!("{verb} business documents {}", ids.join(", "))
         }
+        Action::Observe(o) => {
+            let verb = if doc.kind == Kind::Inspection {
+                "inspected"
+            } else {
+                "stored"
+            };
+            return format!("{verb} {}: {}", amount(&o.lines), findings(doc));
+        }
         Action::Registrar(_) => doc.kind.name().to_owned(),
         Action::Certification(c) => format!("{} of {}", doc.kind.name(), c.id()),
+    };
+    if doc.measurements.is_empty() {
+        what
+    } else {
+        format!("{what}; measured {}", findings(doc))
     }
+}
+
+/// An event's measurements in words, joined.
+fn findings(doc: &Document) -> String {
+    let all: Vec<String> = doc.measurements.iter().map(|m| m.describe()).collect();
+    all.join(", ")
 }

@@ -28,7 +28,8 @@ mod verify;
 
 pub use bundle::{BUNDLE_TYPE, BUNDLE_VERSION, Bundle, BundleEntry, LogInfo};
 pub use claims::{
-    CertClaim, Check, Claims, CustodyStep, FarmClaim, LotNode, PlotClaim, TimelineItem, Verdict,
+    CertClaim, Check, Claims, CustodyStep, FarmClaim, LotNode, PlotClaim, QualityRecord,
+    TimelineItem, Verdict,
 };
 pub use derive::derive;
 pub use finding::{Finding, FindingCode};

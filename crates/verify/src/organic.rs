@@ -209,15 +209,18 @@ fn plot_checks(
 
 /// The `handler_certified` check of one event: whether its actor held a certificate covering
 /// what it did to every product it handled. None for events that need no certificate
-/// (harvests, which the plot checks cover, business transactions, certification decisions)
-/// and for events by no registered actor.
+/// (harvests, which the plot checks cover, business transactions, inspections, which look at
+/// goods without handling them, certification decisions) and for events by no registered
+/// actor.
 fn handler_check(
     h: &Handled<'_>,
     node: &HashMap<&str, &LotNode>,
     certs: &[&CertRecord],
 ) -> Option<Check> {
     let actor = h.item.actor.as_deref()?;
-    if matches!(h.kind, Kind::Harvest | Kind::Transaction) || h.kind.is_certification() {
+    if matches!(h.kind, Kind::Harvest | Kind::Transaction | Kind::Inspection)
+        || h.kind.is_certification()
+    {
         return None;
     }
     let role = h.item.role.as_deref().unwrap_or_default();

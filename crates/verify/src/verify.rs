@@ -515,6 +515,7 @@ fn compare_claims(claimed: &Claims, derived: &Claims, version: u64, findings: &m
         "flags",
         "certificates",
         "organic",
+        "quality",
     ] {
         if version < 2 && matches!(part, "certificates" | "organic") {
             continue;

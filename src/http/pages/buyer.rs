@@ -13,7 +13,7 @@ use super::{
 };
 use crate::provenance::view::{
     BuyerView, Certificate, Check, Checkpoint, Custody, Event, Finding, Flag, LatLon, Links,
-    Location, Lot, Organic, OrganicStatus, Origin, Plot, Subject, Verification,
+    Location, Lot, Organic, OrganicStatus, Origin, Plot, Quality, Subject, Verification,
 };
 use lotline_profile::profile::IdClass;
 
@@ -31,6 +31,7 @@ pub fn buyer_page(v: &BuyerView) -> String {
             (origin(&v.origin))
             (certificates(&v.certificates))
             (flags(&v.flags))
+            (quality(&v.quality))
             (timeline(&v.timeline))
             (custody(&v.custody))
             (downloads(&v.links, v.checkpoint.as_ref()))
@@ -351,6 +352,50 @@ fn flags(flags: &[Flag]) -> Markup {
                     p class="flag-message" { (or_unknown(&f.message)) }
                     @if let Some(i) = f.index { p class="muted" { "see " (entry_anchor(i)) } }
                 }
+            }
+        }
+    }
+}
+
+/// Inspections, storage and fumigation records: what was measured, by whom, where. Left out
+/// when the history has none.
+fn quality(records: &[Quality]) -> Markup {
+    html! {
+        @if !records.is_empty() {
+            section id="quality" {
+                h2 { "Quality and storage" }
+                @for q in records { (quality_record(q)) }
+            }
+        }
+    }
+}
+
+fn quality_record(q: &Quality) -> Markup {
+    let class = if q.alarm {
+        "card quality flag"
+    } else {
+        "card quality"
+    };
+    html! {
+        div class=(class) data-entry=[q.index] {
+            h3 {
+                (q.kind.as_deref().map_or("Measurement".to_owned(), |k| capitalised(&words(k))))
+                " "
+                @match &q.event_time {
+                    Some(t) => (datetime(t)),
+                    None => span class="muted" { "time unknown" },
+                }
+            }
+            ul class="findings" {
+                @if q.findings.is_empty() { li { "no measurement recorded" } }
+                @for f in &q.findings { li class="finding" { (f) } }
+            }
+            dl class="facts" {
+                dt { "By" } dd { (actor(&q.actor_name, &q.actor)) }
+                (fact("Role", &q.role))
+                @if let Some(l) = &q.location { dt { "Where" } dd class="id" { (l) } }
+                @if let Some(d) = &q.disposition { dt { "Outcome" } dd { (words(d)) } }
+                @if let Some(i) = q.index { dt { "Ledger" } dd { (entry_anchor(i)) } }
             }
         }
     }
@@ -711,6 +756,33 @@ mod tests {
     }
 
     #[test]
+    fn quality_records_show_their_findings_and_alarms() {
+        let mut p = sample();
+        let html = page(&p);
+        assert!(
+            !html.contains("id=\"quality\""),
+            "no section without records"
+        );
+        p["quality"] = json!([
+            {"index": 12, "eventTime": "2026-10-17T11:30:00+07:00", "kind": "inspection",
+             "actorName": "Mill <b>", "actor": "urn:epc:id:pgln:8841234.00031", "role": "mill",
+             "location": "urn:epc:id:sgln:8841234.00031.0", "disposition": "conformant",
+             "measurements": [{"type": "Dimensionless"}], "findings": ["moisture 13.6 %"]},
+            {"index": 20, "eventTime": "2026-10-29T05:00:00+07:00", "kind": "storage",
+             "measurements": [{"type": "Temperature", "exception": "ALARM_CONDITION"}],
+             "findings": ["temperature at most 41 °C (alarm)"]}
+        ]);
+        let html = page(&p);
+        assert!(html.contains("<section id=\"quality\"><h2>Quality and storage</h2>"));
+        assert!(html.contains("<li class=\"finding\">moisture 13.6 %</li>"));
+        assert!(html.contains("Mill &lt;b&gt;"));
+        assert!(html.contains("<dd>conformant</dd>"));
+        assert!(html.contains("<a href=\"#entry-12\">entry 12</a>"));
+        assert_eq!(html.matches("class=\"card quality flag\"").count(), 1);
+        assert_eq!(html.matches("class=\"card quality\"").count(), 1);
+    }
+
+    #[test]
     fn an_entry_is_anchored_once() {
         let mut p = sample();
         let event = p["timeline"][0].clone();
@@ -733,7 +805,8 @@ mod tests {
                 "plots": [null, {"geo": {"type": "Polygon", "coordinates": "x"}}, {"geo": {"type": "Point", "coordinates": [1]}},
                           {"geo": {"type": "Polygon", "coordinates": [[]]}}, {"geo": {"type": "LineString"}}]},
                 "custody": [null, {"entries": "x"}], "timeline": [null, 3, {"index": -1, "eventTime": "yesterday"}],
-                "flags": [null], "lots": [null], "links": {"bundle": 7}, "checkpoint": {}}),
+                "flags": [null], "lots": [null], "links": {"bundle": 7}, "checkpoint": {},
+                "quality": [null, 2, {"findings": "x", "measurements": 3}, {"index": "x", "measurements": [null, 1]}]}),
         ] {
             let html = page(&p);
             assert!(html.starts_with("<!DOCTYPE html>"), "{p}");

@@ -3,14 +3,15 @@
 
 use super::{
     BuyerView, Certificate, Check, Checkpoint, Custody, Event, Farm, Finding, Flag, Links,
-    Location, Lot, Organic, OrganicStatus, Origin, Plot, Subject, Verification,
+    Location, Lot, Organic, OrganicStatus, Origin, Plot, Quality, Subject, Verification,
 };
 use crate::provenance::{self as provenance, Bundle, Claims, Report};
 use lotline_profile::entry::b64_hash;
 use lotline_profile::records::Flag as FlagClaim;
 use lotline_verify::organic::{CertClaim, Check as CheckClaim};
 use lotline_verify::{
-    CustodyStep, FarmClaim, Finding as FindingClaim, LotNode, PlotClaim, TimelineItem,
+    CustodyStep, FarmClaim, Finding as FindingClaim, LotNode, PlotClaim, QualityRecord,
+    TimelineItem,
 };
 
 impl BuyerView {
@@ -33,6 +34,7 @@ impl BuyerView {
                 .map(|t| Event::of(t, report))
                 .collect(),
             flags: claims.flags.iter().map(Flag::from).collect(),
+            quality: claims.quality.iter().map(Quality::from).collect(),
             organic: Organic::of(report),
             certificates: claims.certificates.iter().map(Certificate::from).collect(),
             lots: claims.lots.iter().map(Lot::from).collect(),
@@ -161,6 +163,23 @@ impl Event {
             authorised: Some(report.authorised.get(&t.index).copied().unwrap_or(false)),
             lots: known_all(&t.lots),
             what: known(&t.what),
+        }
+    }
+}
+
+impl From<&QualityRecord> for Quality {
+    fn from(q: &QualityRecord) -> Quality {
+        Quality {
+            index: Some(q.index),
+            event_time: known(&q.event_time),
+            kind: known(&q.kind),
+            actor: known_opt(&q.actor),
+            actor_name: known_opt(&q.actor_name),
+            role: known_opt(&q.role),
+            location: known_opt(&q.location),
+            disposition: known_opt(&q.disposition),
+            findings: known_all(&q.findings),
+            alarm: q.measurements.iter().any(|m| m.exception.is_some()),
         }
     }
 }

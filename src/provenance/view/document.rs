@@ -136,6 +136,14 @@ pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D
     Ok(Value::deserialize(d)?.as_bool())
 }
 
+/// Whether a list of measurements has one a sensor raised an exception on (an alarm or an
+/// error); `false` for anything else.
+pub(super) fn any_exception<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(members(Value::deserialize(d)?)
+        .iter()
+        .any(|m| m.get("exception").is_some_and(|e| !e.is_null())))
+}
+
 /// `true` only for an explicit `true`: a missing or malformed verdict must not read as a pass.
 pub(super) fn is_true<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Value::deserialize(d)? == Value::Bool(true))

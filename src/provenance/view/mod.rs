@@ -44,6 +44,9 @@ pub struct BuyerView {
     pub timeline: Vec<Event>,
     #[serde(deserialize_with = "lenient::list")]
     pub flags: Vec<Flag>,
+    /// Inspections, storage and fumigation records: what was measured about the goods.
+    #[serde(deserialize_with = "lenient::list")]
+    pub quality: Vec<Quality>,
     #[serde(deserialize_with = "lenient::object")]
     pub organic: Organic,
     #[serde(deserialize_with = "lenient::list")]
@@ -270,6 +273,38 @@ pub struct Event {
     /// What happened, in words.
     #[serde(deserialize_with = "lenient::text")]
     pub what: Option<String>,
+}
+
+/// An event of the history that measured the goods: a moisture check, a storage or fumigation
+/// record.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Quality {
+    /// Its log entry.
+    #[serde(deserialize_with = "lenient::uint")]
+    pub index: Option<u64>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub event_time: Option<String>,
+    /// `inspection`, `storage`, or the kind of another event that carried measurements.
+    #[serde(deserialize_with = "lenient::text")]
+    pub kind: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub actor: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub actor_name: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub role: Option<String>,
+    /// Where: a location URI (an SGLN).
+    #[serde(deserialize_with = "lenient::text")]
+    pub location: Option<String>,
+    #[serde(deserialize_with = "lenient::text")]
+    pub disposition: Option<String>,
+    /// Each measurement in words.
+    #[serde(deserialize_with = "lenient::texts")]
+    pub findings: Vec<String>,
+    /// Whether a sensor raised an alarm or error on any of them.
+    #[serde(rename = "measurements", deserialize_with = "lenient::any_exception")]
+    pub alarm: bool,
 }
 
 /// A plausibility flag.
