@@ -1057,3 +1057,136 @@ fn the_capture_gateway_signs_and_submits_json_and_xml() {
     );
     assert_eq!(size(&server), before + 4);
 }
+
+/// A WebSocket client just big enough for the test (RFC 6455): the opening handshake, masked
+/// frames out, unmasked frames in. The standard library only, so no client crate is needed.
+struct WebSocket {
+    stream: std::net::TcpStream,
+}
+
+impl WebSocket {
+    /// Opens `path` on `server`, expecting `101 Switching Protocols`.
+    fn open(server: &Server, path: &str) -> WebSocket {
+        let addr = server.base.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        // A bound on a broken server, not a timing assumption: frames arrive as events commit.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8(head).unwrap();
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        // RFC 6455's own example key and its accept value.
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+        WebSocket { stream }
+    }
+
+    /// The next text message (pings are answered, other control frames skipped).
+    fn text(&mut self) -> String {
+        loop {
+            let mut h = [0u8; 2];
+            self.stream.read_exact(&mut h).unwrap();
+            let (fin, opcode) = (h[0] & 0x80 != 0, h[0] & 0x0f);
+            assert!(fin, "the server sends whole messages");
+            assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+            let len = match h[1] & 0x7f {
+                126 => {
+                    let mut b = [0u8; 2];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u16::from_be_bytes(b) as usize
+                }
+                127 => {
+                    let mut b = [0u8; 8];
+                    self.stream.read_exact(&mut b).unwrap();
+                    u64::from_be_bytes(b) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0u8; len];
+            self.stream.read_exact(&mut payload).unwrap();
+            match opcode {
+                1 => return String::from_utf8(payload).unwrap(),
+                9 => self.send(10, &payload),
+                8 => panic!("the server closed the stream"),
+                _ => {}
+            }
+        }
+    }
+
+    fn send(&mut self, opcode: u8, payload: &[u8]) {
+        assert!(payload.len() < 126);
+        let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).unwrap();
+    }
+}
+
+/// A WebSocket subscription to a named query: every event committed after the socket opened
+/// that matches the query arrives, in log order, each message an EPCISQueryDocument; events
+/// that do not match and events from before do not.
+#[test]
+fn a_websocket_subscription_streams_matching_events_as_they_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let before = harvest(&fresh_lot(), 100.0);
+    assert_eq!(server.submit(&server.farm, &before).status, 201);
+    let a = post_json(
+        &server.url("/queries"),
+        &json!({"name": "inspections", "query": {"EQ_bizStep": "inspecting"}}),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let mut ws = WebSocket::open(&server, "/queries/inspections/events");
+
+    let lots: Vec<String> = (0..3).map(|_| fresh_lot()).collect();
+    let mut want = Vec::new();
+    for lot in &lots {
+        assert_eq!(
+            server.submit(&server.farm, &harvest(lot, 500.0)).status,
+            201
+        );
+        let check = lotline_scenario::observation(
+            false,
+            "2026-06-02T09:00:00+07:00",
+            &lotline_scenario::sgln(99),
+            &[],
+            &[lotline_scenario::kg(lot, 500.0)],
+            json!([{"sensorReport": [lotline_scenario::moisture(13.5)]}]),
+        );
+        want.push(check["eventID"].as_str().unwrap().to_owned());
+        assert_eq!(server.submit(&server.farm, &check).status, 201);
+    }
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let doc: Value = serde_json::from_str(&ws.text()).unwrap();
+        assert_eq!(doc["type"], "EPCISQueryDocument");
+        assert_eq!(doc["epcisBody"]["queryResults"]["queryName"], "inspections");
+        for e in doc["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            .as_array()
+            .unwrap()
+        {
+            assert_eq!(e["bizStep"], "inspecting", "only matching events: {e}");
+            got.push(e["eventID"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(got, want, "each once, in log order");
+
+    // An unknown query is a problem, not an upgrade.
+    get(&server.url("/queries/nope/events")).assert_problem(404, "not_found");
+}
