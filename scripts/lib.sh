@@ -28,6 +28,9 @@ ensure_chromium() {
         return 0
     fi
     command -v chromium >/dev/null 2>&1 || apt_install chromium
+    # The edge's clerk page is checked (and screenshotted) in Khmer too: without a Khmer font
+    # Chromium draws empty boxes.
+    fc-list 2>/dev/null | grep -qi khmer || apt_install fonts-khmeros
 }
 
 # Installs Debian packages, with sudo when not root.

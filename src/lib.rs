@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod export;
 pub mod http;
 pub mod impact;

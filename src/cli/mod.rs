@@ -6,6 +6,7 @@ pub mod actor;
 mod bundle;
 pub mod capture;
 pub mod consistency;
+mod edge;
 mod input;
 mod verify;
 
@@ -88,6 +89,9 @@ enum Command {
     /// capture succeeded, 1 it did not (or the server refused the document), 2 usage, input,
     /// network or server errors.
     Capture(capture::Args),
+    /// Run a site's edge service: the clerk's page and a local API record events, signed at
+    /// once and kept in a durable outbox that is uploaded in order whenever the ledger answers.
+    Edge(edge::Args),
     /// Run the ledger server.
     Serve(ServeArgs),
     /// Check a C2SP tlog-proof file offline against the log's verifier key.
@@ -274,6 +278,7 @@ pub fn main() -> ExitCode {
             file,
         } => submit(&server, batch_size, retries, &file),
         Command::Capture(args) => capture::run(args),
+        Command::Edge(args) => edge::run(args).map(|_| ExitCode::SUCCESS),
         Command::Serve(args) => serve(args).map(|_| ExitCode::SUCCESS),
         Command::VerifyProof { log_key, file } => verify::verify_proof(&log_key, &file),
         Command::Verify {

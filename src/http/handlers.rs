@@ -278,12 +278,26 @@ fn text(body: String) -> HttpResponse {
         .body(body)
 }
 
-/// Reads the body, refusing more than `limit` bytes without buffering them.
+/// Reads the body, refusing more than `limit` bytes without buffering them. A body sent with
+/// `Content-Encoding: gzip` (or `deflate`) is decoded first, and the limit holds for the decoded
+/// bytes, so a small compressed body cannot unpack into an unbounded one.
 pub(super) async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, Problem> {
+    if let Some(enc) = req.headers().get(header::CONTENT_ENCODING) {
+        let enc = enc.to_str().unwrap_or("").trim().to_ascii_lowercase();
+        if !matches!(enc.as_str(), "identity" | "gzip" | "x-gzip" | "deflate") {
+            return Err(Problem::new(
+                Code::UnsupportedMediaType,
+                format!(
+                    "Content-Encoding {enc:?} is not accepted; send the body as it is, or gzip"
+                ),
+            ));
+        }
+    }
+    let mut payload = actix_web::dev::Decompress::from_headers(payload.into_inner(), req.headers());
     let too_large = |n: String| {
         Problem::new(
             Code::PayloadTooLarge,

@@ -17,6 +17,7 @@ mod cli;
 mod cluster;
 mod consistency;
 mod crash;
+mod edge;
 mod epcis;
 mod export;
 mod gs1_examples;
