@@ -9,6 +9,7 @@
 
 mod audit;
 mod capture;
+mod edge_sync;
 mod export;
 mod filler;
 mod harness;
@@ -110,6 +111,16 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         size: usize,
     },
+    /// Edge sync: a mill edge's backlog of signed events uploaded in order through /capture,
+    /// next to the Ed25519 ceiling.
+    EdgeSync {
+        /// Events in the backlog.
+        #[arg(long, default_value_t = 10_000)]
+        events: usize,
+        /// Events per upload.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Mass-balance audit latency of an operator with 100,000 events, on a ledger of only those
     /// and on one with ten times as many other events (their ratio shows whether cost follows
     /// the operator's history or the ledger).
@@ -145,6 +156,7 @@ fn main() -> ExitCode {
         } => provenance::run(small, large, samples),
         Command::Export { rows, samples } => export::run(rows, samples),
         Command::Capture { docs, size } => capture::run(docs, size),
+        Command::EdgeSync { events, batch } => edge_sync::run(events, batch),
         Command::Recall {
             small,
             large,
