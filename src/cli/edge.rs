@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::Args as ClapArgs;
 
-use crate::edge::outbox::Outbox;
+use crate::edge::Edge;
 use crate::edge::sync::SyncConfig;
-use crate::edge::web::Site;
-use crate::edge::{Edge, web};
+use crate::http::edge::{self as web, Site};
+use crate::store::outbox::Outbox;
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {

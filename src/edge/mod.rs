@@ -1,20 +1,18 @@
 //! `lotline edge`: the service a mill runs on its own LAN, for sites whose connection to the
 //! ledger comes and goes.
 //!
-//! The mill's tools (`POST /v1/events`) and its clerks (the web form, [`page`]) record events
+//! The mill's tools (`POST /v1/events`) and its clerks (the web form, `http::pages::clerk`,
+//! served by `http::edge`) record events
 //! here at any time. Each is signed at once with the mill's key — its `eventTime` is when the
 //! thing happened, not when it reaches the ledger — checked against the profile (everything
 //! that needs no ledger state: schema, rules, units, the signature), and kept in a durable
-//! [`outbox::Outbox`] before the edge answers. The [`sync`] thread uploads the outbox in order
+//! outbox (`store::outbox`) before the edge answers. The [`sync`] thread uploads the outbox in order
 //! whenever the ledger answers; what the ledger refuses (custody moved meanwhile, a balance too
 //! small) stays in the outbox with the ledger's problem for the clerk to see and correct.
 //!
 //! The key never leaves the machine; the ledger sees only signed events.
 
-pub mod outbox;
-pub mod page;
 pub mod sync;
-pub mod web;
 
 use std::sync::Arc;
 
@@ -22,9 +20,9 @@ use anyhow::{Context as _, Result, bail};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
-use self::outbox::{Added, Item, Outbox};
 use self::sync::Sync;
 use crate::http::Problem;
+use crate::store::outbox::{Added, Item, Outbox};
 use lotline_profile::event::admit;
 
 /// The edge's clock as RFC 3339 (UTC).
@@ -35,7 +33,7 @@ pub fn now() -> String {
 /// The edge: its outbox, the mill's key and the uploader.
 pub struct Edge {
     pub outbox: Arc<Outbox>,
-    key: SigningKey,
+    pub(crate) key: SigningKey,
     /// The mill's actor id, shown on the page (from `--actor`; informational).
     pub actor: Option<String>,
     pub server: String,
@@ -96,7 +94,7 @@ impl Edge {
 
 /// `event` with the EPCIS context (and lotline's namespace) if it has none, an eventID if it
 /// has none, and the mill's proof.
-fn sign(event: &Value, key: &SigningKey) -> Result<Value> {
+pub(crate) fn sign(event: &Value, key: &SigningKey) -> Result<Value> {
     let mut e = event.clone();
     let Some(obj) = e.as_object_mut() else {
         bail!("an event is a JSON object");

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::outbox::{Item, Outbox, Status};
+use crate::store::outbox::{Item, Outbox, Status};
 
 /// The most a `Retry-After` is honoured for: a misconfigured ledger cannot park a mill's
 /// uploads for days.

@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod capture;
 mod certs;
+pub mod edge;
 mod epcis;
 mod export;
 mod handlers;

@@ -34,6 +34,8 @@
 //! the log's size minus one and a tree of any size needs one read per stored node it touches:
 //! proofs cost O(log n) reads and reopening costs O(log n), whatever the size of the log.
 
+pub mod outbox;
+
 use std::path::Path;
 
 use rocksdb::{

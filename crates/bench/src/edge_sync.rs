@@ -15,8 +15,8 @@ use crate::harness::{BenchServer, SIGNED, submit};
 use crate::measure::{self, cores};
 use data_integrity::di;
 use lotline::cli::Client;
-use lotline::edge::outbox::{Added, Outbox};
 use lotline::edge::sync::{Sync, SyncConfig};
+use lotline::store::outbox::{Added, Outbox};
 use lotline_scenario as scenario;
 
 const MILL: &str = "urn:epc:id:pgln:8841234.00031";
@@ -102,7 +102,11 @@ pub fn run(events: usize, batch: usize) -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     server.stop()?;
     if counts.sent != events as u64 {
-        bail!("{} of {events} sent, {} refused", counts.sent, counts.refused);
+        bail!(
+            "{} of {events} sent, {} refused",
+            counts.sent,
+            counts.refused
+        );
     }
     let rate = events as f64 / elapsed.as_secs_f64();
     let ceiling = measure::ed25519_ceiling(Duration::from_secs(2))?;

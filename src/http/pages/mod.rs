@@ -10,12 +10,14 @@
 //! - **Links only to this server's paths and to http(s) URLs**: an href from the data passes
 //!   [`safe_href`] or is shown as text, so never `javascript:`, `data:` or `//other-host`.
 //! - **No JavaScript**, and a Content-Security-Policy that forbids scripts, plugins, forms and
-//!   base rewriting, so an escaping bug could not run one either. Images only from this server,
+//!   base rewriting, so an escaping bug could not run one either (the edge's clerk page,
+//!   [`clerk`], allows forms posting to its own server, and nothing else). Images only from this server,
 //!   styles only inline, no referrer.
 //! - Self-contained and phone-ready: one inline style sheet, nothing fetched but the QR code.
 
 mod audit;
 mod buyer;
+pub mod clerk;
 mod not_found;
 
 pub(super) use audit::mass_balance_page;

@@ -8,8 +8,8 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::outbox::{Counts, Item, Status};
-use super::sync::SyncState;
+use crate::edge::sync::SyncState;
+use crate::store::outbox::{Counts, Item, Status};
 
 /// The page's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! The edge's HTTP service: the clerk's page and forms, and a small JSON API for the mill's
 //! own tools.
 //!
-//! - `GET /` — the page ([`super::page`]); `?lang=km` for Khmer.
+//! - `GET /` — the page (`pages::clerk`); `?lang=km` for Khmer.
 //! - `POST /form/receipt`, `/form/milling`, `/form/bagging` — a form becomes a profile event,
 //!   signed and recorded; the answer is the page again (`303` to it when saved, `422` with the
 //!   reason when not, so the clerk's input is never silently lost).
@@ -19,10 +19,10 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::Edge;
-use super::outbox::{Added, Status};
-use super::page::{self, Lang};
-use crate::http::Problem;
+use super::Problem;
+use super::pages::clerk::{self as page, Lang};
+use crate::edge::Edge;
+use crate::store::outbox::{Added, Status};
 use lotline_scenario as build;
 
 /// Most bytes of a request body.
@@ -426,7 +426,7 @@ async fn post_events(data: Data, body: web::Bytes) -> Result<HttpResponse, Probl
         // nothing.
         let mut signed = Vec::with_capacity(events.len());
         for (i, e) in events.iter().enumerate() {
-            let s = super::sign(e, &edge.key).map_err(|err| {
+            let s = crate::edge::sign(e, &edge.key).map_err(|err| {
                 Problem::new(
                     lotline_profile::refusal::Refusal::SchemaViolation,
                     format!("event {i}: {err:#}"),
@@ -446,7 +446,7 @@ async fn post_events(data: Data, body: web::Bytes) -> Result<HttpResponse, Probl
                 .add(
                     &admitted.event_id.to_string(),
                     admitted.doc.kind.name(),
-                    &super::now(),
+                    &crate::edge::now(),
                     s,
                 )
                 .map_err(Problem::internal)?;

@@ -1,4 +1,4 @@
-//! The edge's durable outbox: every event the mill recorded, signed, in the order it was
+//! The edge's durable outbox (`lotline edge`, `crate::edge`): every event the mill recorded, signed, in the order it was
 //! recorded, with what became of it.
 //!
 //! An embedded RocksDB (the engine the ledger already builds, so the edge adds no second
@@ -15,7 +15,7 @@ use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch, Wri
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::StoreError;
+use super::StoreError;
 
 const ITEMS: &str = "items";
 const PENDING: &str = "pending";
