@@ -20,6 +20,7 @@ mod crash;
 mod edge;
 mod epcis;
 mod export;
+mod import;
 mod gs1_examples;
 mod pipeline;
 mod properties;
