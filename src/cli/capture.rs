@@ -406,7 +406,10 @@ pub fn report_labelled(job: &Value, sent: &[Value], labels: &[String]) -> Outcom
                 ("refused", detail)
             }
         };
-        let label = labels.get(i).cloned().unwrap_or_else(|| (i + 1).to_string());
+        let label = labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| (i + 1).to_string());
         lines.push(format!("{label}\t{id}\t{word}\t{}", one_line(&detail)));
     }
     let notes = errors

@@ -231,9 +231,7 @@ fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) {
 
 /// How many events of the log have `biz_step`.
 fn count(server: &Server, biz_step: &str) -> usize {
-    let a = get(&server.url(&format!(
-        "/v1/events?EQ_bizStep={biz_step}&perPage=1000"
-    )));
+    let a = get(&server.url(&format!("/v1/events?EQ_bizStep={biz_step}&perPage=1000")));
     assert_eq!(a.status, 200, "{}", a.body);
     a.json()["lotline:entries"].as_array().unwrap().len()
 }
@@ -310,7 +308,8 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected, "{stderr}");
     assert!(
-        stderr.contains("6 problems in 6 of the 241 rows") && stderr.contains("nothing was submitted"),
+        stderr.contains("6 problems in 6 of the 241 rows")
+            && stderr.contains("nothing was submitted"),
         "{stderr}"
     );
     assert_eq!(size(&server), before, "nothing is written");
@@ -323,13 +322,16 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     // A column the mapping names but the sheet lacks: named at row 1.
     let mut narrow_header = HEADER.to_vec();
     narrow_header.pop();
-    let narrow: Vec<Vec<String>> = good
-        .iter()
-        .map(|r| r[..r.len() - 1].to_vec())
-        .collect();
+    let narrow: Vec<Vec<String>> = good.iter().map(|r| r[..r.len() - 1].to_vec()).collect();
     let narrow_csv = dir.path().join("narrow.csv");
     write_csv(&narrow_csv, &narrow_header, &narrow);
-    let out = run(&["import", "--map", map, "--dry-run", narrow_csv.to_str().unwrap()]);
+    let out = run(&[
+        "import",
+        "--map",
+        map,
+        "--dry-run",
+        narrow_csv.to_str().unwrap(),
+    ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(
@@ -340,7 +342,13 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     // The rows fixed. A dry run prints the document and writes nothing.
     let good_csv = dir.path().join("mill-day.csv");
     write_csv(&good_csv, HEADER, &good);
-    let out = run(&["import", "--map", map, "--dry-run", good_csv.to_str().unwrap()]);
+    let out = run(&[
+        "import",
+        "--map",
+        map,
+        "--dry-run",
+        good_csv.to_str().unwrap(),
+    ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let doc: Value = serde_json::from_str(&stdout).unwrap();
@@ -385,8 +393,10 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     assert_eq!(count(&server, "lotline:bagging"), 60);
     // A bag the reader gave as bare hex is indexed by its SGTIN.
     let hex_bag = scenario::sgtin(scenario::items::HEAD_RICE_BAG_50KG, 10_002);
-    let found = get(&server.url(&format!("/v1/events?MATCH_epc={}", enc(&hex_bag)))).json();
-    assert_eq!(found["lotline:entries"].as_array().unwrap().len(), 1, "{found}");
+    let found = get(&server.url(&format!("/events?MATCH_outputEPC={}", enc(&hex_bag)))).json();
+    let found = &found["epcisBody"]["queryResults"]["resultsBody"]["eventList"];
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["bizStep"], "lotline:bagging");
     // The mill holds what it milled less what it bagged: the head rice of lot M000.
     let head = scenario::lgtin(scenario::items::HEAD_RICE, "M000");
     let lot = get(&server.url(&format!("/v1/lots/{}", enc(&head))));
@@ -496,7 +506,10 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert_eq!(
-        stdout.lines().filter(|l| l.contains("\taccepted\t")).count(),
+        stdout
+            .lines()
+            .filter(|l| l.contains("\taccepted\t"))
+            .count(),
         12
     );
     assert_eq!(size(&server), before + 12);

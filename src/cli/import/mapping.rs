@@ -357,7 +357,9 @@ fn parse_offset(s: &str) -> Option<UtcOffset> {
 
 fn unit_code(s: &str) -> Option<&'static str> {
     let s = s.trim();
-    for code in ["MGM", "GRM", "KGM", "DTN", "TNE", "LBR", "ONZ", "STN", "LTN"] {
+    for code in [
+        "MGM", "GRM", "KGM", "DTN", "TNE", "LBR", "ONZ", "STN", "LTN",
+    ] {
         if s == code {
             return Some(code);
         }
@@ -769,10 +771,20 @@ impl Columns<'_> {
 
     fn milling(&self, c: &mut Cells, time: Option<&str>) -> Option<(Value, Vec<String>)> {
         let items = &self.map.items;
-        let input = c.lot("lot", &items.paddy, "a milling run needs the paddy lot it mills");
-        let qty = c.mass("quantity", Some("a milling run needs the paddy mass milled"));
+        let input = c.lot(
+            "lot",
+            &items.paddy,
+            "a milling run needs the paddy lot it mills",
+        );
+        let qty = c.mass(
+            "quantity",
+            Some("a milling run needs the paddy mass milled"),
+        );
         let unit = c.unit();
-        let out_lot = c.need("output_lot", "a milling run needs the lot code of its outputs");
+        let out_lot = c.need(
+            "output_lot",
+            "a milling run needs the lot code of its outputs",
+        );
         let mut outputs = Vec::new();
         let mut bad = false;
         for (key, item, product) in [
@@ -1086,7 +1098,10 @@ F1 = "urn:epc:id:pgln:8841234.00001"
             e["quantityList"],
             json!([{"epcClass": "urn:epc:class:lgtin:8841234.010001.P-0001", "quantity": 1200.5, "uom": "KGM"}])
         );
-        assert_eq!(e["sourceList"][0]["source"], "urn:epc:id:pgln:8841234.00001");
+        assert_eq!(
+            e["sourceList"][0]["source"],
+            "urn:epc:id:pgln:8841234.00001"
+        );
         assert_eq!(
             e["destinationList"][0]["destination"],
             "urn:epc:id:pgln:8841234.00021"
@@ -1223,7 +1238,9 @@ F1 = "urn:epc:id:pgln:8841234.00001"
         );
         assert_eq!(
             with(&[("Lot", "P 1")]),
-            ["row 7, column \"Lot\": lot code \"P 1\" has ' '; use letters, digits, '-', '.' and '_'"]
+            [
+                "row 7, column \"Lot\": lot code \"P 1\" has ' '; use letters, digits, '-', '.' and '_'"
+            ]
         );
         assert_eq!(
             with(&[("Unit", "bushel")]),
@@ -1233,7 +1250,9 @@ F1 = "urn:epc:id:pgln:8841234.00001"
         );
         assert_eq!(
             with(&[("Moisture %", "140")]),
-            ["row 7, column \"Moisture %\": 140 is not a moisture content: a percentage is 0 to 100"]
+            [
+                "row 7, column \"Moisture %\": 140 is not a moisture content: a percentage is 0 to 100"
+            ]
         );
         // Several at once: each is named.
         assert_eq!(with(&[("Time", "x"), ("Qty", "0")]).len(), 2);
@@ -1253,15 +1272,23 @@ F1 = "urn:epc:id:pgln:8841234.00001"
         };
         let e = bag("30340D2C0FFFFFZZ00000001", "1");
         assert!(
-            e[0].starts_with("row 7, column \"RFID\": \"30340D2C0FFFFFZZ00000001\" is not an RFID EPC"),
+            e[0].starts_with(
+                "row 7, column \"RFID\": \"30340D2C0FFFFFZZ00000001\" is not an RFID EPC"
+            ),
             "{e:?}"
         );
-        let e = bag("urn:epc:id:sgtin:8841234.030001.1 urn:epc:id:sgtin:8841234.030001.2", "3");
+        let e = bag(
+            "urn:epc:id:sgtin:8841234.030001.1 urn:epc:id:sgtin:8841234.030001.2",
+            "3",
+        );
         assert_eq!(
             e,
             ["row 7, column \"RFID\": 2 EPCs read, but the row says 3 bags"]
         );
-        let e = bag("urn:epc:id:sgtin:8841234.030001.1 urn:epc:id:sgtin:8841234.030001.1", "2");
+        let e = bag(
+            "urn:epc:id:sgtin:8841234.030001.1 urn:epc:id:sgtin:8841234.030001.1",
+            "2",
+        );
         assert!(e[0].contains("is the same tag as"), "{e:?}");
         let e = bag("urn:epc:id:sscc:8841234.0000000001", "1");
         assert!(e[0].contains("not a bag's SGTIN"), "{e:?}");
@@ -1336,7 +1363,10 @@ F1 = "urn:epc:id:pgln:8841234.00001"
             r,
             r3,
             bag(4, "urn:epc:id:sgtin:8841234.030001.1"),
-            bag(5, "urn:epc:id:sgtin:8841234.030001.2 urn:epc:id:sgtin:8841234.030001.1"),
+            bag(
+                5,
+                "urn:epc:id:sgtin:8841234.030001.2 urn:epc:id:sgtin:8841234.030001.1",
+            ),
         ];
         let (t, e) = m.cross_columns();
         let errs: Vec<String> = cross_check(&events, &t, &e)

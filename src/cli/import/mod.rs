@@ -135,8 +135,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             writeln!(out, "{e}")?;
         }
         out.flush()?;
-        let bad: std::collections::BTreeSet<usize> =
-            checked.errors.iter().map(|e| e.row).collect();
+        let bad: std::collections::BTreeSet<usize> = checked.errors.iter().map(|e| e.row).collect();
         eprintln!(
             "import: {} problems in {} of the {} rows of {file}; nothing was submitted",
             checked.errors.len(),
@@ -346,8 +345,7 @@ mod tests {
     #[test]
     fn documents_hold_at_most_the_limit() {
         let events: Vec<RowEvent> = (0..7).map(|i| ev(i + 2, "x")).collect();
-        let sizes =
-            |c: Vec<&[RowEvent]>| -> Vec<usize> { c.iter().map(|c| c.len()).collect() };
+        let sizes = |c: Vec<&[RowEvent]>| -> Vec<usize> { c.iter().map(|c| c.len()).collect() };
         assert_eq!(sizes(chunks(&events, 3, None)), [3, 3, 1]);
         assert_eq!(sizes(chunks(&events, 10, None)), [7]);
         // A byte limit: each event counts its JSON and a proof.

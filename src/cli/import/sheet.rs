@@ -24,7 +24,10 @@ pub fn read(path: &Path, sheet: Option<&str>, delimiter: u8) -> Result<Sheet> {
         "xlsx" | "xlsm" | "xlsb" | "xls" | "ods" => read_workbook(path, sheet),
         _ => {
             if sheet.is_some() {
-                bail!("--sheet is for workbooks; {} is read as CSV", path.display());
+                bail!(
+                    "--sheet is for workbooks; {} is read as CSV",
+                    path.display()
+                );
             }
             read_csv(path, delimiter)
         }
@@ -118,13 +121,27 @@ fn cell_text(d: &Data) -> String {
             }
         }
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(t) if t.is_datetime() => {
-            let (y, mo, d, h, mi, s, _) = t.to_ymd_hms_milli();
-            format!("{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}")
-        }
+        Data::DateTime(t) if t.is_datetime() => excel_time(t).unwrap_or_else(|| t.to_string()),
         Data::DateTime(t) => t.as_f64().to_string(),
         Data::Error(e) => format!("#{e:?}"),
     }
+}
+
+/// An Excel date-time to the nearest second: the serial number is a float, so a cell showing
+/// 06:02 may hold 06:01:59.999. The day comes from calamine (which knows the workbook's date
+/// system), the time of day from the serial's fraction.
+fn excel_time(t: &calamine::ExcelDateTime) -> Option<String> {
+    let (y, mo, d, h, mi, _, _) = t.to_ymd_hms_milli();
+    let date =
+        time::Date::from_calendar_date(i32::from(y), time::Month::try_from(mo).ok()?, d).ok()?;
+    let mut secs = (t.as_f64().fract() * 86_400.0).round() as i64;
+    if h == 0 && mi == 0 && secs > 43_200 {
+        // calamine already rounded up into the next day.
+        secs -= 86_400;
+    }
+    let at = date.midnight().checked_add(time::Duration::seconds(secs))?;
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    at.format(&fmt).ok()
 }
 
 #[cfg(test)]
@@ -157,5 +174,16 @@ mod tests {
         // 2025-10-13 12:59:02 in Excel's 1900 date system.
         let t = ExcelDateTime::new(45943.541, ExcelDateTimeType::DateTime, false);
         assert_eq!(cell_text(&Data::DateTime(t)), "2025-10-13 12:59:02");
+        // 06:02 stored a hair early reads as 06:02.
+        let t = ExcelDateTime::new(
+            46311.0 + 362.0 / 1440.0 - 1e-9,
+            ExcelDateTimeType::DateTime,
+            false,
+        );
+        assert_eq!(cell_text(&Data::DateTime(t)), "2026-10-16 06:02:00");
+        let t = ExcelDateTime::new(46311.251388888886, ExcelDateTimeType::DateTime, false);
+        assert_eq!(cell_text(&Data::DateTime(t)), "2026-10-16 06:02:00");
+        let t = ExcelDateTime::new(46312.0 - 1e-9, ExcelDateTimeType::DateTime, false);
+        assert_eq!(cell_text(&Data::DateTime(t)), "2026-10-17 00:00:00");
     }
 }
