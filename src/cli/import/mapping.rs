@@ -798,7 +798,7 @@ impl Columns<'_> {
             };
             match parse_number(&v) {
                 // An output the run did not make this time.
-                Some(x) if x == 0.0 => {}
+                Some(0.0) => {}
                 Some(x) if x > 0.0 => outputs.push((key, item, product, x)),
                 Some(_) => {
                     c.error(key, format!("{v} is not a mass: it must be 0 or more"));
