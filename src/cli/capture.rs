@@ -386,13 +386,28 @@ pub fn report_labelled(job: &Value, sent: &[Value], labels: &[String]) -> Outcom
                     ("accepted", receipt)
                 }
             }
-            Some("not_written") if problems.is_empty() => {
+            Some("not_written") => {
                 refused += 1;
-                (
-                    "refused",
-                    "not written: another event of the document was refused and the capture rolled back"
-                        .to_owned(),
-                )
+                // The job's own problem for it counts events from 0; name the refused ones as
+                // this report does.
+                let culprits: Vec<String> = job_events
+                    .iter()
+                    .filter(|e| e["status"] == "refused")
+                    .filter_map(index_of)
+                    .map(|j| match labels.get(j) {
+                        Some(l) if !l.bytes().all(|b| b.is_ascii_digit()) => l.clone(),
+                        _ => format!("event {}", j + 1),
+                    })
+                    .collect();
+                let detail = if culprits.is_empty() {
+                    "not written: another event of the document was refused and the capture rolled back".to_owned()
+                } else {
+                    format!(
+                        "not written: {} of the document was refused and the capture rolled back",
+                        culprits.join(", ")
+                    )
+                };
+                ("refused", detail)
             }
             Some(_) | None => {
                 refused += 1;
@@ -749,7 +764,12 @@ mod tests {
         });
         let out = report(&job, &sent);
         assert_eq!(out.lines.len(), 2);
-        assert!(out.lines[0].starts_with(&format!("1\t{id0}\trefused\tnot written: ")));
+        assert_eq!(
+            out.lines[0],
+            format!(
+                "1\t{id0}\trefused\tnot written: event 2 of the document was refused and the capture rolled back"
+            )
+        );
         assert_eq!(
             out.lines[1],
             "2\turn:uuid:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b\trefused\tunknown_actor: no actor with this key (at \"/readPoint\")"

@@ -365,6 +365,49 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     );
     assert_eq!(size(&server), before);
 
+    // Good rows the ledger's rules refuse (milling paddy the mill never received): the
+    // capture rolls back, so the rows before it are not written either.
+    let mut refused = good[..4].to_vec();
+    refused.push(row(&[
+        ("Record", "MILL".to_owned()),
+        ("Time", "2026-10-16 09:30".to_owned()),
+        ("Lot", "P1016-999".to_owned()),
+        ("Qty", "1000".to_owned()),
+        ("Output lot", "M999".to_owned()),
+        ("Head rice", "600".to_owned()),
+    ]));
+    let refused_csv = dir.path().join("refused.csv");
+    write_csv(&refused_csv, HEADER, &refused);
+    let out = run(&[
+        "import",
+        "--key",
+        key_file,
+        "--map",
+        map,
+        "--server",
+        &server.base,
+        refused_csv.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    for (i, line) in lines[..4].iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("row {}\t", i + 2))
+                && line.contains("\trefused\tnot written"),
+            "{line}"
+        );
+    }
+    assert!(lines[4].starts_with("row 6\t"), "{}", lines[4]);
+    assert!(
+        lines[4].contains("\trefused\t") && !lines[4].contains("not written"),
+        "the refused row names the rule: {}",
+        lines[4]
+    );
+    assert!(stderr.contains("0 of 5 rows are in the log"), "{stderr}");
+    assert_eq!(size(&server), before, "nothing is written");
+
     let import = |extra: &[&str]| {
         let mut args = vec!["import", "--key", key_file, "--map", map];
         args.extend(["--server", &server.base]);
