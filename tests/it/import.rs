@@ -464,24 +464,11 @@ fn a_day_at_the_mill_is_checked_then_imported_once() {
     assert_eq!(size(&server), before + 240);
 }
 
-#[test]
-fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
+/// The workbook as a person keeps it, on a sheet named "Day sheet": times as Excel
+/// date-times (a cell that is not `YYYY-MM-DD HH:MM` as text), masses as numbers, tags as text.
+fn write_xlsx(path: &Path, rows: &[Vec<String>]) {
     use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
 
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
-    let key_file = dir.path().join("mill.key");
-    lotline::ledger::write_key_file(&key_file, &server.farm, false).unwrap();
-    let map = dir.path().join("mill.toml");
-    std::fs::write(&map, mapping()).unwrap();
-
-    let lots = paddy_from_farms(&server, 3, "X");
-    let rows = mill_day(&lots, 1);
-    assert_eq!(rows.len(), 3 * 3 + 3);
-    let csv_path = dir.path().join("day.csv");
-    write_csv(&csv_path, HEADER, &rows);
-
-    // The workbook as a person keeps it: times as Excel date-times, masses as numbers.
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("Day sheet").unwrap();
@@ -496,11 +483,13 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
             if v.is_empty() {
                 continue;
             }
-            if HEADER[c as usize] == "RFID" {
-                sheet.write_string(r, c, v).unwrap();
-            } else if HEADER[c as usize] == "Time" {
-                let t = ExcelDateTime::parse_from_str(&format!("{v}:00")).unwrap();
+            let time = (HEADER[c as usize] == "Time" && v.as_bytes().get(4) == Some(&b'-'))
+                .then(|| ExcelDateTime::parse_from_str(&format!("{v}:00")).ok())
+                .flatten();
+            if let Some(t) = time {
                 sheet.write_datetime_with_format(r, c, &t, &when).unwrap();
+            } else if HEADER[c as usize] == "RFID" {
+                sheet.write_string(r, c, v).unwrap();
             } else if let Ok(x) = v.parse::<f64>() {
                 sheet.write_number(r, c, x).unwrap();
             } else {
@@ -508,9 +497,26 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
             }
         }
     }
-    let xlsx_path = dir.path().join("day.xlsx");
-    book.save(&xlsx_path).unwrap();
+    book.save(path).unwrap();
+}
 
+#[test]
+fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let key_file = dir.path().join("mill.key");
+    lotline::ledger::write_key_file(&key_file, &server.farm, false).unwrap();
+    let map = dir.path().join("mill.toml");
+    std::fs::write(&map, mapping()).unwrap();
+
+    let lots = paddy_from_farms(&server, 3, "X");
+    let rows = mill_day(&lots, 1);
+    assert_eq!(rows.len(), 3 * 3 + 3);
+    let csv_path = dir.path().join("day.csv");
+    write_csv(&csv_path, HEADER, &rows);
+
+    let xlsx_path = dir.path().join("day.xlsx");
+    write_xlsx(&xlsx_path, &rows);
     let ids = |file: &Path| -> Vec<Value> {
         let out = run(&[
             "import",
@@ -562,6 +568,29 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
     let event = &entry.json()["entry"]["event"];
     assert_eq!(event["eventTime"], "2026-10-16T06:00:00+07:00");
     assert_eq!(event["bizStep"], "receiving");
+
+    // Mistakes in a workbook are named by the row and column a person sees.
+    let mut bad = rows.clone();
+    bad[3][1] = "16/10/2026 06:03".into();
+    bad[6][3] = "about 9 t".into();
+    let bad_path = dir.path().join("bad.xlsx");
+    write_xlsx(&bad_path, &bad);
+    let out = run(&[
+        "import",
+        "--map",
+        map.to_str().unwrap(),
+        "--dry-run",
+        bad_path.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "row 5, column \"Time\": \"16/10/2026 06:03\" is not a date and time (write YYYY-MM-DD HH:MM, in the site's time +07:00)",
+            "row 8, column \"Qty\": \"about 9 t\" is not a number",
+        ]
+    );
 
     // A sheet that is not there is an error (exit 2), not a report.
     let out = run(&[

@@ -149,18 +149,6 @@ pub enum Kind {
     Moisture,
 }
 
-impl Kind {
-    /// The event's bizStep, as the ledger's queries name it.
-    pub fn biz_step(self) -> &'static str {
-        match self {
-            Kind::Receipt => "receiving",
-            Kind::Milling => "lotline:milling",
-            Kind::Bagging => "lotline:bagging",
-            Kind::Moisture => "inspecting",
-        }
-    }
-}
-
 /// Common spellings of mass units, to the UN/ECE Rec 20 codes the profile takes.
 const UNIT_ALIASES: &[(&str, &str)] = &[
     ("kg", "KGM"),
@@ -177,13 +165,12 @@ impl Mapping {
     /// Parses and checks a mapping file's text.
     pub fn parse(text: &str) -> Result<Mapping, String> {
         let m: Mapping = toml::from_str(text).map_err(|e| e.to_string())?;
-        let offset = parse_offset(&m.site.utc_offset).ok_or_else(|| {
-            format!(
+        if parse_offset(&m.site.utc_offset).is_none() {
+            return Err(format!(
                 "site.utc_offset {:?} is not an offset like +07:00",
                 m.site.utc_offset
-            )
-        })?;
-        let _ = offset;
+            ));
+        }
         let prefix = &m.site.company_prefix;
         if !(6..=12).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!(
