@@ -484,7 +484,7 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
                     first + chunk.len() - 1,
                     describe_problem(&body)
                 );
-                tally.refused(status, &what);
+                bar.suspend(|| tally.refused(status, &what));
                 continue;
             }
             let results = body["results"].as_array().cloned().unwrap_or_default();
@@ -509,7 +509,8 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
                     b * batch_size + i + 1,
                     describe_problem(&r["problem"])
                 );
-                tally.refused(r["status"].as_u64().unwrap_or(500) as u16, &what);
+                let status = r["status"].as_u64().unwrap_or(500) as u16;
+                bar.suspend(|| tally.refused(status, &what));
             }
         }
         bar.finish_and_clear();
