@@ -509,8 +509,9 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
     let map = dir.path().join("mill.toml");
     std::fs::write(&map, mapping()).unwrap();
 
-    let lots = paddy_from_farms(&server, 3, "X");
-    let rows = mill_day(&lots, 1);
+    let lots = paddy_from_farms(&server, 6, "X");
+    let (lots, later) = lots.split_at(3);
+    let rows = mill_day(lots, 1);
     assert_eq!(rows.len(), 3 * 3 + 3);
     let csv_path = dir.path().join("day.csv");
     write_csv(&csv_path, HEADER, &rows);
@@ -591,6 +592,67 @@ fn an_xlsx_workbook_imports_like_the_same_rows_in_csv() {
             "row 8, column \"Qty\": \"about 9 t\" is not a number",
         ]
     );
+
+    // In capture documents of one event each, a refused row stops the import after the rows
+    // before it were written; after the fix, the same import resends those harmlessly.
+    let receipt = |(code, supplier): &(String, String), time: &str| {
+        row(&[
+            ("Record", "RCV".to_owned()),
+            ("Time", time.to_owned()),
+            ("Lot", code.clone()),
+            ("Qty", LOT_KG.to_string()),
+            ("Supplier", supplier.clone()),
+        ])
+    };
+    let mut later_rows = vec![
+        receipt(&later[0], "2026-10-17 07:00"),
+        receipt(&later[1], "2026-10-17 07:05"),
+        receipt(&("PX-404".to_owned(), "F1".to_owned()), "2026-10-17 07:10"),
+    ];
+    let later_csv = dir.path().join("later.csv");
+    write_csv(&later_csv, HEADER, &later_rows);
+    let import_later = || {
+        let out = run(&[
+            "import",
+            "--key",
+            key_file.to_str().unwrap(),
+            "--map",
+            map.to_str().unwrap(),
+            "--server",
+            &server.base,
+            "--chunk-size",
+            "1",
+            later_csv.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        (out.status.code(), stdout, stderr)
+    };
+    let before = size(&server);
+    let (code, stdout, stderr) = import_later();
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[2].starts_with("row 4\t") && lines[2].contains("\trefused\t"));
+    assert!(stderr.contains("2 of 3 rows are in the log"), "{stderr}");
+    assert_eq!(size(&server), before + 2);
+    later_rows[2] = receipt(&later[2], "2026-10-17 07:10");
+    write_csv(&later_csv, HEADER, &later_rows);
+    let (code, stdout, stderr) = import_later();
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].contains("\taccepted\talready in the log: "),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains("\taccepted\talready in the log: "),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].contains("\taccepted\t") && !lines[2].contains("already"),
+        "{stdout}"
+    );
+    assert_eq!(size(&server), before + 3);
 
     // A sheet that is not there is an error (exit 2), not a report.
     let out = run(&[
