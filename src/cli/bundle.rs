@@ -43,7 +43,9 @@ pub fn verify(
             return Ok(ExitCode::from(1));
         }
     };
+    let checking = super::progress::spinner("verifying the bundle");
     let report = provenance::verify(&bundle, key, registrars, bounds);
+    checking.finish_and_clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

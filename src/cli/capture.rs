@@ -22,7 +22,7 @@ use serde_json::Value;
 use data_integrity::di;
 use data_integrity::json::{self, Limits};
 
-use super::{Client, describe_problem, load_key, now_rfc3339};
+use super::{Client, describe_problem, load_key, now_rfc3339, progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -79,55 +79,31 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .cloned()
         .unwrap_or_default();
     let client = Client::new(&args.server, args.retries)?;
-
-    let request = client
-        .agent
-        .post(&format!("{}/capture", client.base))
-        .set("Content-Type", "application/ld+json")
-        .set("GS1-EPCIS-Version", "2.0")
-        .set("GS1-CBV-Version", "2.0")
-        .set("GS1-Capture-Error-Behaviour", args.error_behaviour.as_str());
-    let reply = client.send_reply(request, Some(&serde_json::to_vec(&prepared)?))?;
-    if reply.status != 202 {
-        eprintln!(
-            "lotline: the server refused the capture ({}): {}",
-            reply.status,
-            describe_answer(&reply.body)
-        );
-        return Ok(ExitCode::from(if (400..500).contains(&reply.status) {
-            1
-        } else {
-            2
-        }));
-    }
-    let path = job_path(reply.location.as_deref(), &reply.body, &client.base)?;
-
-    let deadline = Instant::now() + Duration::from_secs(args.timeout);
-    let job = loop {
-        let (status, text) = client.get_text(&path)?;
-        if status != 200 {
+    let waiting = progress::spinner("capturing");
+    let captured = capture_document(
+        &client,
+        &prepared,
+        args.error_behaviour,
+        Duration::from_secs(args.timeout),
+    );
+    waiting.finish_and_clear();
+    let job = match captured? {
+        Captured::Finished(job) => job,
+        Captured::Refused { status, body } => {
             eprintln!(
-                "lotline: GET {}{path} answered {status}: {}",
-                client.base,
-                describe_answer(&text)
+                "lotline: the server refused the capture ({status}): {}",
+                describe_answer(&body)
             );
+            return Ok(ExitCode::from(if (400..500).contains(&status) {
+                1
+            } else {
+                2
+            }));
+        }
+        Captured::Unfinished(why) => {
+            eprintln!("lotline: {why}");
             return Ok(ExitCode::from(2));
         }
-        let job: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{}{path} did not answer JSON", client.base))?;
-        match job["running"].as_bool() {
-            Some(false) => break job,
-            Some(true) => {}
-            None => bail!("{}{path} answered a job without \"running\"", client.base),
-        }
-        if Instant::now() >= deadline {
-            eprintln!(
-                "lotline: the capture is still running after {} s; its state: {}{path}",
-                args.timeout, client.base
-            );
-            return Ok(ExitCode::from(2));
-        }
-        std::thread::sleep(POLL_INTERVAL);
     };
 
     let outcome = report(&job, &sent);
@@ -145,6 +121,83 @@ pub fn run(args: Args) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// How a capture request ended.
+pub(super) enum Captured {
+    /// The server refused the document without starting a job: its status and answer.
+    Refused { status: u16, body: String },
+    /// The job finished: its state (`GET /capture/{id}`).
+    Finished(Value),
+    /// The job could not be followed to its end (still running at the deadline, or its state
+    /// could not be read): what to tell the user.
+    Unfinished(String),
+}
+
+/// POSTs a signed EPCISDocument to `/capture` with `behaviour` and follows the job until it
+/// finishes or `timeout` passes.
+pub(super) fn capture_document(
+    client: &Client,
+    doc: &Value,
+    behaviour: ErrorBehaviour,
+    timeout: Duration,
+) -> Result<Captured> {
+    let request = client
+        .agent
+        .post(&format!("{}/capture", client.base))
+        .set("Content-Type", "application/ld+json")
+        .set("GS1-EPCIS-Version", "2.0")
+        .set("GS1-CBV-Version", "2.0")
+        .set("GS1-Capture-Error-Behaviour", behaviour.as_str());
+    let reply = client.send_reply(request, Some(&serde_json::to_vec(doc)?))?;
+    if reply.status != 202 {
+        return Ok(Captured::Refused {
+            status: reply.status,
+            body: reply.body,
+        });
+    }
+    let path = job_path(reply.location.as_deref(), &reply.body, &client.base)?;
+
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (status, text) = client.get_text(&path)?;
+        if status != 200 {
+            return Ok(Captured::Unfinished(format!(
+                "GET {}{path} answered {status}: {}",
+                client.base,
+                describe_answer(&text)
+            )));
+        }
+        let job: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{}{path} did not answer JSON", client.base))?;
+        match job["running"].as_bool() {
+            Some(false) => return Ok(Captured::Finished(job)),
+            Some(true) => {}
+            None => bail!("{}{path} answered a job without \"running\"", client.base),
+        }
+        if Instant::now() >= deadline {
+            return Ok(Captured::Unfinished(format!(
+                "the capture is still running after {} s; its state: {}{path}",
+                timeout.as_secs(),
+                client.base
+            )));
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// The server's capture limits (`OPTIONS /capture`): events and bytes per document, when it
+/// names them.
+pub(super) fn capture_limits(client: &Client) -> (Option<usize>, Option<usize>) {
+    let url = format!("{}/capture", client.base);
+    let Ok(resp) = client.agent.request("OPTIONS", &url).call() else {
+        return (None, None);
+    };
+    let num = |h: &str| resp.header(h).and_then(|v| v.trim().parse().ok());
+    (
+        num("GS1-EPCIS-Capture-Limit"),
+        num("GS1-EPCIS-Capture-File-Size-Limit"),
+    )
 }
 
 /// Reads `path` (`-` is standard input) as an EPCISDocument.
@@ -259,7 +312,7 @@ fn job_path(location: Option<&str>, body: &str, base: &str) -> Result<String> {
 }
 
 /// An error answer for a person: the RFC 9457 problem's code and detail, or the text itself.
-fn describe_answer(body: &str) -> String {
+pub(super) fn describe_answer(body: &str) -> String {
     match serde_json::from_str::<Value>(body) {
         Ok(p @ Value::Object(_)) => describe_problem(&p),
         _ => {
@@ -292,6 +345,13 @@ pub struct Outcome {
 /// job names for it (`code: detail`); an event the job did not write because another was
 /// refused (`not_written`, under rollback) is reported refused, with that reason.
 pub fn report(job: &Value, sent: &[Value]) -> Outcome {
+    let labels: Vec<String> = (1..=sent.len()).map(|n| n.to_string()).collect();
+    report_labelled(job, sent, &labels)
+}
+
+/// [`report`], each line starting with the event's label (`labels[i]` for `sent[i]`) instead
+/// of its number.
+pub fn report_labelled(job: &Value, sent: &[Value], labels: &[String]) -> Outcome {
     let job_events = job["events"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let errors = job["errors"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     let index_of = |v: &Value| {
@@ -314,21 +374,40 @@ pub fn report(job: &Value, sent: &[Value]) -> Outcome {
             .collect();
         let status = reported.and_then(|e| e["status"].as_str());
         let (word, detail) = match status {
-            Some("accepted") => {
+            Some(s @ ("accepted" | "duplicate")) => {
                 accepted += 1;
                 let receipt = reported
                     .and_then(|e| e.get("receipt"))
                     .map(Value::to_string)
                     .unwrap_or_default();
-                ("accepted", receipt)
+                if s == "duplicate" {
+                    ("accepted", format!("already in the log: {receipt}"))
+                } else {
+                    ("accepted", receipt)
+                }
             }
-            Some("not_written") if problems.is_empty() => {
+            Some("not_written") => {
                 refused += 1;
-                (
-                    "refused",
-                    "not written: another event of the document was refused and the capture rolled back"
-                        .to_owned(),
-                )
+                // The job's own problem for it counts events from 0; name the refused ones as
+                // this report does.
+                let culprits: Vec<String> = job_events
+                    .iter()
+                    .filter(|e| e["status"] == "refused")
+                    .filter_map(index_of)
+                    .map(|j| match labels.get(j) {
+                        Some(l) if !l.bytes().all(|b| b.is_ascii_digit()) => l.clone(),
+                        _ => format!("event {}", j + 1),
+                    })
+                    .collect();
+                let detail = if culprits.is_empty() {
+                    "not written: another event of the document was refused and the capture rolled back".to_owned()
+                } else {
+                    format!(
+                        "not written: {} of the document was refused and the capture rolled back",
+                        culprits.join(", ")
+                    )
+                };
+                ("refused", detail)
             }
             Some(_) | None => {
                 refused += 1;
@@ -342,7 +421,11 @@ pub fn report(job: &Value, sent: &[Value]) -> Outcome {
                 ("refused", detail)
             }
         };
-        lines.push(format!("{}\t{id}\t{word}\t{}", i + 1, one_line(&detail)));
+        let label = labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| (i + 1).to_string());
+        lines.push(format!("{label}\t{id}\t{word}\t{}", one_line(&detail)));
     }
     let notes = errors
         .iter()
@@ -681,7 +764,12 @@ mod tests {
         });
         let out = report(&job, &sent);
         assert_eq!(out.lines.len(), 2);
-        assert!(out.lines[0].starts_with(&format!("1\t{id0}\trefused\tnot written: ")));
+        assert_eq!(
+            out.lines[0],
+            format!(
+                "1\t{id0}\trefused\tnot written: event 2 of the document was refused and the capture rolled back"
+            )
+        );
         assert_eq!(
             out.lines[1],
             "2\turn:uuid:0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b\trefused\tunknown_actor: no actor with this key (at \"/readPoint\")"

@@ -7,7 +7,9 @@ mod bundle;
 pub mod capture;
 pub mod consistency;
 mod edge;
+pub mod import;
 mod input;
+mod progress;
 mod verify;
 
 use std::io::Write as _;
@@ -92,6 +94,17 @@ enum Command {
     /// Run a site's edge service: the clerk's page and a local API record events, signed at
     /// once and kept in a durable outbox that is uploaded in order whenever the ledger answers.
     Edge(edge::Args),
+    /// Turn a mill's spreadsheet rows (receipts, moisture checks, milling runs, bagging with RFID
+    /// reads) into signed events through a column mapping, and capture them.
+    ///
+    /// Every row is checked first; if any is bad, one line per problem is printed
+    /// (`row N, column "X": reason`) and nothing is submitted (exit 1). Otherwise the events are
+    /// signed here and captured (all or nothing per capture document), one line per row:
+    /// `row N\t<eventID>\t<accepted|refused>\t<detail>`. eventIDs are the events' CBV 2.0 hash
+    /// IDs, so importing the same rows again changes nothing. The mapping format is in
+    /// docs/import.md. Exit 0 all rows are in the log, 1 bad rows or refused events, 2 usage,
+    /// input, network or server errors.
+    Import(import::Args),
     /// Run the ledger server.
     Serve(ServeArgs),
     /// Check a C2SP tlog-proof file offline against the log's verifier key.
@@ -279,6 +292,7 @@ pub fn main() -> ExitCode {
         } => submit(&server, batch_size, retries, &file),
         Command::Capture(args) => capture::run(args),
         Command::Edge(args) => edge::run(args).map(|_| ExitCode::SUCCESS),
+        Command::Import(args) => import::run(args),
         Command::Serve(args) => serve(args).map(|_| ExitCode::SUCCESS),
         Command::VerifyProof { log_key, file } => verify::verify_proof(&log_key, &file),
         Command::Verify {
@@ -459,8 +473,10 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
             tally.refused(status, &format!("rejected: {}", describe_problem(&body)));
         }
     } else {
+        let bar = progress::bar(input.events.len() as u64, "submitting");
         for (b, chunk) in input.events.chunks(batch_size).enumerate() {
             let (status, body) = client.post("/v1/events/batch", &serde_json::to_vec(chunk)?)?;
+            bar.inc(chunk.len() as u64);
             if status >= 300 {
                 let first = b * batch_size + 1;
                 let what = format!(
@@ -468,7 +484,7 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
                     first + chunk.len() - 1,
                     describe_problem(&body)
                 );
-                tally.refused(status, &what);
+                bar.suspend(|| tally.refused(status, &what));
                 continue;
             }
             let results = body["results"].as_array().cloned().unwrap_or_default();
@@ -493,9 +509,11 @@ fn submit(server: &str, batch_size: usize, retries: u32, file: &Path) -> Result<
                     b * batch_size + i + 1,
                     describe_problem(&r["problem"])
                 );
-                tally.refused(r["status"].as_u64().unwrap_or(500) as u16, &what);
+                let status = r["status"].as_u64().unwrap_or(500) as u16;
+                bar.suspend(|| tally.refused(status, &what));
             }
         }
+        bar.finish_and_clear();
     }
     out.flush()?;
     Ok(tally.exit_code())

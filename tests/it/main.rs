@@ -21,6 +21,7 @@ mod edge;
 mod epcis;
 mod export;
 mod gs1_examples;
+mod import;
 mod pipeline;
 mod properties;
 mod provenance;
