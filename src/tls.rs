@@ -16,11 +16,11 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read the {what} {path}: {source}")]
+    #[error("cannot read the {what} {path}: {why}")]
     Read {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        why: std::io::Error,
     },
     #[error("the {what} {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
     NoCertificate { what: &'static str, path: PathBuf },
@@ -34,8 +34,10 @@ pub enum TlsError {
         "the TLS key file {path} holds no private key (PEM: PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)"
     )]
     NoKey { path: PathBuf },
-    #[error("{what}: {source}")]
-    Rejected { what: String, source: rustls::Error },
+    #[error("the TLS key file {key} is not the key of the certificate in {cert}")]
+    KeyMismatch { cert: PathBuf, key: PathBuf },
+    #[error("{what}: {why}")]
+    Rejected { what: String, why: rustls::Error },
 }
 
 const CA_CERT: &str = "CA certificate file";
@@ -69,17 +71,17 @@ pub fn client_config_with(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, 
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
         for cert in certificates(CA_CERT, path)? {
-            roots.add(cert).map_err(|source| TlsError::Rejected {
+            roots.add(cert).map_err(|why| TlsError::Rejected {
                 what: format!("the {CA_CERT} {}", path.display()),
-                source,
+                why,
             })?;
         }
     }
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|source| TlsError::Rejected {
+        .map_err(|why| TlsError::Rejected {
             what: "TLS client".into(),
-            source,
+            why,
         })?
         .with_root_certificates(roots)
         .with_no_client_auth();
@@ -109,21 +111,27 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<ServerConfig, 
     ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
-        .map_err(|source| TlsError::Rejected {
-            what: format!(
-                "the TLS certificate {} with the key {}",
-                cert_file.display(),
-                key_file.display()
-            ),
-            source,
+        .map_err(|why| match why {
+            rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
+                cert: cert_file.to_owned(),
+                key: key_file.to_owned(),
+            },
+            why => TlsError::Rejected {
+                what: format!(
+                    "the TLS certificate {} with the key {}",
+                    cert_file.display(),
+                    key_file.display()
+                ),
+                why,
+            },
         })
 }
 
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    std::fs::read(path).map_err(|why| TlsError::Read {
         what,
         path: path.to_owned(),
-        source,
+        why,
     })
 }
 
@@ -235,7 +243,7 @@ mod tests {
         let other_key = write(dir.path(), "other.pem", &other_key);
         server_config(&cert, &key).unwrap();
         let err = server_config(&cert, &other_key).unwrap_err().to_string();
-        assert!(err.contains("other.pem"), "{err}");
+        assert!(err.contains("other.pem is not the key of"), "{err}");
         let err = server_config(&cert, &cert).unwrap_err().to_string();
         assert!(err.contains("no private key"), "{err}");
         // The same certificate is a CA file a client can trust.

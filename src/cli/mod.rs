@@ -634,6 +634,13 @@ impl Client {
                     // Retrying cannot change the server's certificate or protocol.
                     return Err(tls_failure(&url, &t));
                 }
+                Err(ureq::Error::Transport(t)) if url.starts_with("http://") && not_http(&t) => {
+                    // Most likely a TLS alert: what a server that terminates TLS answers.
+                    return Err(anyhow::Error::new(t).context(format!(
+                        "{method} {url}: the answer is not HTTP; if the server speaks HTTPS, \
+                         use https://"
+                    )));
+                }
                 Err(e @ ureq::Error::Transport(_)) => {
                     if last {
                         return Err(anyhow::Error::new(e).context(format!("{method} {url}")));
@@ -658,6 +665,25 @@ impl Client {
             "{method} {url}: no answer after {} attempts",
             self.retries + 1
         )
+    }
+}
+
+/// Whether the answer was no HTTP at all (a malformed status line or header), which no retry
+/// changes: typically the TLS alert a server that terminates TLS sends a plain-HTTP client.
+fn not_http(t: &ureq::Transport) -> bool {
+    use std::error::Error as _;
+    match t.kind() {
+        ureq::ErrorKind::BadStatus | ureq::ErrorKind::BadHeader => true,
+        ureq::ErrorKind::Io => t
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>())
+            .is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                )
+            }),
+        _ => false,
     }
 }
 

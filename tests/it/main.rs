@@ -28,3 +28,4 @@ mod recall;
 mod replication;
 mod sensor;
 mod supply;
+mod tls;
