@@ -1,13 +1,13 @@
 //! HTTPS between a client and `lotline serve`, with a CA made here: the server terminates TLS
-//! with a certificate for 127.0.0.1 and localhost that the test CA signed; `submit` and
-//! `capture` reach it when they trust that CA (`--ca-cert`, `LOTLINE_CA_CERT`), and fail
-//! plainly, writing nothing, when they do not or when they speak plain HTTP to it.
+//! with a certificate for 127.0.0.1 and localhost that the test CA signed; `submit`, `capture`
+//! and a mill's `edge` reach it when they trust that CA (`--ca-cert`, `LOTLINE_CA_CERT`), and
+//! fail plainly, writing nothing, when they do not or when they speak plain HTTP to it.
 
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::support::*;
 use serde_json::{Value, json};
@@ -318,4 +318,105 @@ fn bad_tls_files_stop_the_start_with_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("tls.key_file"));
+}
+
+/// A running `lotline edge` uploading to `server`.
+struct Edge {
+    child: Child,
+    base: String,
+}
+
+impl Edge {
+    fn start(dir: &Path, server: &Server, ca: Option<&Path>) -> Edge {
+        let key = dir.join("mill.key");
+        if !key.exists() {
+            lotline::ledger::write_key_file(&key, &server.farm, false).unwrap();
+        }
+        let mut cmd = Command::new(BIN);
+        cmd.args(["edge", "--listen", "127.0.0.1:0", "--actor", FARM])
+            .args(["--server", &server.base])
+            .arg("--key")
+            .arg(&key)
+            .arg("--data")
+            .arg(dir.join(format!("edge-{}", ca.is_some())))
+            .args(["--min-backoff-ms", "50", "--max-backoff-ms", "400"])
+            .args(ca.iter().flat_map(|c| [Path::new("--ca-cert"), c]))
+            .env_remove("LOTLINE_CA_CERT")
+            .env("LOTLINE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn lotline edge");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the edge exited before it was listening")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("lotline edge listening on ") {
+                break a.to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Edge { child, base }
+    }
+
+    /// Records an unsigned harvest (the edge signs it).
+    fn record(&self, note: &str) {
+        let mut e = event(note);
+        e.as_object_mut().unwrap().remove("eventID");
+        let a = post_json(&format!("{}/v1/events", self.base), &e);
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+
+    /// Polls the edge's status (bounded) until `done` holds; returns that status.
+    fn until(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let s = get(&format!("{}/v1/status", self.base)).json();
+            if done(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "never {what}: {s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_mills_edge_uploads_over_https_only_when_it_trusts_the_ledgers_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = make_pki(dir.path());
+    let server = tls_server(dir.path(), &pki);
+    let before = log_size(&server);
+
+    // Without the CA: the event stays in the outbox, and the status says why.
+    let untrusting = Edge::start(dir.path(), &server, None);
+    untrusting.record("edge without the CA");
+    let s = untrusting.until("reported an upload failure", |s| {
+        s["sync"]["lastError"].is_string()
+    });
+    let why = s["sync"]["lastError"].as_str().unwrap();
+    assert!(
+        why.contains("TLS certificate is not accepted") && why.contains("--ca-cert"),
+        "{why}"
+    );
+    assert_eq!(s["counts"]["pending"], 1, "{s}");
+    assert_eq!(log_size(&server), before);
+    drop(untrusting);
+
+    // With it: uploaded, and in the ledger.
+    let edge = Edge::start(dir.path(), &server, Some(&pki.ca));
+    edge.record("edge over https");
+    let s = edge.until("drained", |s| s["counts"]["sent"] == 1);
+    assert_eq!(s["counts"]["pending"], 0, "{s}");
+    assert_eq!(log_size(&server), before + 1);
+    drop(edge);
+    server.stop();
 }
