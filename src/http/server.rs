@@ -26,9 +26,9 @@ impl StopHandle {
     }
 }
 
-/// Serves `ledger` on `cfg.listen` (HTTPS with `tls`, else HTTP) until SIGINT or SIGTERM (both mean "stop gracefully") or a
-/// [`StopHandle::stop`]; then commits what was accepted and signs a final checkpoint
-/// ([`Ledger::shutdown`]). `on_start` gets the bound address and a stop handle once the server
+/// Serves `ledger` on `cfg.listen` (HTTPS with `tls`, else HTTP) until SIGINT or SIGTERM (both
+/// mean "stop gracefully") or a [`StopHandle::stop`]; then commits what was accepted and signs a
+/// final checkpoint ([`Ledger::shutdown`]). `on_start` gets the bound address and a stop handle once the server
 /// listens, before it serves its first request.
 pub fn run(
     cfg: &Config,
