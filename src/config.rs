@@ -22,7 +22,7 @@ pub struct Config {
     /// never logged.
     pub store: String,
     /// Base URL under which clients reach this node, for the redirects of a replicated
-    /// deployment; default `http://<listen address>`.
+    /// deployment; default `http://<listen address>` (`https://` with `[tls]`).
     pub advertise: Option<String>,
     /// The log's origin (its name in checkpoints); default `<hostname>/lotline`. Fixed at creation.
     pub origin: Option<String>,
@@ -51,6 +51,18 @@ pub struct Config {
     pub max_clock_skew_ms: u64,
     /// Plausibility bounds for flags (yields, conversions, container weight).
     pub plausibility: crate::state::Bounds,
+    /// TLS termination (`[tls]`): with a certificate and a key the server speaks HTTPS only.
+    pub tls: Tls,
+}
+
+/// The `[tls]` section: both files, or neither (plain HTTP).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// The certificate chain, PEM, the server's own certificate first.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
 }
 
 /// The `store` of a single node: the RocksDB under `data`.
@@ -84,6 +96,7 @@ impl Default for Config {
             registrars: Vec::new(),
             max_clock_skew_ms: 5 * 60 * 1000,
             plausibility: crate::state::Bounds::default(),
+            tls: Tls::default(),
         }
     }
 }
@@ -169,6 +182,8 @@ impl Config {
                         .collect()
                 }
                 "MAX_CLOCK_SKEW_MS" => self.max_clock_skew_ms = num(&value)?,
+                "TLS_CERT_FILE" => self.tls.cert_file = Some(PathBuf::from(&value)),
+                "TLS_KEY_FILE" => self.tls.key_file = Some(PathBuf::from(&value)),
                 "LOG_FORMAT" => {
                     self.log_format = match value.as_str() {
                         "text" => LogFormat::Text,
@@ -176,8 +191,9 @@ impl Config {
                         _ => return Err(bad("expected text or json")),
                     }
                 }
-                // LOTLINE_CONFIG names the file itself; LOTLINE_LOG is the log filter.
-                "CONFIG" | "LOG" => {}
+                // LOTLINE_CONFIG names the file itself; LOTLINE_LOG is the log filter;
+                // LOTLINE_CA_CERT is the clients' extra CA (the CLI's --ca-cert).
+                "CONFIG" | "LOG" | "CA_CERT" => {}
                 _ => unknown.push(name.clone()),
             }
         }
@@ -232,6 +248,12 @@ impl Config {
                 return invalid(format!("registrar {r:?} is not an Ed25519 did:key: {e}"));
             }
         }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return invalid(
+                "tls.cert_file and tls.key_file go together: give both (HTTPS) or neither (HTTP)"
+                    .into(),
+            );
+        }
         if self.max_clock_skew_ms > 7 * 24 * 3_600_000 {
             return invalid("max_clock_skew_ms must be at most a week".into());
         }
@@ -267,6 +289,14 @@ impl Config {
     pub fn postgres_url(&self) -> Option<&str> {
         (self.store.starts_with("postgresql://") || self.store.starts_with("postgres://"))
             .then_some(self.store.as_str())
+    }
+
+    /// The certificate chain and key files, when the server terminates TLS.
+    pub fn tls_files(&self) -> Option<(&Path, &Path)> {
+        Some((
+            self.tls.cert_file.as_deref()?,
+            self.tls.key_file.as_deref()?,
+        ))
     }
 
     pub fn checkpoint_interval(&self) -> Duration {
@@ -347,5 +377,26 @@ mod tests {
         c.plausibility = crate::state::Bounds::default();
         c.validate().unwrap();
         assert_eq!(c.rules().registrars, vec![did]);
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lotline.toml");
+        std::fs::write(&path, "[tls]\ncert_file = \"chain.pem\"\n").unwrap();
+        let mut c = Config::from_file(Some(&path)).unwrap();
+        assert_eq!(c.tls_files(), None);
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("tls.key_file"), "{err}");
+        c.apply_env([("LOTLINE_TLS_KEY_FILE".to_string(), "key.pem".to_string())])
+            .unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            c.tls_files(),
+            Some((Path::new("chain.pem"), Path::new("key.pem")))
+        );
+        std::fs::write(&path, "[tls]\ncert = \"chain.pem\"\n").unwrap();
+        let err = Config::from_file(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("cert"), "{err}");
     }
 }

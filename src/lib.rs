@@ -24,3 +24,4 @@ pub mod replica;
 pub mod state;
 pub mod store;
 pub mod subscribe;
+pub mod tls;

@@ -363,10 +363,17 @@ impl Deliveries {
     }
 
     fn run(&self, ledger: &Ledger) {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(10))
-            .redirects(0)
-            .build();
+        // `serve` checked the extra CA at start; should it have changed since, the public
+        // roots alone still reach public receivers.
+        let tls = crate::tls::client_config().or_else(|e| {
+            tracing::error!(%e, "webhook deliveries trust the public roots only");
+            crate::tls::client_config_with(None)
+        });
+        let mut agent = ureq::AgentBuilder::new();
+        if let Ok(tls) = tls {
+            agent = agent.tls_config(tls);
+        }
+        let agent = agent.timeout(Duration::from_secs(10)).redirects(0).build();
         let mut backoff: HashMap<String, (Instant, u32)> = HashMap::new();
         while !self.stop.load(Ordering::SeqCst) {
             let size = ledger.head().size;

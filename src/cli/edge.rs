@@ -20,7 +20,7 @@ pub struct Args {
     /// The mill's actor id in the ledger (its party GLN URI), the receiver of its receipts.
     #[arg(long)]
     actor: String,
-    /// The ledger's base URL.
+    /// The ledger's base URL, http:// or https:// (a private CA: --ca-cert).
     #[arg(long)]
     server: String,
     /// Where the outbox lives (created if missing).
@@ -65,7 +65,9 @@ pub fn run(args: Args) -> Result<()> {
         Outbox::open(&args.data)
             .with_context(|| format!("opening the outbox in {}", args.data.display()))?,
     );
+    // HTTPS through the webpki roots and the CA of --ca-cert (LOTLINE_CA_CERT), if any.
     let agent = ureq::AgentBuilder::new()
+        .tls_config(crate::tls::client_config()?)
         .timeout_connect(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
         .build();

@@ -37,6 +37,10 @@ pub use input::{Input, Shape};
     about = "Farm-to-export traceability ledger: signed EPCIS events in a verifiable log"
 )]
 struct Cli {
+    /// A CA certificate file (PEM) to trust for https:// servers besides the public roots, for
+    /// a server whose certificate a private CA signed. Used by every command that talks HTTP.
+    #[arg(long, global = true, env = "LOTLINE_CA_CERT", value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -267,11 +271,21 @@ struct ServeArgs {
     /// Adds to those of the config file and LOTLINE_REGISTRARS.
     #[arg(long = "registrar", value_name = "DID")]
     registrars: Vec<String>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first); needs
+    /// --tls-key (config `[tls] cert_file`, LOTLINE_TLS_CERT_FILE).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert (config `[tls] key_file`, LOTLINE_TLS_KEY_FILE).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Runs the command line; the binary's `main` is just this.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(ca) = cli.ca_cert {
+        crate::tls::trust_extra_ca(ca);
+    }
     // `serve` sets up logging itself, once its configuration says which format.
     if !matches!(cli.command, Command::Serve(_)) {
         init_tracing(LogFormat::Text);
@@ -554,7 +568,8 @@ fn describe_problem(p: &Value) -> String {
     }
 }
 
-/// A small blocking HTTP client with retries for flaky links.
+/// A small blocking HTTP client with retries for flaky links. Speaks HTTPS (rustls, the
+/// public webpki roots and the process's extra CA, see [`crate::tls::client_config`]) and HTTP.
 pub struct Client {
     base: String,
     agent: ureq::Agent,
@@ -567,7 +582,9 @@ impl Client {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("--server {base:?} must start with http:// or https://");
         }
+        let tls = crate::tls::client_config()?;
         let agent = ureq::AgentBuilder::new()
+            .tls_config(tls)
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build();
@@ -631,6 +648,17 @@ impl Client {
                     continue;
                 }
                 Err(ureq::Error::Status(code, r)) => (code, r),
+                Err(ureq::Error::Transport(t)) if crate::tls::handshake_problem(&t).is_some() => {
+                    // Retrying cannot change the server's certificate or protocol.
+                    return Err(tls_failure(&url, &t));
+                }
+                Err(ureq::Error::Transport(t)) if url.starts_with("http://") && not_http(&t) => {
+                    // Most likely a TLS alert: what a server that terminates TLS answers.
+                    return Err(anyhow::Error::new(t).context(format!(
+                        "{method} {url}: the answer is not HTTP; if the server speaks HTTPS, \
+                         use https://"
+                    )));
+                }
                 Err(e @ ureq::Error::Transport(_)) => {
                     if last {
                         return Err(anyhow::Error::new(e).context(format!("{method} {url}")));
@@ -655,6 +683,41 @@ impl Client {
             "{method} {url}: no answer after {} attempts",
             self.retries + 1
         )
+    }
+}
+
+/// Whether the answer was no HTTP at all (a malformed status line or header), which no retry
+/// changes: typically the TLS alert a server that terminates TLS sends a plain-HTTP client.
+fn not_http(t: &ureq::Transport) -> bool {
+    use std::error::Error as _;
+    match t.kind() {
+        ureq::ErrorKind::BadStatus | ureq::ErrorKind::BadHeader => true,
+        ureq::ErrorKind::Io => t
+            .source()
+            .and_then(|e| e.downcast_ref::<std::io::Error>())
+            .is_some_and(|e| {
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput
+                )
+            }),
+        _ => false,
+    }
+}
+
+/// A TLS handshake that failed, said plainly, with what to do about it.
+fn tls_failure(url: &str, t: &ureq::Transport) -> anyhow::Error {
+    let Some(problem) = crate::tls::handshake_problem(t) else {
+        return anyhow::anyhow!("{url}: {t}");
+    };
+    match problem {
+        rustls::Error::InvalidCertificate(c) => anyhow::anyhow!(
+            "{url}: the server's TLS certificate is not accepted ({c:?}); if a private CA signed \
+             it, trust that CA with --ca-cert FILE or LOTLINE_CA_CERT"
+        ),
+        other => anyhow::anyhow!(
+            "{url}: the TLS handshake failed ({other}); does the server speak HTTPS on this port?"
+        ),
     }
 }
 
@@ -697,11 +760,19 @@ fn serve(args: ServeArgs) -> Result<()> {
             cfg.registrars.push(r);
         }
     }
+    if let Some(c) = args.tls_cert {
+        cfg.tls.cert_file = Some(c);
+    }
+    if let Some(k) = args.tls_key {
+        cfg.tls.key_file = Some(k);
+    }
     init_tracing(cfg.log_format);
     for name in unknown {
         tracing::warn!(variable = %name, "unknown LOTLINE_ variable ignored");
     }
     cfg.validate()?;
+    // A bad --ca-cert is an error now, not at the first webhook delivery.
+    crate::tls::client_config()?;
     run_server(&cfg, |_, _| {})
 }
 
@@ -709,6 +780,12 @@ fn serve(args: ServeArgs) -> Result<()> {
 /// the [`http::StopHandle`] `on_start` gets) stops it; then commits what was accepted and signs a
 /// final checkpoint. `on_start` gets the bound address once the server listens.
 pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHandle)) -> Result<()> {
+    // Before the ledger opens: bad certificate or key files stop the start, and nothing else.
+    let tls = match cfg.tls_files() {
+        Some((cert, key)) => Some(crate::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let opts = LedgerOptions {
         checkpoint_interval: cfg.checkpoint_interval(),
         queue_depth: cfg.queue_depth,
@@ -733,12 +810,12 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
     // `lotline backup` reaches the running server here.
     let _admin = crate::backup::AdminSocket::start(&cfg.data, &ledger)?;
     let ledger_for_advertise = ledger.clone();
-    http::run(cfg, ledger, |addr, stop| {
+    http::run(cfg, tls, ledger, |addr, stop| {
         // Tests and scripts read these two lines; keep their form.
-        println!("lotline listening on http://{addr}");
+        println!("lotline listening on {scheme}://{addr}");
         println!("log verifier key: {vkey}");
         let _ = std::io::stdout().flush();
-        ledger_for_advertise.set_advertise(&format!("http://{addr}"));
+        ledger_for_advertise.set_advertise(&format!("{scheme}://{addr}"));
         on_start(addr, stop);
     })
 }

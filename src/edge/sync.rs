@@ -282,10 +282,17 @@ fn upload(config: &SyncConfig, items: &[Item], shared: &Shared) -> Result<Vec<It
         }
         Err(ureq::Error::Status(status, r)) => return Err(refusal(status, r)),
         Err(ureq::Error::Transport(t)) => {
-            return Err(NotYet::Retry {
-                why: format!("the ledger cannot be reached: {t}"),
-                after: None,
-            });
+            // Kept retrying like any other failure (the ledger's certificate may be renewed),
+            // but said plainly, for the clerk's status.
+            let why = match crate::tls::handshake_problem(&t) {
+                Some(rustls::Error::InvalidCertificate(c)) => format!(
+                    "the ledger's TLS certificate is not accepted ({c:?}); if a private CA \
+                     signed it, start the edge with --ca-cert FILE (or LOTLINE_CA_CERT)"
+                ),
+                Some(other) => format!("the TLS handshake with the ledger failed: {other}"),
+                None => format!("the ledger cannot be reached: {t}"),
+            };
+            return Err(NotYet::Retry { why, after: None });
         }
     };
     let job = follow(config, &job_path, shared)?;

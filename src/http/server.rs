@@ -26,12 +26,13 @@ impl StopHandle {
     }
 }
 
-/// Serves `ledger` on `cfg.listen` until SIGINT or SIGTERM (both mean "stop gracefully") or a
-/// [`StopHandle::stop`]; then commits what was accepted and signs a final checkpoint
-/// ([`Ledger::shutdown`]). `on_start` gets the bound address and a stop handle once the server
+/// Serves `ledger` on `cfg.listen` (HTTPS with `tls`, else HTTP) until SIGINT or SIGTERM (both
+/// mean "stop gracefully") or a [`StopHandle::stop`]; then commits what was accepted and signs a
+/// final checkpoint ([`Ledger::shutdown`]). `on_start` gets the bound address and a stop handle once the server
 /// listens, before it serves its first request.
 pub fn run(
     cfg: &Config,
+    tls: Option<rustls::ServerConfig>,
     ledger: Arc<Ledger>,
     on_start: impl FnOnce(SocketAddr, StopHandle),
 ) -> Result<()> {
@@ -40,7 +41,7 @@ pub fn run(
         // Listen for signals before announcing the server, so that a stop request sent as soon
         // as the address is announced is never handled by the default (kill) action.
         let stop = stop_signal()?;
-        let bound = start(cfg, ledger.clone())
+        let bound = start(cfg, tls, ledger.clone())
             .with_context(|| format!("cannot listen on {}", cfg.listen))?;
         on_start(bound.addr, StopHandle(bound.server.handle()));
         tracing::info!(addr = %bound.addr, origin = ledger.origin(), "serving");
@@ -70,7 +71,11 @@ struct Bound {
 /// Binds the listener and builds the server: the one place routes are wired. Must be called
 /// inside an actix runtime; awaiting `server` runs it until it is stopped, after which in-flight
 /// requests finish (so everything accepted is committed and answered) before it returns.
-fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
+fn start(
+    cfg: &Config,
+    tls: Option<rustls::ServerConfig>,
+    ledger: Arc<Ledger>,
+) -> std::io::Result<Bound> {
     let deliveries = crate::subscribe::Deliveries::start(ledger.clone())?;
     let state = web::Data::new(AppState {
         ledger,
@@ -107,7 +112,11 @@ fn start(cfg: &Config, ledger: Arc<Ledger>) -> std::io::Result<Bound> {
     if let Some(n) = cfg.workers {
         server = server.workers(n.max(1));
     }
-    let server = server.bind(&cfg.listen)?;
+    let server = match tls {
+        // A client that does not speak TLS fails its handshake and is closed; others go on.
+        Some(tls) => server.bind_rustls_0_23(&cfg.listen, tls)?,
+        None => server.bind(&cfg.listen)?,
+    };
     let addr = server
         .addrs()
         .first()

@@ -29,3 +29,4 @@ mod recall;
 mod replication;
 mod sensor;
 mod supply;
+mod tls;

@@ -5,7 +5,7 @@ pub mod browser;
 pub mod pg;
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -18,6 +18,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_lotline");
 
 pub struct Server {
     pub child: Child,
+    /// `http://127.0.0.1:PORT`, or `https://…` for a server started with [`Server::start_tls`].
     pub base: String,
     pub vkey: String,
     /// The registrar key the server was started with (derived from the data directory, so a
@@ -25,6 +26,8 @@ pub struct Server {
     pub registrar: SigningKey,
     /// The key of [`FARM`], an actor registered at start that holds every trading role.
     pub farm: SigningKey,
+    /// The CA certificate file (PEM) a TLS server's certificate chains to.
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The actor every server starts with; its key is `Server::farm`.
@@ -58,6 +61,19 @@ impl Server {
     /// registration) of the server once started on `seed_dir`: a restored copy of a ledger
     /// starts as its original did.
     pub fn start_seeded(data: &Path, seed_dir: &Path, extra: &[&str]) -> Server {
+        Self::start_inner(data, seed_dir, extra, None)
+    }
+
+    /// As [`Server::start_with`], serving HTTPS: `extra` names the certificate and key (flags or
+    /// a config file) and `ca_cert` is the CA they chain to, which the harness's own requests
+    /// (and [`Server::agent`]) trust. `base` is `https://127.0.0.1:PORT`.
+    pub fn start_tls(data: &Path, ca_cert: &Path, extra: &[&str]) -> Server {
+        let server = Self::start_inner(data, data, extra, Some(ca_cert));
+        assert!(server.base.starts_with("https://"), "{}", server.base);
+        server
+    }
+
+    fn start_inner(data: &Path, seed_dir: &Path, extra: &[&str], ca_cert: Option<&Path>) -> Server {
         let seed = seed_dir.display().to_string();
         let registrar = scenario::seeded_key(&format!("{seed} registrar"));
         let farm = scenario::seeded_key(&format!("{seed} farm"));
@@ -108,8 +124,9 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
+        let http = agent_trusting(ca_cert);
         if replicated.is_some() {
-            wait_until_sequencer(base.as_deref().unwrap_or_default());
+            wait_until_sequencer(&http, base.as_deref().unwrap_or_default());
         }
         let server = Server {
             child,
@@ -117,6 +134,7 @@ impl Server {
             vkey: vkey.unwrap(),
             registrar,
             farm,
+            ca_cert: ca_cert.map(Path::to_owned),
         };
         // Idempotent across restarts: same eventID, same content.
         let reg = scenario::register(
@@ -131,9 +149,14 @@ impl Server {
             &[scenario::did(&server.farm)],
             None,
         );
-        let a = post_json(&server.url("/v1/events"), &sign(&server.registrar, &reg));
+        let a = server.submit(&server.registrar, &reg);
         assert!(a.status < 300, "registering the test actor: {}", a.body);
         server
+    }
+
+    /// An HTTP client for this server: it trusts the server's CA, if it has one.
+    pub fn agent(&self) -> ureq::Agent {
+        agent_trusting(self.ca_cert.as_deref())
     }
 
     /// Registers an actor with `roles` and `key`; panics unless accepted.
@@ -154,7 +177,13 @@ impl Server {
 
     /// Signs `doc` with `key` and posts it.
     pub fn submit(&self, key: &SigningKey, doc: &Value) -> Answer {
-        post_json(&self.url("/v1/events"), &sign(key, doc))
+        let body = serde_json::to_vec(&sign(key, doc)).unwrap();
+        answer(
+            self.agent()
+                .post(&self.url("/v1/events"))
+                .set("Content-Type", "application/json")
+                .send_bytes(&body),
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -224,10 +253,10 @@ fn replicated_store(data: &Path, seed: &str) -> Option<String> {
 }
 
 /// Waits until the replicated node at `base` sequences (it is alone on its database).
-fn wait_until_sequencer(base: &str) {
+fn wait_until_sequencer(http: &ureq::Agent, base: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let a = get(&format!("{base}/v1/log"));
+        let a = answer(http.get(&format!("{base}/v1/log")).call());
         if a.status == 200 && a.json()["replica"]["role"] == "sequencer" {
             return;
         }
@@ -269,12 +298,19 @@ impl Answer {
 }
 
 fn agent() -> ureq::Agent {
+    agent_trusting(None)
+}
+
+/// A client trusting the public roots and, if given, the CA certificate file `ca_cert`.
+pub fn agent_trusting(ca_cert: Option<&Path>) -> ureq::Agent {
+    let tls = lotline::tls::client_config_with(ca_cert).expect("the test CA certificate");
     ureq::AgentBuilder::new()
+        .tls_config(tls)
         .timeout(Duration::from_secs(60))
         .build()
 }
 
-fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
+pub fn answer(r: Result<ureq::Response, ureq::Error>) -> Answer {
     let resp = match r {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
