@@ -42,6 +42,25 @@ pub struct Args {
     max_backoff_ms: u64,
 }
 
+/// On a terminal, a bar of the records decided (in the ledger or refused) out of all recorded,
+/// moving as the uploader works through a backlog; nothing when standard error is not a
+/// terminal.
+fn show_progress(outbox: Arc<Outbox>) {
+    let pb = super::progress::bar(0, "uploaded");
+    if pb.is_hidden() {
+        return;
+    }
+    std::thread::spawn(move || {
+        loop {
+            let total = outbox.total();
+            let pending = outbox.pending_count();
+            pb.set_length(total);
+            pb.set_position(total - pending.min(total));
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+}
+
 pub fn run(args: Args) -> Result<()> {
     let server = args.server.trim_end_matches('/').to_owned();
     if !(server.starts_with("http://") || server.starts_with("https://")) {
@@ -89,6 +108,7 @@ pub fn run(args: Args) -> Result<()> {
         actor: args.actor,
         offset: args.utc_offset,
     };
+    show_progress(edge.outbox.clone());
     let served = actix_web::rt::System::new().block_on(web::serve(edge.clone(), site, listener));
     edge.sync.stop();
     served.context("serving the edge")

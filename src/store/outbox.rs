@@ -262,6 +262,18 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Records ever made.
+    pub fn total(&self) -> u64 {
+        *self.next.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records still to upload (a scan of the pending keys only).
+    pub fn pending_count(&self) -> u64 {
+        self.db
+            .iterator_cf(self.cf(PENDING), IteratorMode::Start)
+            .count() as u64
+    }
+
     /// Counts by status (a scan: the outbox of one site is small, and the page shows it).
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let mut c = Counts {
