@@ -53,6 +53,9 @@ pub struct Config {
     pub plausibility: crate::state::Bounds,
     /// TLS termination (`[tls]`): with a certificate and a key the server speaks HTTPS only.
     pub tls: Tls,
+    /// Origins (`https://buyer.example`) whose browser pages may read the API (CORS, reads
+    /// only: GET and HEAD); `*` for any. None by default: no CORS headers are sent.
+    pub cors_origins: Vec<String>,
 }
 
 /// The `[tls]` section: both files, or neither (plain HTTP).
@@ -97,6 +100,7 @@ impl Default for Config {
             max_clock_skew_ms: 5 * 60 * 1000,
             plausibility: crate::state::Bounds::default(),
             tls: Tls::default(),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -182,6 +186,14 @@ impl Config {
                         .collect()
                 }
                 "MAX_CLOCK_SKEW_MS" => self.max_clock_skew_ms = num(&value)?,
+                "CORS_ORIGINS" => {
+                    self.cors_origins = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                }
                 "TLS_CERT_FILE" => self.tls.cert_file = Some(PathBuf::from(&value)),
                 "TLS_KEY_FILE" => self.tls.key_file = Some(PathBuf::from(&value)),
                 "LOG_FORMAT" => {
@@ -246,6 +258,18 @@ impl Config {
         for r in &self.registrars {
             if let Err(e) = data_integrity::didkey::parse_did_key(r) {
                 return invalid(format!("registrar {r:?} is not an Ed25519 did:key: {e}"));
+            }
+        }
+        for o in &self.cors_origins {
+            let origin = o
+                .strip_prefix("https://")
+                .or_else(|| o.strip_prefix("http://"));
+            let ok = o == "*"
+                || origin.is_some_and(|h| !h.is_empty() && !h.contains('/') && !h.contains(' '));
+            if !ok {
+                return invalid(format!(
+                    "cors_origins: {o:?} is not an origin such as https://buyer.example (scheme and host, no path), nor *"
+                ));
             }
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
@@ -353,6 +377,24 @@ mod tests {
         assert!(err.contains("LOTLINE_MAX_BATCH"), "{err}");
         c.max_json_depth = 500;
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_origins() {
+        let mut c = Config::default();
+        c.apply_env([(
+            "LOTLINE_CORS_ORIGINS".to_string(),
+            "https://buyer.example, http://127.0.0.1:9000".to_string(),
+        )])
+        .unwrap();
+        assert_eq!(c.cors_origins.len(), 2);
+        c.validate().unwrap();
+        for bad in ["buyer.example", "https://buyer.example/page", "https://"] {
+            c.cors_origins = vec![bad.into()];
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        c.cors_origins = vec!["*".into()];
+        c.validate().unwrap();
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod params;
 pub mod problem;
 mod provenance;
 mod recall;
+pub mod request_id;
 mod server;
 mod stream;
 mod supply;

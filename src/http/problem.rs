@@ -369,7 +369,12 @@ impl ResponseError for Problem {
                 HeaderValue::from_static("Bearer realm=\"lotline audit\""),
             ));
         }
-        res.body(serde_json::to_vec(self).unwrap_or_default())
+        // The request's ID, so a client can quote it and an operator find the request's logs.
+        let mut body = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(id), Some(obj)) = (super::request_id::current(), body.as_object_mut()) {
+            obj.insert("requestId".into(), serde_json::Value::String(id));
+        }
+        res.body(serde_json::to_vec(&body).unwrap_or_default())
     }
 }
 

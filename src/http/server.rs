@@ -91,6 +91,7 @@ fn start(
         deliveries: Some(deliveries.clone()),
     });
     super::capture::resume(&state);
+    let cors_origins = cfg.cors_origins.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -102,7 +103,18 @@ fn start(
                 web::PathConfig::default()
                     .error_handler(|e, _| Problem::invalid_parameter("path", e).into()),
             )
-            .wrap(actix_web::middleware::Logger::new("%U %s %b %Dms").log_target("lotline::http"))
+            .wrap(
+                actix_web::middleware::Logger::new("%{x-request-id}i %U %s %b %Dms")
+                    .log_target("lotline::http"),
+            )
+            // Large answers (a bundle is ~600 KB of JSON) go gzipped to clients that accept it.
+            .wrap(actix_web::middleware::Compress::default())
+            .wrap(actix_web::middleware::from_fn(super::request_id::assign))
+            // Only with origins configured: actix-cors refuses requests from other origins.
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .configure(handlers::routes)
             .default_service(web::to(handlers::unknown_route))
     })
@@ -149,4 +161,36 @@ fn stop_signal() -> Result<impl std::future::Future<Output = ()>> {
     Ok(async {
         let _ = tokio::signal::ctrl_c().await;
     })
+}
+
+/// CORS for browser pages of the configured origins: reads only (GET, HEAD), the EPCIS and
+/// paging headers exposed. Requests from other origins are refused; with no origins
+/// configured the middleware is not installed at all.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "HEAD"])
+        .allowed_headers([
+            actix_web::http::header::ACCEPT,
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::HeaderName::from_static("gs1-epcis-version"),
+            actix_web::http::header::HeaderName::from_static("gs1-epc-format"),
+            super::request_id::HEADER,
+        ])
+        .expose_headers([
+            "link",
+            "location",
+            "x-request-id",
+            "gs1-epcis-version",
+            "gs1-cbv-version",
+            "gs1-next-page-token",
+        ])
+        .max_age(3600);
+    for o in origins {
+        c = if o == "*" {
+            c.allow_any_origin()
+        } else {
+            c.allowed_origin(o)
+        };
+    }
+    c
 }

@@ -645,3 +645,138 @@ fn the_log_identity_is_protected() {
     );
     assert!(!none.exists());
 }
+
+/// One raw exchange: the status, the response headers asked for, and the body bytes.
+fn exchange(req: ureq::Request, want: &[&str]) -> (u16, Vec<Option<String>>, Vec<u8>) {
+    let r = match req.call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let headers = want
+        .iter()
+        .map(|h| r.header(h).map(str::to_owned))
+        .collect();
+    let status = r.status();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut body).unwrap();
+    (status, headers, body)
+}
+
+/// Every answer names its request: the client's sane `X-Request-ID`, else a fresh one, in the
+/// header and in every problem body. Large answers are gzipped for clients that accept it.
+#[test]
+fn request_ids_and_compressed_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    let agent = server.agent();
+    let (_, h, _) = exchange(agent.get(&server.url("/v1/log")), &["x-request-id"]);
+    let fresh = h[0].clone().expect("an ID");
+    assert_eq!(fresh.len(), 32, "{fresh}");
+    let (status, h, body) = exchange(
+        agent
+            .get(&server.url("/v1/entries/999999"))
+            .set("X-Request-ID", "mill-7:retry-2"),
+        &["x-request-id"],
+    );
+    assert_eq!(status, 404);
+    assert_eq!(h[0].as_deref(), Some("mill-7:retry-2"));
+    let p: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["requestId"], "mill-7:retry-2", "{p}");
+    assert_eq!(p["code"], "not_found");
+    // An ID that could forge log lines is replaced.
+    let (_, h, _) = exchange(
+        agent
+            .get(&server.url("/v1/log"))
+            .set("X-Request-ID", "evil id\\nINFO forged"),
+        &["x-request-id"],
+    );
+    assert_ne!(h[0].as_deref(), Some("evil id\\nINFO forged"));
+    assert_eq!(h[0].as_ref().unwrap().len(), 32);
+
+    // gzip when asked for, identical once decoded; plain otherwise.
+    let url = server.url("/v1/schemas/common");
+    let (_, h, plain) = exchange(agent.get(&url), &["content-encoding"]);
+    assert_eq!(h[0], None);
+    let (status, h, zipped) = exchange(
+        agent.get(&url).set("Accept-Encoding", "gzip"),
+        &["content-encoding"],
+    );
+    assert_eq!((status, h[0].as_deref()), (200, Some("gzip")));
+    assert!(
+        zipped.len() < plain.len() / 2,
+        "{} vs {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain);
+
+    // No CORS unless configured: a page of another origin gets no permission.
+    let (status, h, _) = exchange(
+        agent
+            .get(&server.url("/v1/log"))
+            .set("Origin", "https://buyer.example"),
+        &["access-control-allow-origin"],
+    );
+    assert_eq!((status, h[0].clone()), (200, None));
+}
+
+/// With `cors_origins`, a buyer's page on that origin may read the API (and see the request
+/// ID and paging headers); other origins and writes are not allowed.
+#[test]
+fn cors_lets_configured_origins_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lotline.toml");
+    std::fs::write(&config, "cors_origins = [\"https://buyer.example\"]\n").unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap()],
+    );
+    let agent = server.agent();
+    let (status, h, _) = exchange(
+        agent
+            .get(&server.url("/v1/log"))
+            .set("Origin", "https://buyer.example"),
+        &[
+            "access-control-allow-origin",
+            "access-control-expose-headers",
+        ],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(h[0].as_deref(), Some("https://buyer.example"));
+    assert!(
+        h[1].as_deref().unwrap_or("").contains("x-request-id"),
+        "{h:?}"
+    );
+    // The preflight of a read is answered; of a write, not.
+    let preflight = |method: &str| {
+        exchange(
+            agent
+                .request("OPTIONS", &server.url("/v1/events"))
+                .set("Origin", "https://buyer.example")
+                .set("Access-Control-Request-Method", method),
+            &[
+                "access-control-allow-origin",
+                "access-control-allow-methods",
+            ],
+        )
+    };
+    let (status, h, _) = preflight("GET");
+    assert_eq!(status, 200);
+    assert_eq!(h[0].as_deref(), Some("https://buyer.example"));
+    let (status, h, _) = preflight("POST");
+    assert_ne!(status, 200);
+    assert_eq!(h[0], None);
+    let (status, h, _) = exchange(
+        agent
+            .get(&server.url("/v1/log"))
+            .set("Origin", "https://elsewhere.example"),
+        &["access-control-allow-origin"],
+    );
+    assert_eq!(h[0], None, "status {status}");
+}
