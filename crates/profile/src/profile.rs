@@ -183,6 +183,17 @@ impl Kind {
             "exporter",
             "importer",
         ];
+        // Those who take goods into their custody: they receive and store them.
+        const HOLDERS: &[&str] = &[
+            "cooperative",
+            "collector",
+            "mill",
+            "processor",
+            "packer",
+            "warehouse",
+            "exporter",
+            "importer",
+        ];
         const HANDLERS: &[&str] = &[
             "mill",
             "processor",
@@ -194,16 +205,7 @@ impl Kind {
         match self {
             Kind::Harvest => &["farm", "cooperative"],
             Kind::Shipping => TRADERS,
-            Kind::Receiving => &[
-                "cooperative",
-                "collector",
-                "mill",
-                "processor",
-                "packer",
-                "warehouse",
-                "exporter",
-                "importer",
-            ],
+            Kind::Receiving | Kind::Storage => HOLDERS,
             Kind::Milling => &["mill"],
             Kind::Drying => &["cooperative", "collector", "mill", "processor"],
             Kind::Chipping | Kind::StarchExtraction => &["processor"],
@@ -223,16 +225,6 @@ impl Kind {
                 "importer",
                 "lab",
                 "certifier",
-            ],
-            Kind::Storage => &[
-                "cooperative",
-                "collector",
-                "mill",
-                "processor",
-                "packer",
-                "warehouse",
-                "exporter",
-                "importer",
             ],
             Kind::CertificateIssuance
             | Kind::CertificateAmendment
