@@ -263,36 +263,52 @@ pub fn prepare(mut doc: Value, key: &SigningKey, created: &str) -> Result<Value>
         bail!("epcisBody.eventList holds no events");
     }
     for (n, event) in events.iter_mut().enumerate() {
-        let Some(e) = event.as_object_mut() else {
-            bail!("event {} is not a JSON object", n + 1);
-        };
-        e.remove("proof");
-        if !e.contains_key("@context")
-            && let Some(c) = &context
-        {
-            e.insert("@context".into(), c.clone());
-        }
-        if !e.contains_key("eventID") {
-            let id = lotline_profile::event_hash::event_hash_id_with_context(
-                event,
-                context.as_ref(),
-            )
-            .map_err(|err| {
-                anyhow!(
-                    "event {} has no eventID, and its CBV 2.0 event hash ID cannot be computed: {err}",
-                    n + 1
-                )
-            })?;
-            event["eventID"] = Value::String(id);
-        }
-        *event = di::sign(event, key, created).with_context(|| format!("event {}", n + 1))?;
+        sign_event(
+            event,
+            context.as_ref(),
+            key,
+            created,
+            &format!("event {}", n + 1),
+        )?;
     }
     Ok(doc)
 }
 
+/// Signs one event in place, as [`prepare`] does each of a document's (`label` names it in
+/// errors, e.g. `event 3`): the `context` if it has no `@context`, its CBV 2.0 event hash ID if
+/// it has no `eventID`, and a new proof in place of any it had.
+pub(crate) fn sign_event(
+    event: &mut Value,
+    context: Option<&Value>,
+    key: &SigningKey,
+    created: &str,
+    label: &str,
+) -> Result<()> {
+    let Some(e) = event.as_object_mut() else {
+        bail!("{label} is not a JSON object");
+    };
+    e.remove("proof");
+    if !e.contains_key("@context")
+        && let Some(c) = context
+    {
+        e.insert("@context".into(), c.clone());
+    }
+    if !e.contains_key("eventID") {
+        let id = lotline_profile::event_hash::event_hash_id_with_context(event, context)
+            .map_err(|err| {
+                anyhow!(
+                    "{label} has no eventID, and its CBV 2.0 event hash ID cannot be computed: {err}"
+                )
+            })?;
+        event["eventID"] = Value::String(id);
+    }
+    *event = di::sign(event, key, created).with_context(|| label.to_owned())?;
+    Ok(())
+}
+
 /// Where the capture job is: the `Location` of the 202 (a path, or a URL on `base`), else
 /// `/capture/{captureID}` from the body.
-fn job_path(location: Option<&str>, body: &str, base: &str) -> Result<String> {
+pub(crate) fn job_path(location: Option<&str>, body: &str, base: &str) -> Result<String> {
     if let Some(loc) = location.map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(rest) = loc.strip_prefix(base)
             && rest.starts_with('/')

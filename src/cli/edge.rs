@@ -97,7 +97,7 @@ pub fn run(args: Args) -> Result<()> {
         max_backoff: Duration::from_millis(args.max_backoff_ms),
         agent,
     };
-    let edge = Arc::new(Edge::new(outbox, key, Some(args.actor.clone()), config));
+    let edge = Arc::new(Edge::new(outbox, key, config));
     let listener = std::net::TcpListener::bind(&args.listen)
         .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;

@@ -16,14 +16,13 @@ pub mod sync;
 
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
 use ed25519_dalek::SigningKey;
 use serde_json::Value;
 
 use self::sync::Sync;
 use crate::http::Problem;
 use crate::store::outbox::{Added, Item, Outbox};
-use lotline_profile::event::admit;
+use lotline_profile::event::{Admitted, admit};
 
 /// The edge's clock as RFC 3339 (UTC).
 pub fn now() -> String {
@@ -33,26 +32,24 @@ pub fn now() -> String {
 /// The edge: its outbox, the mill's key and the uploader.
 pub struct Edge {
     pub outbox: Arc<Outbox>,
-    pub(crate) key: SigningKey,
-    /// The mill's actor id, shown on the page (from `--actor`; informational).
-    pub actor: Option<String>,
+    key: SigningKey,
     pub server: String,
     pub sync: Sync,
 }
 
+/// An event signed with the edge's key and admitted by the profile, not yet in the outbox.
+pub struct Prepared {
+    admitted: Admitted,
+    signed: Value,
+}
+
 impl Edge {
-    pub fn new(
-        outbox: Arc<Outbox>,
-        key: SigningKey,
-        actor: Option<String>,
-        sync_config: sync::SyncConfig,
-    ) -> Edge {
+    pub fn new(outbox: Arc<Outbox>, key: SigningKey, sync_config: sync::SyncConfig) -> Edge {
         let server = sync_config.server.clone();
         let sync = Sync::start(outbox.clone(), sync_config);
         Edge {
             outbox,
             key,
-            actor,
             server,
             sync,
         }
@@ -62,26 +59,51 @@ impl Edge {
     /// event hash, so a tool that sends the same event twice records it once). A refusal by
     /// the profile is a problem, and nothing is recorded.
     pub fn record(&self, event: &Value) -> Result<Added, Problem> {
-        let signed = sign(event, &self.key).map_err(|e| {
+        let added = self.keep(self.prepare(event)?)?;
+        self.sync.notify();
+        Ok(added)
+    }
+
+    /// Signs `event` (the EPCIS context and lotline's namespace if it has no `@context`, its
+    /// event hash ID if it has no eventID, the site's proof) and admits it: everything short
+    /// of recording it, so a request of several events can check them all first.
+    pub fn prepare(&self, event: &Value) -> Result<Prepared, Problem> {
+        let mut signed = event.clone();
+        // The default context only for an event that has none of its own.
+        let context = event.get("@context").is_none().then(|| {
+            serde_json::json!([
+                lotline_scenario::EPCIS_CONTEXT,
+                {"lotline": lotline_scenario::LOTLINE_NS}
+            ])
+        });
+        crate::cli::capture::sign_event(
+            &mut signed,
+            context.as_ref(),
+            &self.key,
+            &now(),
+            "the event",
+        )
+        .map_err(|e| {
             Problem::new(
                 lotline_profile::refusal::Refusal::SchemaViolation,
                 format!("{e:#}"),
             )
         })?;
         let admitted = admit(&signed)?;
-        let added = self
-            .outbox
+        Ok(Prepared { admitted, signed })
+    }
+
+    /// Records a prepared event in the outbox (synced). The uploader is not woken: the caller
+    /// does, once, after the last of a request's events.
+    pub fn keep(&self, p: Prepared) -> Result<Added, Problem> {
+        self.outbox
             .add(
-                &admitted.event_id.to_string(),
-                admitted.doc.kind.name(),
+                &p.admitted.event_id.to_string(),
+                p.admitted.doc.kind.name(),
                 &now(),
-                signed,
+                p.signed,
             )
-            .map_err(Problem::internal)?;
-        if matches!(added, Added::New(_)) {
-            self.sync.notify();
-        }
-        Ok(added)
+            .map_err(Problem::internal)
     }
 
     /// Puts a refused record back in the queue.
@@ -90,29 +112,4 @@ impl Edge {
         self.sync.notify();
         Ok(item)
     }
-}
-
-/// `event` with the EPCIS context (and lotline's namespace) if it has none, an eventID if it
-/// has none, and the mill's proof.
-pub(crate) fn sign(event: &Value, key: &SigningKey) -> Result<Value> {
-    let mut e = event.clone();
-    let Some(obj) = e.as_object_mut() else {
-        bail!("an event is a JSON object");
-    };
-    obj.remove("proof");
-    if !obj.contains_key("@context") {
-        obj.insert(
-            "@context".into(),
-            serde_json::json!([
-                lotline_scenario::EPCIS_CONTEXT,
-                {"lotline": lotline_scenario::LOTLINE_NS}
-            ]),
-        );
-    }
-    if !obj.contains_key("eventID") {
-        let id = lotline_profile::event_hash::event_hash_id_with_context(&e, None)
-            .map_err(|err| anyhow::anyhow!("the event's hash ID cannot be computed: {err}"))?;
-        e["eventID"] = Value::String(id);
-    }
-    data_integrity::di::sign(&e, key, &now()).context("signing the event")
 }

@@ -267,12 +267,12 @@ fn upload(config: &SyncConfig, items: &[Item], shared: &Shared) -> Result<Vec<It
         Ok(r) if r.status() == 202 => {
             let location = r.header("Location").map(str::to_owned);
             let text = r.into_string().unwrap_or_default();
-            job_location(location.as_deref(), &text, &config.server).ok_or_else(|| {
-                NotYet::Retry {
-                    why: "the ledger accepted the upload but named no capture job".into(),
+            crate::cli::capture::job_path(location.as_deref(), &text, &config.server).map_err(
+                |e| NotYet::Retry {
+                    why: format!("{e:#}"),
                     after: None,
-                }
-            })?
+                },
+            )?
         }
         Ok(r) => {
             return Err(NotYet::Retry {
@@ -415,22 +415,6 @@ fn decisions(job: &Value, items: &[Item]) -> Vec<Item> {
         .collect()
 }
 
-/// The capture job's path: the `Location` of the 202 (a path, or a URL on `base`), else
-/// `/capture/{captureID}` from the body.
-fn job_location(location: Option<&str>, body: &str, base: &str) -> Option<String> {
-    if let Some(loc) = location.map(str::trim).filter(|l| !l.is_empty()) {
-        if let Some(rest) = loc.strip_prefix(base).filter(|r| r.starts_with('/')) {
-            return Some(rest.to_owned());
-        }
-        if loc.starts_with('/') {
-            return Some(loc.to_owned());
-        }
-        return None;
-    }
-    let v: Value = serde_json::from_str(body).ok()?;
-    Some(format!("/capture/{}", v["captureID"].as_str()?))
-}
-
 /// `Retry-After` as a delay: delta-seconds, or an HTTP date.
 fn retry_after(h: Option<&str>) -> Option<Duration> {
     let h = h?.trim();
@@ -507,26 +491,5 @@ mod tests {
         assert_eq!(d[2].status, Status::Sent);
         assert_eq!(d[3].status, Status::Pending, "not in the job: sent again");
         assert_eq!(d[3].attempts, 1);
-    }
-
-    #[test]
-    fn the_job_is_where_the_ledger_says() {
-        let base = "http://127.0.0.1:9";
-        assert_eq!(
-            job_location(Some("/capture/abc"), "", base).as_deref(),
-            Some("/capture/abc")
-        );
-        assert_eq!(
-            job_location(Some("http://127.0.0.1:9/capture/abc"), "", base).as_deref(),
-            Some("/capture/abc")
-        );
-        assert_eq!(
-            job_location(Some("http://elsewhere/capture/abc"), "", base),
-            None
-        );
-        assert_eq!(
-            job_location(None, r#"{"captureID": "x1"}"#, base).as_deref(),
-            Some("/capture/x1")
-        );
     }
 }

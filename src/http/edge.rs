@@ -424,33 +424,19 @@ async fn post_events(data: Data, body: web::Bytes) -> Result<HttpResponse, Probl
     let records = web::block(move || -> Result<Vec<Value>, Problem> {
         // Every event is checked and signed before any is recorded: a refused request records
         // nothing.
-        let mut signed = Vec::with_capacity(events.len());
-        for (i, e) in events.iter().enumerate() {
-            let s = crate::edge::sign(e, &edge.key).map_err(|err| {
-                Problem::new(
-                    lotline_profile::refusal::Refusal::SchemaViolation,
-                    format!("event {i}: {err:#}"),
-                )
-            })?;
-            let admitted = lotline_profile::event::admit(&s).map_err(|r| {
-                let mut p = Problem::from(r);
-                p.detail = format!("event {i}: {}", p.detail);
-                p
-            })?;
-            signed.push((admitted, s));
-        }
+        let prepared = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                edge.prepare(e).map_err(|mut p| {
+                    p.detail = format!("event {i}: {}", p.detail);
+                    p
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::new();
-        for (admitted, s) in signed {
-            let added = edge
-                .outbox
-                .add(
-                    &admitted.event_id.to_string(),
-                    admitted.doc.kind.name(),
-                    &crate::edge::now(),
-                    s,
-                )
-                .map_err(Problem::internal)?;
-            let (item, new) = match added {
+        for p in prepared {
+            let (item, new) = match edge.keep(p)? {
                 Added::New(i) => (i, true),
                 Added::Existing(i) => (i, false),
             };

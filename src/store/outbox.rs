@@ -277,13 +277,9 @@ impl Outbox {
     /// Counts by status (a scan: the outbox of one site is small, and the page shows it).
     pub fn counts(&self) -> Result<Counts, StoreError> {
         let mut c = Counts {
-            pending: self
-                .db
-                .iterator_cf(self.cf(PENDING), IteratorMode::Start)
-                .count() as u64,
+            pending: self.pending_count(),
             ..Counts::default()
         };
-        let total = *self.next.lock().unwrap_or_else(|p| p.into_inner());
         for kv in self.db.iterator_cf(self.cf(ITEMS), IteratorMode::Start) {
             let item: Item = decode(&kv.map_err(db_err)?.1)?;
             match item.status {
@@ -292,7 +288,7 @@ impl Outbox {
                 Status::Pending => {}
             }
         }
-        debug_assert!(c.pending + c.sent + c.refused <= total);
+        debug_assert!(c.pending + c.sent + c.refused <= self.total());
         Ok(c)
     }
 }
