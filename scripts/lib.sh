@@ -33,6 +33,20 @@ ensure_chromium() {
     fc-list 2>/dev/null | grep -qi khmer || apt_install fonts-khmeros
 }
 
+# The API tests (tests/it/openapi.rs) run schemathesis against the server and read /metrics with
+# the Prometheus project's own parser, both from PyPI, into a virtualenv of their own (pinned
+# major versions; the CLI and the report format are what the tests rely on). Exports
+# LOTLINE_PYTHON, the interpreter the tests run.
+ensure_python_tools() {
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/lotline-venv"
+    if ! "$venv/bin/python" -c 'import schemathesis, prometheus_client' >/dev/null 2>&1; then
+        echo "==> installing schemathesis and prometheus_client into $venv" >&2
+        python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+        "$venv/bin/pip" install -q 'schemathesis>=4.32,<5' 'prometheus_client>=0.20,<1' >&2
+    fi
+    export LOTLINE_PYTHON="$venv/bin/python"
+}
+
 # Installs Debian packages, with sudo when not root.
 apt_install() {
     echo "==> installing $*" >&2

@@ -16,6 +16,7 @@ pub mod export;
 pub mod http;
 pub mod impact;
 pub mod ledger;
+pub mod metrics;
 pub mod provenance;
 pub mod qr;
 pub mod query;

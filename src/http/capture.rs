@@ -310,6 +310,7 @@ async fn run_job(data: Data, mut job: CaptureJob, doc: Value) {
 type Outcome = (JobEvent, Option<Value>);
 
 fn problem_value(p: &Problem, index: usize, event_id: Option<&str>) -> Value {
+    crate::metrics::get().problem(p.code.as_str());
     let mut v = serde_json::to_value(p).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert("eventIndex".into(), index.into());

@@ -156,6 +156,16 @@ pub(super) async fn event_types(req: HttpRequest) -> Result<HttpResponse, Proble
 }
 
 /// The top-level resources and the index (and parameter) each lists.
+/// The vocabulary resources listed by `GET /{resource}` (besides `/eventTypes`, which has a
+/// handler of its own).
+pub(super) const RESOURCES: [&str; 5] = [
+    "epcs",
+    "bizSteps",
+    "bizLocations",
+    "readPoints",
+    "dispositions",
+];
+
 fn resource(kind: &str) -> Option<(u8, &'static str, bool)> {
     Some(match kind {
         "eventTypes" => (tag::EVENT_TYPE, "eventType", false),

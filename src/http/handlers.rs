@@ -20,119 +20,178 @@ use lotline_profile::refusal::Refusal;
 type Data = web::Data<AppState>;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(get("/", index))
-        .service(get("/healthz", healthz))
-        .service(get("/readyz", readyz))
-        .service(get("/v1/log", log_info))
-        .service(get("/v1/checkpoint", checkpoint))
-        .service(
-            web::resource("/v1/events")
-                .route(web::post().to(post_event))
+    register(&mut Router { cfg, seen: None });
+}
+
+/// Every (method, path template) the server routes, in registration order: what the OpenAPI
+/// document must describe (`openapi`'s tests compare the two). GET routes also answer HEAD.
+pub fn route_table() -> Vec<(&'static str, String)> {
+    let mut seen = Vec::new();
+    // `configure` runs the closure at once; the app is never started.
+    let _ = actix_web::App::new().configure(|cfg| {
+        register(&mut Router {
+            cfg,
+            seen: Some(&mut seen),
+        })
+    });
+    seen
+}
+
+/// Registers routes and, for [`route_table`], remembers which. Every route goes through it, so
+/// the table cannot miss one.
+struct Router<'a, 'b> {
+    cfg: &'a mut web::ServiceConfig,
+    seen: Option<&'b mut Vec<(&'static str, String)>>,
+}
+
+impl Router<'_, '_> {
+    /// A resource answering `methods` (GET implies HEAD) on `path`.
+    fn resource(&mut self, path: &str, methods: &[&'static str], resource: actix_web::Resource) {
+        if let Some(seen) = self.seen.as_deref_mut() {
+            seen.extend(methods.iter().map(|m| (*m, path.to_owned())));
+        }
+        self.cfg.service(resource);
+    }
+
+    /// A read-only resource: GET and HEAD.
+    fn get<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource(path, &["GET"], get(path, handler));
+        self
+    }
+
+    /// A resource that takes submissions: POST.
+    fn post<F, Args>(&mut self, path: &str, handler: F) -> &mut Self
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        self.resource(path, &["POST"], post(path, handler));
+        self
+    }
+
+    /// A resource with several methods; `allow` is its `Allow` header for any other method.
+    fn methods(
+        &mut self,
+        path: &str,
+        methods: &[&'static str],
+        allow: &'static str,
+        build: impl FnOnce(actix_web::Resource) -> actix_web::Resource,
+    ) -> &mut Self {
+        let r = build(web::resource(path)).default_service(web::to(move |req: HttpRequest| {
+            method_not_allowed(req, allow)
+        }));
+        self.resource(path, methods, r);
+        self
+    }
+}
+
+fn register(r: &mut Router<'_, '_>) {
+    r.get("/", index)
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
+        .get("/metrics", super::metrics::scrape)
+        .get("/openapi.json", super::openapi::document)
+        .get("/docs/api", super::openapi::docs_page)
+        .get("/v1/log", log_info)
+        .get("/v1/checkpoint", checkpoint)
+        .methods("/v1/events", &["GET", "POST"], "GET, HEAD, POST", |res| {
+            res.route(web::post().to(post_event))
                 .route(web::route().guard(read_guard()).to(supply::query_events))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, POST")
-                })),
-        )
-        .service(post("/v1/events/batch", post_batch))
-        .service(get("/v1/events/{event_id}", get_event))
-        .service(get("/v1/entries/{index}", get_entry))
-        .service(get("/v1/entries/{index}/proof", get_tlog_proof))
-        .service(get("/v1/proofs/inclusion/{index}", inclusion_proof))
-        .service(get("/v1/proofs/consistency", consistency_proof))
-        .service(get("/v1/schemas/{name}", get_schema))
-        .service(get("/v1/lots/{id}", supply::get_lot))
-        .service(get("/v1/lots/{id}/provenance", provenance::get_provenance))
-        .service(get("/v1/lots/{id}/bundle", provenance::get_bundle))
-        .service(get("/v1/lots/{id}/epcis", export::lot_epcis))
-        .service(get("/v1/export/fsma204.csv", export::fsma204))
-        .service(get("/v1/lots/{id}/qr.svg", provenance::get_qr_svg))
-        .service(get("/v1/lots/{id}/qr.png", provenance::get_qr_png))
-        .service(get("/01/{gtin}/10/{lot}", provenance::resolve))
-        .service(get("/01/{gtin}/21/{serial}", provenance::resolve))
-        .service(get("/00/{sscc}", provenance::resolve))
-        .service(get("/v1/audit/lots/{id}/downstream", recall::downstream))
-        .service(get("/v1/audit/certificates/{id}/impact", recall::impact))
-        .service(get("/v1/epcs/{epc}/events", supply::epc_events))
-        .service(get("/v1/actors/{id}", supply::get_actor))
-        .service(get(
-            "/v1/actors/{id}/certificates",
-            certs::actor_certificates,
-        ))
-        .service(get("/v1/certificates/{id}", certs::get_certificate))
-        .service(get(
+        })
+        .post("/v1/events/batch", post_batch)
+        .get("/v1/events/{event_id}", get_event)
+        .get("/v1/entries/{index}", get_entry)
+        .get("/v1/entries/{index}/proof", get_tlog_proof)
+        .get("/v1/proofs/inclusion/{index}", inclusion_proof)
+        .get("/v1/proofs/consistency", consistency_proof)
+        .get("/v1/schemas/{name}", get_schema)
+        .get("/v1/lots/{id}", supply::get_lot)
+        .get("/v1/lots/{id}/provenance", provenance::get_provenance)
+        .get("/v1/lots/{id}/bundle", provenance::get_bundle)
+        .get("/v1/lots/{id}/epcis", export::lot_epcis)
+        .get("/v1/export/fsma204.csv", export::fsma204)
+        .get("/v1/lots/{id}/qr.svg", provenance::get_qr_svg)
+        .get("/v1/lots/{id}/qr.png", provenance::get_qr_png)
+        .get("/01/{gtin}/10/{lot}", provenance::resolve)
+        .get("/01/{gtin}/21/{serial}", provenance::resolve)
+        .get("/00/{sscc}", provenance::resolve)
+        .get("/v1/audit/lots/{id}/downstream", recall::downstream)
+        .get("/v1/audit/certificates/{id}/impact", recall::impact)
+        .get("/v1/epcs/{epc}/events", supply::epc_events)
+        .get("/v1/actors/{id}", supply::get_actor)
+        .get("/v1/actors/{id}/certificates", certs::actor_certificates)
+        .get("/v1/certificates/{id}", certs::get_certificate)
+        .get(
             "/v1/audit/operators/{id}/mass-balance",
             audit::get_mass_balance,
-        ))
-        .service(get("/v1/audit/operators/{id}/report", audit::get_report))
-        .service(post("/v1/rfid/decode", rfid_decode))
+        )
+        .get("/v1/audit/operators/{id}/report", audit::get_report)
+        .post("/v1/rfid/decode", rfid_decode)
         // GS1's EPCIS 2.0 REST binding.
-        .service(
-            web::resource("/capture")
-                .route(web::post().to(capture::post_capture))
-                .route(web::route().guard(read_guard()).to(capture::list_captures))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(capture::capture_options))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, POST, OPTIONS")
-                })),
+        .methods(
+            "/capture",
+            &["GET", "POST", "OPTIONS"],
+            "GET, HEAD, POST, OPTIONS",
+            |res| {
+                res.route(web::post().to(capture::post_capture))
+                    .route(web::route().guard(read_guard()).to(capture::list_captures))
+                    .route(
+                        web::method(actix_web::http::Method::OPTIONS).to(capture::capture_options),
+                    )
+            },
         )
-        .service(get("/capture/{capture_id}", capture::get_capture))
-        .service(
-            web::resource("/events")
-                .route(web::post().to(capture::post_one_event))
+        .get("/capture/{capture_id}", capture::get_capture)
+        .methods("/events", &["GET", "POST"], "GET, HEAD, POST", |res| {
+            res.route(web::post().to(capture::post_one_event))
                 .route(web::route().guard(read_guard()).to(epcis::events))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, POST")
-                })),
-        )
-        .service(get("/events/{segment}", epcis::events_of))
-        .service(get("/eventTypes", epcis::event_types))
-        .service(
-            web::resource("/queries")
-                .route(web::post().to(epcis::create_query))
+        })
+        .get("/events/{segment}", epcis::events_of)
+        .get("/eventTypes", epcis::event_types)
+        .methods("/queries", &["GET", "POST"], "GET, HEAD, POST", |res| {
+            res.route(web::post().to(epcis::create_query))
                 .route(web::route().guard(read_guard()).to(epcis::list_queries))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, POST")
-                })),
+        })
+        .methods(
+            "/queries/{name}",
+            &["GET", "DELETE"],
+            "GET, HEAD, DELETE",
+            |res| {
+                res.route(web::delete().to(epcis::delete_query))
+                    .route(web::route().guard(read_guard()).to(epcis::get_query))
+            },
         )
-        .service(
-            web::resource("/queries/{name}")
-                .route(web::delete().to(epcis::delete_query))
-                .route(web::route().guard(read_guard()).to(epcis::get_query))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, DELETE")
-                })),
-        )
-        .service(get("/queries/{name}/events", epcis::query_events))
-        .service(
-            web::resource("/queries/{name}/subscriptions")
-                .route(web::post().to(epcis::subscribe_webhook))
-                .route(
+        .get("/queries/{name}/events", epcis::query_events)
+        .methods(
+            "/queries/{name}/subscriptions",
+            &["GET", "POST"],
+            "GET, HEAD, POST",
+            |res| {
+                res.route(web::post().to(epcis::subscribe_webhook)).route(
                     web::route()
                         .guard(read_guard())
                         .to(epcis::list_subscriptions),
                 )
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, POST")
-                })),
+            },
         )
-        .service(
-            web::resource("/queries/{name}/subscriptions/{id}")
-                .route(web::delete().to(epcis::delete_subscription))
-                .route(web::route().guard(read_guard()).to(epcis::get_subscription))
-                .default_service(web::to(|req: HttpRequest| {
-                    method_not_allowed(req, "GET, HEAD, DELETE")
-                })),
+        .methods(
+            "/queries/{name}/subscriptions/{id}",
+            &["GET", "DELETE"],
+            "GET, HEAD, DELETE",
+            |res| {
+                res.route(web::delete().to(epcis::delete_subscription))
+                    .route(web::route().guard(read_guard()).to(epcis::get_subscription))
+            },
         );
-    for r in [
-        "epcs",
-        "bizSteps",
-        "bizLocations",
-        "readPoints",
-        "dispositions",
-    ] {
-        cfg.service(get(&format!("/{r}"), epcis::list_resource));
+    for resource in epcis::RESOURCES {
+        r.get(&format!("/{resource}"), epcis::list_resource);
     }
-    cfg.service(get("/{resource}/{id}/events", epcis::resource_events));
+    r.get("/{resource}/{id}/events", epcis::resource_events);
 }
 
 /// A read-only resource: GET and HEAD.
@@ -495,6 +554,7 @@ impl BatchItem {
     }
 
     fn refused(p: Problem) -> Self {
+        crate::metrics::get().problem(p.code.as_str());
         BatchItem {
             status: p.status.as_u16(),
             receipt: None,

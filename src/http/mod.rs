@@ -13,6 +13,8 @@ pub mod edge;
 mod epcis;
 mod export;
 mod handlers;
+mod metrics;
+mod openapi;
 pub mod pages;
 mod params;
 pub mod problem;
@@ -28,6 +30,8 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::ledger::Ledger;
 use data_integrity::json;
+pub use handlers::route_table;
+pub use openapi::build as openapi_document;
 pub use problem::{Code, Problem};
 pub use server::{StopHandle, run};
 

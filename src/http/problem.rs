@@ -351,6 +351,7 @@ impl ResponseError for Problem {
     }
 
     fn error_response(&self) -> HttpResponse {
+        crate::metrics::get().problem(self.code.as_str());
         let mut res = HttpResponse::build(self.status);
         res.insert_header((
             header::CONTENT_TYPE,

@@ -77,6 +77,8 @@ fn start(
     ledger: Arc<Ledger>,
 ) -> std::io::Result<Bound> {
     let deliveries = crate::subscribe::Deliveries::start(ledger.clone())?;
+    // The checkpoint the ledger opened with is the one in force from now.
+    crate::metrics::get().checkpoint_seen(ledger.head().checkpoint.size);
     let state = web::Data::new(AppState {
         ledger,
         limits: Limits::from_config(cfg),
@@ -107,6 +109,8 @@ fn start(
                 actix_web::middleware::Logger::new("%{x-request-id}i %U %s %b %Dms")
                     .log_target("lotline::http"),
             )
+            // Counts and times every answer by route template (`/metrics`).
+            .wrap(actix_web::middleware::from_fn(super::metrics::record))
             // Large answers (a bundle is ~600 KB of JSON) go gzipped to clients that accept it.
             .wrap(actix_web::middleware::Compress::default())
             .wrap(actix_web::middleware::from_fn(super::request_id::assign))

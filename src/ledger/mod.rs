@@ -455,7 +455,9 @@ impl Ledger {
             reply,
             atomic,
         }) {
-            Ok(()) => {}
+            Ok(()) => {
+                crate::metrics::get().queue_depth.inc();
+            }
             Err(TrySendError::Full(_)) => return Err(LedgerError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(LedgerError::Closed),
         }

@@ -168,6 +168,9 @@ impl Writer {
                 checkpoint: due,
                 size,
             } = s;
+            let began = Instant::now();
+            let events: usize = jobs.iter().map(|j| j.items.len()).sum();
+            let before = published.borrow().size;
             // The shared log first: the group exists once that commits (fenced on the head the
             // group was decided on), and the local store is only ever a prefix of it.
             let shared = match (&mut sink, &log) {
@@ -189,6 +192,7 @@ impl Writer {
             // checkpoint ever covers an entry that could still be lost.
             if let Some((cp_size, root)) = due {
                 let cp = sign_checkpoint(&signer, cp_size, root);
+                crate::metrics::get().checkpoint_seen(cp_size);
                 if let Some(sink) = &mut sink
                     && let Err(e) = sink.checkpoint(&cp)
                 {
@@ -205,6 +209,7 @@ impl Writer {
                 && let Err(e) = batch.commit()
             {
                 tracing::error!(error = %e, "a write failed; the ledger stopped accepting writes — restart it");
+                crate::metrics::get().write_failures.inc();
                 let answer = AppendError::Storage(e.to_string());
                 fail_all_with(jobs, &answer);
                 failure = Some(answer);
@@ -212,6 +217,11 @@ impl Writer {
             }
             if let Some(size) = size {
                 tracing::debug!(size, "group committed");
+                crate::metrics::get().committed(
+                    events,
+                    size.saturating_sub(before),
+                    began.elapsed(),
+                );
                 published.send_replace(Head {
                     size,
                     checkpoint: checkpoint.clone(),
@@ -321,12 +331,15 @@ impl Sequencer {
                 .opts
                 .checkpoint_interval
                 .saturating_sub(self.checkpoint_at.elapsed());
-            let next = match self.held.take() {
-                Some(job) => Ok(job),
-                None => self.jobs.recv_timeout(wait),
+            let (next, queued) = match self.held.take() {
+                Some(job) => (Ok(job), false),
+                None => (self.jobs.recv_timeout(wait), true),
             };
             let outcome = match next {
                 Ok(first) => {
+                    if queued {
+                        crate::metrics::get().queue_depth.dec();
+                    }
                     let atomic = first.atomic;
                     let mut group = vec![first];
                     let mut events = group[0].items.len();
@@ -335,10 +348,12 @@ impl Sequencer {
                     while !atomic && events < self.opts.max_group_events {
                         match self.jobs.try_recv() {
                             Ok(job) if job.atomic => {
+                                crate::metrics::get().queue_depth.dec();
                                 self.held = Some(job);
                                 break;
                             }
                             Ok(job) => {
+                                crate::metrics::get().queue_depth.dec();
                                 events += job.items.len();
                                 group.push(job);
                             }

@@ -221,6 +221,61 @@ impl Store {
             .get_ticker_count(rocksdb::statistics::Ticker::WalFileSynced)
     }
 
+    /// RocksDB's own figures for the metrics: per column family, compactions pending, the bytes
+    /// they would rewrite, memtables and file sizes; for the whole database, compactions and
+    /// flushes running, whether writes are stopped or delayed (the stall state), and the
+    /// cumulative stall time and compaction traffic. `(property, column family or "", value)`.
+    pub fn rocksdb_figures(&self) -> Vec<(&'static str, &'static str, u64)> {
+        const PER_CF: [&str; 6] = [
+            "rocksdb.compaction-pending",
+            "rocksdb.estimate-pending-compaction-bytes",
+            "rocksdb.num-immutable-mem-table",
+            "rocksdb.cur-size-all-mem-tables",
+            "rocksdb.live-sst-files-size",
+            "rocksdb.estimate-num-keys",
+        ];
+        const DB_WIDE: [&str; 4] = [
+            "rocksdb.num-running-compactions",
+            "rocksdb.num-running-flushes",
+            "rocksdb.is-write-stopped",
+            "rocksdb.actual-delayed-write-rate",
+        ];
+        let families = [
+            CF_ENTRIES,
+            CF_MERKLE,
+            CF_EVENT_IDS,
+            CF_META,
+            CF_EVENT_HASHES,
+            CF_SERVICE,
+        ]
+        .into_iter()
+        .chain(StateCf::ALL.iter().map(|cf| cf.name()));
+        let mut out = Vec::new();
+        for cf in families {
+            for p in PER_CF {
+                if let Ok(Some(v)) = self.db.property_int_value_cf(self.cf(cf), p) {
+                    out.push((p, cf, v));
+                }
+            }
+        }
+        for p in DB_WIDE {
+            if let Ok(Some(v)) = self.db.property_int_value(p) {
+                out.push((p, "", v));
+            }
+        }
+        use rocksdb::statistics::Ticker;
+        for t in [
+            Ticker::StallMicros,
+            Ticker::CompactReadBytes,
+            Ticker::CompactWriteBytes,
+            Ticker::FlushWriteBytes,
+            Ticker::WalFileSynced,
+        ] {
+            out.push((t.name(), "", self.opts.get_ticker_count(t)));
+        }
+        out
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // Every family is created by `open`; a missing one is a programming error.
         self.db

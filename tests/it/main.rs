@@ -22,6 +22,7 @@ mod epcis;
 mod export;
 mod gs1_examples;
 mod import;
+mod openapi;
 mod pipeline;
 mod properties;
 mod provenance;

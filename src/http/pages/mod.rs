@@ -15,11 +15,13 @@
 //!   styles only inline, no referrer.
 //! - Self-contained and phone-ready: one inline style sheet, nothing fetched but the QR code.
 
+mod api_docs;
 mod audit;
 mod buyer;
 pub mod clerk;
 mod not_found;
 
+pub(super) use api_docs::api_docs_page;
 pub(super) use audit::mass_balance_page;
 pub use buyer::buyer_page;
 pub use not_found::not_found_page;
