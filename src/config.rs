@@ -204,8 +204,9 @@ impl Config {
                     }
                 }
                 // LOTLINE_CONFIG names the file itself; LOTLINE_LOG is the log filter;
-                // LOTLINE_CA_CERT is the clients' extra CA (the CLI's --ca-cert).
-                "CONFIG" | "LOG" | "CA_CERT" => {}
+                // LOTLINE_CA_CERT is the clients' extra CA (the CLI's --ca-cert);
+                // LOTLINE_FAILPOINT is read (or refused) by the store (src/store/failpoint.rs).
+                "CONFIG" | "LOG" | "CA_CERT" | "FAILPOINT" => {}
                 _ => unknown.push(name.clone()),
             }
         }

@@ -527,12 +527,17 @@ impl Ledger {
         crate::state::query::StateReader::new(&self.store)
     }
 
-    /// Canonical bytes of the entry at `index`, if it exists.
+    /// Canonical bytes of the entry at `index`, if it exists and is published. An entry past
+    /// the published head is not served: it is being acknowledged, or its write failed (a
+    /// failed sync may leave it on disk though its submitter was told it failed).
     pub fn entry(&self, index: u64) -> Result<Option<Vec<u8>>, LedgerError> {
+        if index >= self.head.borrow().size {
+            return Ok(None);
+        }
         Ok(self.store.entry(index)?)
     }
 
-    /// Canonical bytes of the entry logged for `id`.
+    /// Canonical bytes of the entry logged for `id`, if it is published (see [`Ledger::entry`]).
     pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
         let key = lotline_profile::event::IdKey {
             id: *id,
@@ -541,6 +546,9 @@ impl Ledger {
         let Some((index, _)) = self.store.event_id(&key)? else {
             return Ok(None);
         };
+        if index >= self.head.borrow().size {
+            return Ok(None);
+        }
         let bytes = self.store.entry(index)?.ok_or_else(|| {
             StoreError::Corrupt(format!("eventID {id} points at missing entry {index}"))
         })?;

@@ -154,9 +154,9 @@ impl Writer {
             stopped,
         } = self;
         let mut checkpoint = published.borrow().checkpoint.clone();
-        // Why the writer stopped, as its clients are answered: `Unavailable` when the shared log
-        // refused or lost a group (retry; eventIDs make it safe), `Storage` when the local
-        // store failed (restart).
+        // Why the writer stopped, as its clients are answered: `Unavailable` either way, since
+        // the outcome of the failed group is unknown and retrying is safe (eventIDs): another
+        // node may take over from a shared log, and a lone node answers again once restarted.
         let mut failure: Option<AppendError> = None;
         for s in &staged {
             let Staged {
@@ -210,7 +210,7 @@ impl Writer {
             {
                 tracing::error!(error = %e, "a write failed; the ledger stopped accepting writes — restart it");
                 crate::metrics::get().write_failures.inc();
-                let answer = AppendError::Storage(e.to_string());
+                let answer = AppendError::Unavailable(write_failure(&e));
                 fail_all_with(jobs, &answer);
                 failure = Some(answer);
                 break;
@@ -362,6 +362,11 @@ impl Sequencer {
                     }
                     self.commit_group(group, pipe)
                 }
+                // An idle sequencer notices a failed write here, so `/readyz` fails without
+                // waiting for the next submission.
+                Err(RecvTimeoutError::Timeout) if pipe.stopped.load(Ordering::SeqCst) => {
+                    Err(StoreError::Corrupt("the writer stopped".into()))
+                }
                 Err(RecvTimeoutError::Timeout) => self.checkpoint_if_behind(pipe),
                 // Shutdown: the senders are gone and the queue is drained.
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -383,15 +388,11 @@ impl Sequencer {
         tracing::error!(%error, size = self.frontier.size(), "the ledger stopped accepting writes — restart it");
     }
 
-    /// Answers every event of `group` with a failure. With a shared log, another node may take
-    /// over: the client should retry (`Unavailable`); alone, the ledger needs a restart.
+    /// Answers every event of `group` with a failure: `Unavailable`, a 503. With a shared log
+    /// another node may take over; alone, the ledger takes writes again once restarted. Either
+    /// way a retry of the same event is safe.
     fn fail_jobs(&self, group: Vec<Job>, reason: &str) {
-        let answer = if self.shared_log {
-            AppendError::Unavailable(reason.to_owned())
-        } else {
-            AppendError::Storage(reason.to_owned())
-        };
-        fail_all_with(group, &answer);
+        fail_all_with(group, &AppendError::Unavailable(reason.to_owned()));
     }
 
     /// Record times never go backwards, even if the wall clock does.
@@ -456,7 +457,12 @@ impl Sequencer {
         let logged = match self.settle_and_look_up(&group, pipe) {
             Ok(v) => v,
             Err(e) => {
-                self.fail_jobs(group, &e.to_string());
+                let reason = if pipe.stopped.load(Ordering::SeqCst) {
+                    STOPPED.to_owned()
+                } else {
+                    e.to_string()
+                };
+                self.fail_jobs(group, &reason);
                 return Err(e);
             }
         };
@@ -698,11 +704,11 @@ impl Sequencer {
     /// only they report back.
     fn hand_over(&self, pipe: &Pipe, staged: Staged) -> Result<(), StoreError> {
         if pipe.stopped.load(Ordering::SeqCst) {
-            self.fail_jobs(staged.jobs, "the ledger stopped accepting writes");
+            self.fail_jobs(staged.jobs, STOPPED);
             return Err(StoreError::Corrupt("the writer stopped".into()));
         }
         if let Err(e) = pipe.staged.send(staged) {
-            self.fail_jobs(e.0.jobs, "the ledger stopped accepting writes");
+            self.fail_jobs(e.0.jobs, STOPPED);
             return Err(StoreError::Corrupt("the writer is gone".into()));
         }
         Ok(())
@@ -786,6 +792,19 @@ impl Sequencer {
             size: Some(self.frontier.size()),
         };
         self.hand_over(pipe, staged)
+    }
+}
+
+/// What submissions are told once a write has failed and the ledger stopped.
+const STOPPED: &str =
+    "a write failed and the ledger stopped accepting writes until an operator restarts it";
+
+/// What the clients of a group whose write failed are told: not RocksDB's message (it names
+/// files, and the server's log has it) but what happened and what brings the ledger back.
+fn write_failure(e: &StoreError) -> String {
+    match e {
+        StoreError::DiskFull(_) => "the disk is full: the ledger stopped accepting writes until an operator frees space on its data directory's file system and restarts it".into(),
+        _ => STOPPED.into(),
     }
 }
 

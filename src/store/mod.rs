@@ -34,6 +34,8 @@
 //! the log's size minus one and a tree of any size needs one read per stored node it touches:
 //! proofs cost O(log n) reads and reopening costs O(log n), whatever the size of the log.
 
+#[cfg(feature = "fault-injection")]
+pub mod failpoint;
 pub mod outbox;
 
 use std::path::Path;
@@ -101,6 +103,33 @@ pub enum StoreError {
     /// Stored data is not what the sequencer writes: the store was damaged or tampered with.
     #[error("corrupt store: {0}")]
     Corrupt(String),
+    /// A write failed because the file system is full (RocksDB's message).
+    #[error("the disk is full: {0}")]
+    DiskFull(String),
+    /// A fault injected by `LOTLINE_FAILPOINT`, or that variable refused (see `failpoint`).
+    #[error("{0}")]
+    Injected(String),
+}
+
+/// A build without the feature `fault-injection` has no failpoints: one asked for in the
+/// environment is refused rather than silently not injected.
+#[cfg(not(feature = "fault-injection"))]
+fn refuse_failpoint() -> Result<(), StoreError> {
+    match std::env::var_os("LOTLINE_FAILPOINT") {
+        Some(v) if !v.is_empty() => Err(StoreError::Injected(
+            "LOTLINE_FAILPOINT is set, but this build has no fault injection (cargo feature `fault-injection`); unset it".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Tells a full file system apart from the other write failures, for the operator's sake.
+fn write_error(e: rocksdb::Error) -> StoreError {
+    if e.as_ref().contains("No space left on device") {
+        StoreError::DiskFull(e.into_string())
+    } else {
+        StoreError::Rocks(e)
+    }
 }
 
 /// The RocksDB-backed store. Cheap to share behind an `Arc`; all methods take `&self`.
@@ -114,6 +143,9 @@ pub struct Store {
 #[derive(Default)]
 pub struct Batch {
     inner: WriteBatch,
+    /// Whether the batch writes log entries: only those commits count for injected faults.
+    #[cfg(feature = "fault-injection")]
+    logs: bool,
 }
 
 fn node_key(level: u8, index: u64) -> [u8; 9] {
@@ -156,6 +188,10 @@ impl Store {
     }
 
     fn open_with(dir: &Path, create: bool) -> Result<Store, StoreError> {
+        #[cfg(feature = "fault-injection")]
+        failpoint::check()?;
+        #[cfg(not(feature = "fault-injection"))]
+        refuse_failpoint()?;
         let mut db_opts = Options::default();
         db_opts.create_if_missing(create);
         db_opts.enable_statistics();
@@ -361,8 +397,7 @@ impl Store {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch, &opts)?;
-        Ok(())
+        self.db.write_opt(batch, &opts).map_err(write_error)
     }
 
     /// Every service record whose key starts with `prefix`, in key order.
@@ -417,9 +452,15 @@ impl Store {
 
     /// Writes the batch atomically with one synced WAL write. See the module contract.
     pub fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        #[cfg(feature = "fault-injection")]
+        let logs = batch.logs;
+        #[cfg(feature = "fault-injection")]
+        failpoint::hit(failpoint::Stage::BeforeWrite, logs)?;
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
-        self.db.write_opt(batch.inner, &opts)?;
+        self.db.write_opt(batch.inner, &opts).map_err(write_error)?;
+        #[cfg(feature = "fault-injection")]
+        failpoint::hit(failpoint::Stage::AfterSync, logs)?;
         Ok(())
     }
 
@@ -432,6 +473,8 @@ impl Store {
     pub fn batch_with_capacity(&self, bytes: usize) -> BatchWriter<'_> {
         self.resume(Batch {
             inner: WriteBatch::with_capacity_bytes(bytes),
+            #[cfg(feature = "fault-injection")]
+            logs: false,
         })
     }
 
@@ -555,6 +598,10 @@ impl BatchWriter<'_> {
     pub fn put_entry(&mut self, index: u64, canonical: &[u8]) {
         let cf = self.store.cf(CF_ENTRIES);
         self.batch.inner.put_cf(cf, index.to_be_bytes(), canonical);
+        #[cfg(feature = "fault-injection")]
+        {
+            self.batch.logs = true;
+        }
     }
 
     pub fn put_node(&mut self, level: u8, index: u64, hash: &Hash) {

@@ -20,6 +20,7 @@ mod crash;
 mod edge;
 mod epcis;
 mod export;
+mod faults;
 mod gs1_examples;
 mod import;
 mod openapi;

@@ -61,19 +61,31 @@ impl Server {
     /// registration) of the server once started on `seed_dir`: a restored copy of a ledger
     /// starts as its original did.
     pub fn start_seeded(data: &Path, seed_dir: &Path, extra: &[&str]) -> Server {
-        Self::start_inner(data, seed_dir, extra, None)
+        Self::start_inner(data, seed_dir, extra, None, &[])
+    }
+
+    /// As [`Server::start_with`], with environment variables set for the server alone (after
+    /// the harness's own, which they override).
+    pub fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_inner(data, data, extra, None, env)
     }
 
     /// As [`Server::start_with`], serving HTTPS: `extra` names the certificate and key (flags or
     /// a config file) and `ca_cert` is the CA they chain to, which the harness's own requests
     /// (and [`Server::agent`]) trust. `base` is `https://127.0.0.1:PORT`.
     pub fn start_tls(data: &Path, ca_cert: &Path, extra: &[&str]) -> Server {
-        let server = Self::start_inner(data, data, extra, Some(ca_cert));
+        let server = Self::start_inner(data, data, extra, Some(ca_cert), &[]);
         assert!(server.base.starts_with("https://"), "{}", server.base);
         server
     }
 
-    fn start_inner(data: &Path, seed_dir: &Path, extra: &[&str], ca_cert: Option<&Path>) -> Server {
+    fn start_inner(
+        data: &Path,
+        seed_dir: &Path,
+        extra: &[&str],
+        ca_cert: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let seed = seed_dir.display().to_string();
         let registrar = scenario::seeded_key(&format!("{seed} registrar"));
         let farm = scenario::seeded_key(&format!("{seed} farm"));
@@ -99,6 +111,7 @@ impl Server {
                 std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .env("LOTLINE_CHECKPOINT_INTERVAL_MS", "100")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(if std::env::var("TEST_LOG").is_ok() {
                 Stdio::inherit()
