@@ -100,3 +100,10 @@ stop_test_postgres() {
     [ "$(id -u)" -ne 0 ] || as=(runuser -u postgres --)
     [ -d "$dir/pg" ] && "${as[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
 }
+
+# scripts/fuzz: the nightly toolchain (libFuzzer's instrumentation needs it) and cargo-fuzz.
+ensure_fuzz_deps() {
+    command -v rustup >/dev/null 2>&1 || { echo "rustup not found: the fuzz targets need the nightly toolchain" >&2; exit 2; }
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal >&2
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked >&2
+}

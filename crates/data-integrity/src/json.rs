@@ -254,6 +254,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     // They are doubles already on the wire side too, so both ends agree on
     // their value and JCS can write them exactly.
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        // Every double of magnitude 2^53 or more is an integer, and below 10^21
+        // RFC 8785 writes it as an integer literal: `33333333333333333.3` is
+        // canonicalized to `33333333333333332`, an integer beyond ±(2^53 − 1)
+        // that this parser refuses. So the canonical bytes of a document it
+        // accepted would be refused when read back (and an over-long integer
+        // literal would be rounded silently). Such numbers are refused whatever
+        // their spelling; from 10^21 on JCS writes an exponent, which reads back
+        // as the same double. Found by the `jcs` fuzz target.
+        if v.abs() > MAX_SAFE_INTEGER as f64 && v.abs() < 1e21 {
+            let pointer = self.state.pointer();
+            return Err(self.state.fail(JsonError::NumberOutOfRange { pointer }));
+        }
         Number::from_f64(v)
             .map(Value::Number)
             .ok_or_else(|| E::custom("number is not finite"))
@@ -458,13 +470,53 @@ mod tests {
     #[test]
     fn large_non_integer_literals_are_kept_as_doubles() {
         assert_eq!(strict("1e300").unwrap(), json!(1e300));
+        assert_eq!(strict("1e21").unwrap(), json!(1e21));
         assert_eq!(
-            strict("9007199254740993.0").unwrap(),
-            json!(9_007_199_254_740_992.0)
+            strict("9007199254740991.0").unwrap(),
+            json!(9_007_199_254_740_991.0)
         );
-        // Too long for u64, so serde_json reads it as a double already.
-        assert_eq!(strict("100000000000000000000").unwrap(), json!(1e20));
         assert!(matches!(strict("1e400"), Err(JsonError::Syntax { .. })));
+    }
+
+    /// Regression (fuzz target `jcs`): a double that RFC 8785 writes as an integer beyond
+    /// ±(2^53 − 1) was accepted, so its canonical form was refused when parsed again.
+    #[test]
+    fn numbers_canonicalized_to_unsafe_integers_are_refused() {
+        // The fuzzer's minimized input: 17 threes, a point and a three.
+        let found: &[u8] = b"33333333333333333.3";
+        assert_eq!(
+            parse(found, &Limits::default()),
+            Err(JsonError::NumberOutOfRange {
+                pointer: String::new()
+            })
+        );
+        for text in [
+            "9007199254740993.0",
+            "-9007199254740992.0",
+            "1e20",
+            "-9.99e20",
+            // Too long for u64, so serde_json reads it as a double.
+            "100000000000000000000",
+        ] {
+            assert_eq!(
+                strict(&format!("[{text}]")),
+                Err(JsonError::NumberOutOfRange {
+                    pointer: "/0".into()
+                }),
+                "{text}"
+            );
+        }
+        // What is accepted has a canonical form that is accepted again.
+        for text in [
+            "9007199254740991.0",
+            "1e21",
+            "-1.5e21",
+            "4503599627370495.5",
+        ] {
+            let canonical = crate::jcs::canonicalize(&strict(text).unwrap());
+            let again = parse(&canonical, &Limits::default()).unwrap();
+            assert_eq!(crate::jcs::canonicalize(&again), canonical, "{text}");
+        }
     }
 
     #[test]
@@ -554,8 +606,11 @@ mod tests {
         let max = MAX_SAFE_INTEGER as i64;
         prop_oneof![
             (-max..=max).prop_map(Value::from),
+            // Not the doubles RFC 8785 writes as integers beyond the safe range (refused).
             any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
+                .prop_filter("finite, canonically no unsafe integer", |f| {
+                    f.is_finite() && !(f.abs() > MAX_SAFE_INTEGER as f64 && f.abs() < 1e21)
+                })
                 .prop_map(Value::from),
         ]
     }
