@@ -20,6 +20,7 @@ mod crash;
 mod edge;
 mod epcis;
 mod export;
+#[cfg(feature = "fault-injection")] // scripts/test builds the tests with it
 mod faults;
 mod gs1_examples;
 mod import;
