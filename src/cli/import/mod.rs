@@ -8,7 +8,6 @@
 //! capture interface as documents of at most the server's capture limit, each all or nothing
 //! (GS1-Capture-Error-Behaviour `rollback`).
 
-mod mapping;
 mod sheet;
 
 use std::collections::BTreeMap;
@@ -22,8 +21,8 @@ use serde_json::{Value, json};
 
 use super::capture::{self, Captured, ErrorBehaviour};
 use super::{Client, load_key, now_rfc3339, progress};
+pub use lotline_import_mapping::{Kind, Mapping, RowError, RowEvent};
 use lotline_scenario as scenario;
-pub use mapping::{Kind, Mapping, RowError, RowEvent};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -99,7 +98,9 @@ pub fn check(
         bar.inc(1);
     }
     let (type_col, epc_col) = mapping.cross_columns();
-    errors.extend(mapping::cross_check(&events, &type_col, &epc_col));
+    errors.extend(lotline_import_mapping::cross_check(
+        &events, &type_col, &epc_col,
+    ));
     errors.sort_by_key(|e| e.row);
     Checked {
         events,
