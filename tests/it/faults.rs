@@ -22,13 +22,8 @@ fn registered_data(dir: &Path) -> PathBuf {
     data
 }
 
+/// The module is compiled only with the feature (tests/it/main.rs), so the failpoint is there.
 fn start_faulty(data: &Path, failpoint: &str) -> Server {
-    if !cfg!(feature = "fault-injection") {
-        panic!(
-            "the fault tests need a build with injected faults: \
-             cargo test --release --features lotline/fault-injection (scripts/test does this)"
-        );
-    }
     Server::start_env(data, &[], &[("LOTLINE_FAILPOINT", failpoint)])
 }
 
