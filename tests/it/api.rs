@@ -716,6 +716,30 @@ fn request_ids_and_compressed_answers() {
     .unwrap();
     assert_eq!(unzipped, plain);
 
+    // A provenance bundle, the large answer this is for, gzipped as well.
+    let lot = fresh_lot();
+    let a = server.submit(&server.farm, &harvest(&lot, 800.0));
+    assert_eq!(a.status, 201, "{}", a.body);
+    // The proof file waits for a checkpoint that covers the entry; the bundle needs one.
+    let last = a.json()["index"].as_u64().unwrap();
+    assert_eq!(get(&server.url(&format!("/v1/entries/{last}/proof"))).status, 200);
+    let url = server.url(&format!("/v1/lots/{}/bundle", enc(&lot)));
+    let (status, _, plain) = exchange(agent.get(&url), &[]);
+    assert_eq!(status, 200);
+    let (status, h, zipped) = exchange(
+        agent.get(&url).set("Accept-Encoding", "gzip"),
+        &["content-encoding"],
+    );
+    assert_eq!((status, h[0].as_deref()), (200, Some("gzip")));
+    assert!(zipped.len() < plain.len() / 2);
+    let mut unzipped = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&zipped[..]),
+        &mut unzipped,
+    )
+    .unwrap();
+    assert_eq!(unzipped, plain, "the bundle is deterministic, gzipped or not");
+
     // No CORS unless configured: a page of another origin gets no permission.
     let (status, h, _) = exchange(
         agent
