@@ -196,6 +196,14 @@ fn event_list(doc: &Value, max: usize) -> Result<&Vec<Value>, Problem> {
             "the document's eventList is empty",
         ));
     }
+    // Each member must at least be an event: a document with anything else in its list is
+    // malformed as a whole, not a job with a refusal per member.
+    if let Some(i) = events.iter().position(|e| !e.is_object()) {
+        return Err(bad(
+            &format!("/epcisBody/eventList/{i}"),
+            "every member of eventList is an event (a JSON object)",
+        ));
+    }
     if events.len() > max {
         return Err(Problem::new(
             Code::BatchTooLarge,

@@ -71,6 +71,13 @@ async fn answer(
 ) -> Result<HttpResponse, Problem> {
     check_request(req, false)?;
     let format = epc_format(req)?;
+    // The EPCIS binding answers EPCISQueryDocuments only; `format` is lotline's /v1/events's.
+    if q.contains_key("format") {
+        return Err(Problem::invalid_parameter(
+            "format",
+            "the EPCIS interface answers EPCISQueryDocuments; for an EPCISDocument download use /v1/events?format=EPCISDocument",
+        ));
+    }
     for (k, v) in extra {
         if q.contains_key(*k) {
             return Err(Problem::invalid_parameter(

@@ -304,14 +304,15 @@ fn operations() -> Vec<Op> {
             .json(200, "the same event was logged before: its original receipt", r("Receipt"))
             .errors(&[307, 400, 409, 413, 415, 422, 503]),
         op("get", "/v1/events", "queryEvents", "events").summary("Query events (EPCIS REST style)").event_query()
+            .query("format", json!({"type": "string", "enum": ["EPCISQueryDocument", "EPCISDocument"]}), "the answer's form (default EPCISQueryDocument)")
             .ok(200, "an EPCISQueryDocument, or with format=EPCISDocument a download", vec![("application/json", epcis_query.clone()), ("application/ld+json", r("EPCISDocument"))]).errors(&[400, 413]),
         op("post", "/v1/events/batch", "submitBatch", "events").summary("Log up to max_batch signed events; each gets its receipt or its problem")
-            .body(&["application/json"], json!({"type": "array", "items": event_body.clone()}), "a JSON array of signed events")
+            .body(&["application/json"], json!({"type": "array", "items": {"description": "a signed event (SignedEvent); each item is judged on its own, and one that is not an event is refused in its place in the results"}}), "a JSON array of signed events")
             .json(200, "each event's outcome, in order", r("BatchResult")).errors(&[307, 400, 413, 415, 503]),
         op("get", "/v1/events/{event_id}", "getEvent", "events").summary("An event's entry and receipt by eventID")
             .path_param("event_id", string(), EVENT_ID_DOC).json(200, "the entry", r("Entry")).errors(&[400, 404]),
         op("post", "/v1/rfid/decode", "decodeRfid", "events").summary("Decode RFID EPC bank hex (GS1 Tag Data Standard)")
-            .body(&["application/json"], json!({"type": "array", "items": {"type": "string"}}), "EPC bank contents as hex strings")
+            .body(&["application/json"], json!({"type": "array", "items": {"description": "an EPC bank's contents as a hex string; anything else gets an error in its place"}}), "EPC bank contents as hex strings")
             .json(200, "per tag, in order, its identities or an error", json!({"type": "object", "required": ["results"], "properties": {"results": {"type": "array", "items": {"type": "object"}}}})).errors(&[400, 413, 415]),
         // Lots.
         op("get", "/v1/lots/{id}", "getLot", "lots").summary("A lot, tagged item or logistic unit: product, quantities, custodian, origin, its events")

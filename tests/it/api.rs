@@ -722,7 +722,10 @@ fn request_ids_and_compressed_answers() {
     assert_eq!(a.status, 201, "{}", a.body);
     // The proof file waits for a checkpoint that covers the entry; the bundle needs one.
     let last = a.json()["index"].as_u64().unwrap();
-    assert_eq!(get(&server.url(&format!("/v1/entries/{last}/proof"))).status, 200);
+    assert_eq!(
+        get(&server.url(&format!("/v1/entries/{last}/proof"))).status,
+        200
+    );
     let url = server.url(&format!("/v1/lots/{}/bundle", enc(&lot)));
     let (status, _, plain) = exchange(agent.get(&url), &[]);
     assert_eq!(status, 200);
@@ -738,7 +741,10 @@ fn request_ids_and_compressed_answers() {
         &mut unzipped,
     )
     .unwrap();
-    assert_eq!(unzipped, plain, "the bundle is deterministic, gzipped or not");
+    assert_eq!(
+        unzipped, plain,
+        "the bundle is deterministic, gzipped or not"
+    );
 
     // No CORS unless configured: a page of another origin gets no permission.
     let (status, h, _) = exchange(
