@@ -436,3 +436,23 @@ fn metrics_are_prometheus_text_and_count_what_happened() {
 fn size_f(server: &Server) -> f64 {
     size(server) as f64
 }
+
+/// What schemathesis found, kept fixed: the EPCIS `/events` took and ignored `format`, and a
+/// capture document with a non-event in its eventList became a job instead of a refusal.
+#[test]
+fn what_schemathesis_found_stays_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"));
+    get(&server.url("/events?format=EPCISDocument")).assert_problem(400, "invalid_parameter");
+    let doc = json!({
+        "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-11-20T00:00:00Z",
+        "epcisBody": {"eventList": [[null, null]]}
+    });
+    let p = post_json(&server.url("/capture"), &doc).assert_problem(422, "schema_violation");
+    assert_eq!(p["pointer"], "/epcisBody/eventList/0");
+    assert_eq!(
+        get(&server.url("/capture")).json(),
+        json!([]),
+        "no job was made"
+    );
+}
