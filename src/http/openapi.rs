@@ -646,7 +646,7 @@ pub fn build() -> Value {
             InfoBuilder::new()
                 .title("lotline")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("A farm-to-export traceability ledger: signed GS1 EPCIS 2.0 events in an append-only, Merkle-proved log. Every error is an RFC 9457 problem (application/problem+json) with a stable `code`; every answer carries X-Request-ID."))
+                .description(Some("A farm-to-export traceability ledger: signed GS1 EPCIS 2.0 events in an append-only, Merkle-proved log. Every error is an RFC 9457 problem (application/problem+json) with a stable code; every answer carries X-Request-ID."))
                 .build(),
         )
         .paths(paths)
