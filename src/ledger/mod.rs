@@ -537,6 +537,15 @@ impl Ledger {
         Ok(self.store.entry(index)?)
     }
 
+    /// The Merkle leaf hash of the published entry at `index` (as stored with the tree, so the
+    /// entry is not read and hashed again).
+    pub fn leaf_hash(&self, index: u64) -> Result<Option<Hash>, LedgerError> {
+        if index >= self.head.borrow().size {
+            return Ok(None);
+        }
+        Ok(self.store.node(0, index)?)
+    }
+
     /// Canonical bytes of the entry logged for `id`, if it is published (see [`Ledger::entry`]).
     pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
         let key = lotline_profile::event::IdKey {
