@@ -390,7 +390,10 @@ pub(super) async fn resolve(
             'p',
             &base,
             "application/json",
-            || serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base)).unwrap_or_default(),
+            || {
+                serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base))
+                    .unwrap_or_default()
+            },
         ))),
         Some(v) => Ok(vary(represent(
             &data,

@@ -74,7 +74,10 @@ fn a_cached_page_changes_after_a_new_event_for_its_lot_is_checkpointed() {
     let hits = cache_count(&server, "hit");
     let (status, again, _, same) = fetch(&server, PAGE, None);
     assert_eq!((status, &again, &same), (200, &etag, &page));
-    assert!(cache_count(&server, "hit") > hits, "the second read is a hit");
+    assert!(
+        cache_count(&server, "hit") > hits,
+        "the second read is a hit"
+    );
 
     // The importer inspects the container in Rotterdam: a new event in its history.
     let inspection = scenario::observation(
@@ -115,7 +118,11 @@ fn a_withdrawal_with_a_past_date_changes_a_cached_organic_verdict() {
     let p: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(p["organic"]["status"], "organic");
     let hits = cache_count(&server, "hit");
-    assert_eq!(fetch(&server, &path, Some(&etag)).0, 304, "cached and current");
+    assert_eq!(
+        fetch(&server, &path, Some(&etag)).0,
+        304,
+        "cached and current"
+    );
     assert!(cache_count(&server, "hit") > hits);
 
     // The collector's certificate is withdrawn from 1 October, before it handled the paddy.
