@@ -63,8 +63,11 @@ pub struct Verified {
     pub valid_from: u64,
     lots: Vec<String>,
     /// Rendered representations: (kind, base URL) → body.
-    rendered: Mutex<Vec<((u8, String), Arc<Vec<u8>>)>>,
+    rendered: Mutex<Vec<(Representation, Arc<Vec<u8>>)>>,
 }
+
+/// A representation's kind and the base URL it was rendered for.
+type Representation = (u8, String);
 
 impl Verified {
     /// `bundle` (built from `plan` while the log had `valid_from` entries) and the verifier's

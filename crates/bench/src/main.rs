@@ -89,6 +89,9 @@ enum Command {
         /// Concurrent clients, each with one kept-alive connection.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Unrelated harvests logged after the demo, for a larger log (longer proofs).
+        #[arg(long, default_value_t = 0)]
+        filler: usize,
     },
     /// Export latency: the FSMA 204 CSV of a period of many events, a lot's CSV and EPCIS
     /// document, and a 1,000-event query page as an EPCISDocument.
@@ -166,7 +169,11 @@ fn main() -> ExitCode {
             large,
             samples,
         } => provenance::run(small, large, samples),
-        Command::Read { secs, concurrency } => read::run(secs, concurrency),
+        Command::Read {
+            secs,
+            concurrency,
+            filler,
+        } => read::run(secs, concurrency, filler),
         Command::Export { rows, samples } => export::run(rows, samples),
         Command::Capture { docs, size } => capture::run(docs, size),
         Command::EdgeSync { events, batch } => edge_sync::run(events, batch),

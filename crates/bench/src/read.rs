@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::harness::{BenchServer, ledger_size};
+use crate::filler::Filler;
+use crate::harness::{BenchServer, ledger_size, submit};
 use crate::measure::{cores, ms, percentile, process_cpu};
 use lotline::cli::Client;
 
@@ -25,17 +26,17 @@ use lotline::cli::Client;
 const PAGE: &str = "/00/988412340000000016";
 const BUNDLE: &str = "/v1/lots/urn:epc:id:sscc:8841234.9000000001/bundle";
 
-pub fn run(secs: u64, concurrency: usize) -> Result<()> {
+pub fn run(secs: u64, concurrency: usize, filler: usize) -> Result<()> {
     if secs == 0 || concurrency == 0 {
         bail!("--secs and --concurrency must be at least 1");
     }
     let cores = cores();
     println!(
-        "bench read: the demo ledger; {concurrency} clients, {secs} s per figure, {cores} cores; server CPU = process CPU - the clients' threads' CPU"
+        "bench read: the demo ledger and {filler} unrelated harvests after it; {concurrency} clients, {secs} s per figure, {cores} cores; server CPU = process CPU - the clients' threads' CPU"
     );
     for cache in [true, false] {
         let label = if cache { "cache on" } else { "cache off" };
-        let server = demo_server(cache)?;
+        let server = demo_server(cache, filler)?;
         let result = (|| -> Result<()> {
             let client = Client::new(&server.base, 3)?;
             let size = ledger_size(&client)?;
@@ -73,8 +74,9 @@ pub fn run(secs: u64, concurrency: usize) -> Result<()> {
     Ok(())
 }
 
-/// A server with the demo loaded and checkpointed, its read cache on or off.
-fn demo_server(cache: bool) -> Result<BenchServer> {
+/// A server with the demo loaded, then `filler` unrelated harvests (a larger log: longer
+/// proofs), all checkpointed; its read cache on or off.
+fn demo_server(cache: bool, filler: usize) -> Result<BenchServer> {
     let (registrar, steps) =
         lotline::cli::actor::signed_demo("bench read", "2026-11-20T00:00:00Z")?;
     let server = BenchServer::configured("read", None, |cfg| {
@@ -90,7 +92,16 @@ fn demo_server(cache: bool) -> Result<BenchServer> {
             bail!("the demo was refused ({status}): {v}");
         }
     }
-    // Waits for the checkpoint covering the whole demo.
+    if filler > 0 {
+        let farm = Filler::new(
+            "bench read filler",
+            9100,
+            &lotline_scenario::seeded_key("bench read registrar"),
+        )?;
+        submit(&client, std::slice::from_ref(&farm.registration), 1)?;
+        farm.fill(&server.base, 0, filler)?;
+    }
+    // Waits for the checkpoint covering the whole log.
     let last = ledger_size(&client)? - 1;
     let (status, body) = client.get_text(&format!("/v1/entries/{last}/proof"))?;
     if status != 200 {
