@@ -186,12 +186,12 @@ fn buyer_view(bundle: &Bundle, report: &Report, base: &str) -> BuyerView {
 /// verifier's over exactly the bundle served with it, against the checkpoint that bundle carries.
 async fn verified(data: &Data, key: &str) -> Result<Option<Arc<Verified>>, Problem> {
     let cache = &data.read_cache;
-    if let Some(v) = cache.get(&data.ledger, key).await? {
+    if let Some(v) = cache.get(&data.ledger, key, false).await? {
         return Ok(Some(v));
     }
     let _slot = slot(data).await?;
     // Another request may have built it while this one waited for its slot.
-    if let Some(v) = cache.get(&data.ledger, key).await? {
+    if let Some(v) = cache.get(&data.ledger, key, true).await? {
         return Ok(Some(v));
     }
     // Entries from here on may or may not be in the walk: the cache checks them against it.

@@ -231,18 +231,22 @@ impl ReadCache {
     }
 
     /// The cached result for `subject`, valid for the log as `ledger` publishes it now (every
-    /// committed entry is scanned first).
+    /// committed entry is scanned first). `last` says whether a miss now means the request
+    /// builds the result (counted as a miss), or only that it waits for a slot and looks again.
     pub async fn get(
         &self,
         ledger: &Arc<Ledger>,
         subject: &str,
+        last: bool,
     ) -> Result<Option<Arc<Verified>>, LedgerError> {
         if !self.enabled() {
             return Ok(None);
         }
         self.scan_to(ledger, ledger.head().size).await?;
         let hit = self.lock().items.get(subject).cloned();
-        crate::metrics::get().read_cache(if hit.is_some() { "hit" } else { "miss" }, 1);
+        if hit.is_some() || last {
+            crate::metrics::get().read_cache(if hit.is_some() { "hit" } else { "miss" }, 1);
+        }
         Ok(hit)
     }
 
