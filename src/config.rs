@@ -42,6 +42,9 @@ pub struct Config {
     pub queue_depth: usize,
     /// HTTP worker threads; default one per core.
     pub workers: Option<usize>,
+    /// Memory for verified provenance results reused between requests (buyer pages, provenance
+    /// documents, bundles), in MiB; 0 turns the cache off (every request builds and verifies).
+    pub read_cache_mb: usize,
     /// `text` for people, `json` for log collectors.
     pub log_format: LogFormat,
     /// `did:key`s of the registrars: the authorities that admit actors and manage their roles
@@ -95,6 +98,7 @@ impl Default for Config {
             checkpoint_interval_ms: 1000,
             queue_depth: 256,
             workers: None,
+            read_cache_mb: 256,
             log_format: LogFormat::Text,
             registrars: Vec::new(),
             max_clock_skew_ms: 5 * 60 * 1000,
@@ -177,6 +181,7 @@ impl Config {
                 "CHECKPOINT_INTERVAL_MS" => self.checkpoint_interval_ms = num(&value)?,
                 "QUEUE_DEPTH" => self.queue_depth = num(&value)? as usize,
                 "WORKERS" => self.workers = Some(num(&value)? as usize),
+                "READ_CACHE_MB" => self.read_cache_mb = num(&value)? as usize,
                 "REGISTRARS" => {
                     self.registrars = value
                         .split(',')

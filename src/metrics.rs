@@ -45,6 +45,13 @@ pub struct CodeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    /// `hit`, `miss` (built and verified), `invalidated` (dropped because a committed entry
+    /// touched its history).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CfLabels {
     pub cf: String,
 }
@@ -63,6 +70,8 @@ pub struct Metrics {
     /// Submissions (single events or batches) waiting for the sequencer.
     pub queue_depth: Gauge,
     pub write_failures: Counter,
+    /// The verified-provenance cache (`crate::provenance::cache`), by outcome.
+    read_cache: Family<OutcomeLabels, Counter>,
     log_size: Gauge,
     checkpoint_size: Gauge,
     checkpoint_uncovered: Gauge,
@@ -140,6 +149,12 @@ impl Metrics {
             "Failed group commits; after one the ledger stops taking writes until restarted",
             write_failures.clone(),
         );
+        let read_cache = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "read_cache",
+            "Verified provenance results: served from the cache (hit), built and verified (miss), dropped because a committed entry touched the lot's history (invalidated)",
+            read_cache.clone(),
+        );
         let log_size = Gauge::default();
         registry.register("log_size", "Entries in the log", log_size.clone());
         let checkpoint_size = Gauge::default();
@@ -183,6 +198,7 @@ impl Metrics {
             entries_committed,
             queue_depth,
             write_failures,
+            read_cache,
             log_size,
             checkpoint_size,
             checkpoint_uncovered,
@@ -191,6 +207,15 @@ impl Metrics {
             rocksdb_int,
             checkpoint_seen: Mutex::new((0, Instant::now())),
         }
+    }
+
+    /// Counts `n` read-cache events of `outcome` (`hit`, `miss`, `invalidated`).
+    pub fn read_cache(&self, outcome: &str, n: u64) {
+        self.read_cache
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc_by(n);
     }
 
     /// Counts one problem answer (or refused item) with `code`.

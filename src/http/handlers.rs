@@ -326,8 +326,37 @@ async fn log_info(data: Data) -> HttpResponse {
     HttpResponse::Ok().json(answer)
 }
 
-async fn checkpoint(data: Data) -> HttpResponse {
-    text(data.ledger.head().checkpoint.note.clone())
+/// The latest checkpoint, revalidated on every use (a newer one may be signed any second); its
+/// ETag is its size and root, so a client polling for a new one gets `304` until there is.
+async fn checkpoint(data: Data, req: HttpRequest) -> HttpResponse {
+    let cp = data.ledger.head().checkpoint;
+    let etag = format!("\"c{}-{}\"", cp.size, hex12(&cp.root));
+    validated(&req, etag, "no-cache", || cp.note.clone())
+}
+
+/// Hex of the first 12 bytes of a hash, for ETags.
+fn hex12(h: &[u8]) -> String {
+    h.iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A text answer with `etag` and `cache_control`, or `304` to a request that has it.
+fn validated(
+    req: &HttpRequest,
+    etag: String,
+    cache_control: &'static str,
+    body: impl FnOnce() -> String,
+) -> HttpResponse {
+    if super::provenance::not_modified(req, &etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(body())
 }
 
 fn text(body: String) -> HttpResponse {
@@ -616,13 +645,25 @@ fn query_u64(q: &HashMap<String, String>, name: &str) -> Result<Option<u64>, Pro
     q.get(name).map(|s| parse_index(name, s)).transpose()
 }
 
+/// An inclusion proof is fixed by its entry and tree size: with `treeSize` given it never
+/// changes and may be kept for good; without, it is against the latest checkpoint and is
+/// revalidated (its ETag names the tree size, so it changes with the checkpoint).
 async fn inclusion_proof(
     data: Data,
+    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, Problem> {
     let index = parse_index("index", &path)?;
-    let tree_size = query_u64(&q, "treeSize")?.unwrap_or(data.ledger.head().checkpoint.size);
+    let given = query_u64(&q, "treeSize")?;
+    let cp = data.ledger.head().checkpoint;
+    let tree_size = given.unwrap_or(cp.size);
+    let cache_control = if given.is_some() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let etag = format!("\"i{index}-{tree_size}\"");
     if index >= tree_size {
         return Err(Problem::new(
             Code::TreeSizeOutOfRange,
@@ -631,20 +672,43 @@ async fn inclusion_proof(
             ),
         ));
     }
+    // `304` only once the tree size is known to be in range and the entry to exist.
     let hashes = data.ledger.inclusion_proof(index, tree_size)?;
     let leaf = data
         .ledger
-        .entry(index)?
-        .map(|b| tlog::merkle::leaf_hash(&b))
+        .leaf_hash(index)?
         .ok_or_else(|| Problem::not_found(format!("no entry {index}")))?;
-    let root = data.ledger.root_at(tree_size)?;
-    Ok(HttpResponse::Ok().json(json!({
-        "index": index,
-        "treeSize": tree_size,
-        "leafHash": b64_hash::encode(&leaf),
-        "rootHash": b64_hash::encode(&root),
-        "hashes": hashes.iter().map(b64_hash::encode).collect::<Vec<_>>(),
-    })))
+    if super::provenance::not_modified(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, cache_control))
+            .finish());
+    }
+    let root = if tree_size == cp.size {
+        cp.root
+    } else {
+        data.ledger.root_at(tree_size)?
+    };
+    // Written out directly (numbers and base64, nothing to escape): proofs are served by the
+    // tens of thousands per second.
+    use std::fmt::Write as _;
+    let mut body = String::with_capacity(120 + 48 * hashes.len());
+    let _ = write!(
+        body,
+        "{{\"index\":{index},\"treeSize\":{tree_size},\"leafHash\":\"{}\",\"rootHash\":\"{}\",\"hashes\":[",
+        b64_hash::encode(&leaf),
+        b64_hash::encode(&root)
+    );
+    for (i, h) in hashes.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(body, "{sep}\"{}\"", b64_hash::encode(h));
+    }
+    body.push_str("]}");
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(body))
 }
 
 async fn consistency_proof(

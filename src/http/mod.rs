@@ -69,6 +69,8 @@ pub(crate) struct AppState {
     pub bounds: crate::state::Bounds,
     /// Provenance requests built and verified at once (see `provenance::slot`).
     pub provenance_slots: tokio::sync::Semaphore,
+    /// Verified provenance results, reused until a committed entry touches their lot.
+    pub read_cache: crate::provenance::cache::ReadCache,
     pub capture: CaptureLimits,
     /// The webhook delivery thread (see `crate::subscribe`).
     pub deliveries: Option<Arc<crate::subscribe::Deliveries>>,

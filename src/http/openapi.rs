@@ -279,7 +279,7 @@ fn operations() -> Vec<Op> {
         op("get", "/openapi.json", "openapi", "operations").summary("This document").json(200, "the OpenAPI 3.1 document", json!({"type": "object"})),
         op("get", "/docs/api", "apiDocs", "operations").summary("This document as a page").ok(200, "an HTML page", vec![("text/html", string())]),
         op("get", "/v1/log", "logInfo", "log").summary("The log: origin, verifier key, size, checkpoint").json(200, "the log", r("LogInfo")),
-        op("get", "/v1/checkpoint", "checkpoint", "log").summary("The latest signed checkpoint (a C2SP signed note)").ok(200, "the checkpoint note", vec![("text/plain", string())]),
+        op("get", "/v1/checkpoint", "checkpoint", "log").summary("The latest signed checkpoint (a C2SP signed note)").ok(200, "the checkpoint note", vec![("text/plain", string())]).ok(304, "not modified: the If-None-Match ETag is current", vec![]),
         op("get", "/v1/entries/{index}", "getEntry", "log").summary("An entry and its receipt")
             .path_param("index", json!({"type": "integer", "minimum": 0}), "the entry's index")
             .json(200, "the entry", r("Entry")).errors(&[400, 404]),
@@ -289,7 +289,7 @@ fn operations() -> Vec<Op> {
         op("get", "/v1/proofs/inclusion/{index}", "inclusionProof", "log").summary("An RFC 9162 inclusion proof")
             .path_param("index", json!({"type": "integer", "minimum": 0}), "the entry's index")
             .query("treeSize", json!({"type": "integer", "minimum": 1}), "the tree size (default: the checkpoint's)")
-            .json(200, "the proof", r("InclusionProof")).errors(&[400]),
+            .json(200, "the proof", r("InclusionProof")).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404]),
         op("get", "/v1/proofs/consistency", "consistencyProof", "log").summary("An RFC 9162 consistency proof between two tree sizes")
             .query("from", json!({"type": "integer", "minimum": 1}), "the older tree size")
             .query("to", json!({"type": "integer", "minimum": 1}), "the newer tree size (default: the checkpoint's)")
@@ -318,17 +318,17 @@ fn operations() -> Vec<Op> {
         op("get", "/v1/lots/{id}", "getLot", "lots").summary("A lot, tagged item or logistic unit: product, quantities, custodian, origin, its events")
             .path_param("id", string(), LOT_ID_DOC).json(200, "the lot", json!({"type": "object"})).errors(&[400, 404]),
         op("get", "/v1/lots/{id}/provenance", "getProvenance", "lots").summary("The lot's verified provenance: origin, custody, timeline, verdict, proofs")
-            .path_param("id", string(), LOT_ID_DOC).json(200, "the provenance", r("Provenance")).errors(&[400, 404, 422, 503]),
+            .path_param("id", string(), LOT_ID_DOC).json(200, "the provenance", r("Provenance")).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404, 422, 503]),
         op("get", "/v1/lots/{id}/bundle", "getBundle", "lots").summary("The offline proof bundle (check it with `lotline verify`)")
-            .path_param("id", string(), LOT_ID_DOC).json(200, "the bundle, a download", r("ProvenanceBundle")).errors(&[400, 404, 422, 503]),
+            .path_param("id", string(), LOT_ID_DOC).json(200, "the bundle, a download", r("ProvenanceBundle")).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404, 422, 503]),
         op("get", "/v1/lots/{id}/epcis", "getLotEpcis", "lots").summary("The lot's history as an EPCIS 2.0 EPCISDocument download")
             .path_param("id", string(), LOT_ID_DOC).ok(200, "the document", ld(r("EPCISDocument"))).errors(&[400, 404, 422, 503]),
         op("get", "/v1/lots/{id}/qr.svg", "getQrSvg", "lots").summary("The QR code of the lot's Digital Link, as SVG")
-            .path_param("id", string(), LOT_ID_DOC).ok(200, "the QR code", vec![("image/svg+xml", string())]).errors(&[400, 404]),
+            .path_param("id", string(), LOT_ID_DOC).ok(200, "the QR code", vec![("image/svg+xml", string())]).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404]),
         op("get", "/v1/lots/{id}/qr.png", "getQrPng", "lots").summary("The QR code of the lot's Digital Link, as PNG")
             .path_param("id", string(), LOT_ID_DOC)
             .query("px", json!({"type": "integer", "minimum": 1, "maximum": 40}), "pixels per module (default 8)")
-            .ok(200, "the QR code", vec![("image/png", json!({"type": "string", "format": "binary"}))]).errors(&[400, 404]),
+            .ok(200, "the QR code", vec![("image/png", json!({"type": "string", "format": "binary"}))]).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404]),
         op("get", "/v1/epcs/{epc}/events", "epcEvents", "lots").summary("The events naming an EPC or class")
             .path_param("epc", string(), "an EPC or class URI, or raw RFID hex").paging()
             .query("format", json!({"type": "string", "enum": ["EPCISQueryDocument", "EPCISDocument"]}), "the answer's form")
@@ -341,15 +341,15 @@ fn operations() -> Vec<Op> {
         op("get", "/01/{gtin}/10/{lot}", "resolveLot", "lots").summary("GS1 Digital Link of a lot: the buyer page, or the provenance as JSON")
             .path_param("gtin", string(), "the GTIN").path_param("lot", string(), "the batch/lot number")
             .query("linkType", string(), "gs1:traceability for the provenance JSON")
-            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).errors(&[400, 404, 503]),
+            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404, 503]),
         op("get", "/01/{gtin}/21/{serial}", "resolveItem", "lots").summary("GS1 Digital Link of a tagged item: the buyer page, or the provenance as JSON")
             .path_param("gtin", string(), "the GTIN").path_param("serial", string(), "the serial number")
             .query("linkType", string(), "gs1:traceability for the provenance JSON")
-            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).errors(&[400, 404, 503]),
+            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404, 503]),
         op("get", "/00/{sscc}", "resolveUnit", "lots").summary("GS1 Digital Link of a logistic unit: the buyer page, or the provenance as JSON")
             .path_param("sscc", string(), "the SSCC")
             .query("linkType", string(), "gs1:traceability for the provenance JSON")
-            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).errors(&[400, 404, 503]),
+            .ok(200, "the buyer page, or with Accept: application/json the provenance", vec![("text/html", string()), ("application/json", r("Provenance"))]).ok(304, "not modified: the If-None-Match ETag is current", vec![]).errors(&[400, 404, 503]),
         // Actors and certificates.
         op("get", "/v1/actors/{id}", "getActor", "actors").summary("An actor with its role and key history")
             .path_param("id", string(), "the actor id").json(200, "the actor", json!({"type": "object"})).errors(&[404]),

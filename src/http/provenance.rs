@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 
 use super::params::{lookup_key, urlencode};
 use super::{AppState, Code, Problem, pages};
+use std::sync::Arc;
+
+use crate::provenance::cache::Verified;
 use crate::provenance::view::{BuyerView, Links};
-use crate::provenance::{self, Bundle, CollectError, Report};
+use crate::provenance::{self, Bundle, CollectError, Plan, Report};
 use gs1::digital_link;
 
 type Data = web::Data<AppState>;
@@ -41,9 +44,9 @@ async fn slot(data: &Data) -> Result<tokio::sync::SemaphorePermit<'_>, Problem> 
         .map_err(Problem::internal)
 }
 
-/// The bundle of the lot with canonical key `key`, if there is such a lot. The reads run on the
-/// blocking pool, so a long history never stalls the server's event loop.
-async fn bundle_of(data: &Data, key: &str) -> Result<Option<Bundle>, Problem> {
+/// The plan and bundle of the lot with canonical key `key`, if there is such a lot. The reads
+/// run on the blocking pool, so a long history never stalls the server's event loop.
+async fn bundle_of(data: &Data, key: &str) -> Result<Option<(Plan, Bundle)>, Problem> {
     let (ledger, k) = (data.ledger.clone(), key.to_owned());
     let plan = web::block(move || provenance::collect::plan(&ledger, &k))
         .await
@@ -58,12 +61,13 @@ async fn bundle_of(data: &Data, key: &str) -> Result<Option<Bundle>, Problem> {
         data.registrars.clone(),
         data.bounds.clone(),
     );
-    let bundle = web::block(move || {
+    let (plan, bundle) = web::block(move || {
         provenance::collect::build(&ledger, &plan, &checkpoint, &registrars, &bounds)
+            .map(|b| (plan, b))
     })
     .await
     .map_err(Problem::internal)??;
-    Ok(Some(bundle))
+    Ok(Some((plan, bundle)))
 }
 
 /// `scheme://host` as the client reached us, for absolute Digital Link URLs. Only the `Host`
@@ -176,15 +180,29 @@ fn buyer_view(bundle: &Bundle, report: &Report, base: &str) -> BuyerView {
     BuyerView::new(bundle, report, base, links(id, &bundle.subject))
 }
 
-/// Builds the bundle of `key` and verifies it with the log's own key.
-async fn verified(data: &Data, key: &str) -> Result<Option<(Bundle, Report)>, Problem> {
-    let Some(bundle) = bundle_of(data, key).await? else {
+/// The verified result for `key`: the cached one if no committed entry has touched the lot's
+/// history since it was built (see `crate::provenance::cache`), else the bundle built and
+/// verified now with the log's own key, offered to the cache. Either way the verdict is the
+/// verifier's over exactly the bundle served with it, against the checkpoint that bundle carries.
+async fn verified(data: &Data, key: &str) -> Result<Option<Arc<Verified>>, Problem> {
+    let cache = &data.read_cache;
+    if let Some(v) = cache.get(&data.ledger, key, false).await? {
+        return Ok(Some(v));
+    }
+    let _slot = slot(data).await?;
+    // Another request may have built it while this one waited for its slot.
+    if let Some(v) = cache.get(&data.ledger, key, true).await? {
+        return Ok(Some(v));
+    }
+    // Entries from here on may or may not be in the walk: the cache checks them against it.
+    let valid_from = data.ledger.head().size;
+    let Some((plan, bundle)) = bundle_of(data, key).await? else {
         return Ok(None);
     };
     let (ledger, bounds) = (data.ledger.clone(), data.bounds.clone());
-    let (bundle, report) = web::block(move || {
+    let (plan, bundle, report) = web::block(move || {
         let report = provenance::verify(&bundle, ledger.verifier_key(), &[], &bounds);
-        (bundle, report)
+        (plan, bundle, report)
     })
     .await
     .map_err(Problem::internal)?;
@@ -192,7 +210,56 @@ async fn verified(data: &Data, key: &str) -> Result<Option<(Bundle, Report)>, Pr
         // The ledger's own bundle failing its own verification means damaged storage.
         tracing::error!(subject = key, findings = ?report.findings, "a provenance bundle does not verify");
     }
-    Ok(Some((bundle, report)))
+    let v = Verified::new(&plan, bundle, report, valid_from);
+    Ok(Some(cache.put(&data.ledger, v).await?))
+}
+
+/// Pages, provenance documents and bundles may be stored by browsers and shared caches but are
+/// revalidated on every use (a conditional request answered `304` costs the server a lookup):
+/// a lot touched by a new event must show it at the next checkpoint, so no freshness lifetime
+/// is granted.
+const REVALIDATE: &str = "public, no-cache";
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110 has it for
+/// `If-None-Match`.
+pub(super) fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let want = strip(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || strip(t) == want)
+}
+
+/// The answer for a cached representation: `304` to a conditional request that has it, else
+/// the body (`render`ed once per result and base URL) with its ETag. With the cache off, the
+/// body as before, built for this request alone, without validators.
+fn represent(
+    data: &Data,
+    req: &HttpRequest,
+    v: &Verified,
+    kind: char,
+    base: &str,
+    content_type: &str,
+    render: impl FnOnce() -> Vec<u8>,
+) -> HttpResponse {
+    if !data.read_cache.enabled() {
+        return HttpResponse::Ok().content_type(content_type).body(render());
+    }
+    let etag = v.etag(kind, base);
+    if not_modified(req, &etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .insert_header((header::CACHE_CONTROL, REVALIDATE))
+            .finish();
+    }
+    let body = v.rendered(kind as u8, base, render);
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, REVALIDATE))
+        .body(body.as_ref().clone())
 }
 
 pub(super) async fn get_provenance(
@@ -201,22 +268,27 @@ pub(super) async fn get_provenance(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let key = lookup_key(&path)?;
-    let _slot = slot(&data).await?;
-    let (bundle, report) = verified(&data, &key)
+    let v = verified(&data, &key)
         .await?
         .ok_or_else(|| not_found(&path))?;
-    Ok(HttpResponse::Ok().json(provenance_json(&bundle, &report, &base_url(&req))))
+    let base = base_url(&req);
+    Ok(represent(
+        &data,
+        &req,
+        &v,
+        'p',
+        &base,
+        "application/json",
+        || serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base)).unwrap_or_default(),
+    ))
 }
 
 pub(super) async fn get_bundle(
     data: Data,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let key = lookup_key(&path)?;
-    let bundle = bundle_of(&data, &key)
-        .await?
-        .ok_or_else(|| not_found(&path))?;
-    let body = serde_json::to_vec(&bundle).map_err(Problem::internal)?;
     let name: String = path
         .chars()
         .map(|c| {
@@ -227,13 +299,34 @@ pub(super) async fn get_bundle(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"provenance-{name}.json\""),
-        ))
-        .body(body))
+    let disposition = (
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"provenance-{name}.json\""),
+    );
+    if !data.read_cache.enabled() {
+        // As before the cache: built for this request, not verified (the client verifies it).
+        let (_, bundle) = bundle_of(&data, &key)
+            .await?
+            .ok_or_else(|| not_found(&path))?;
+        let body = serde_json::to_vec(&bundle).map_err(Problem::internal)?;
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .insert_header(disposition)
+            .body(body));
+    }
+    let v = verified(&data, &key)
+        .await?
+        .ok_or_else(|| not_found(&path))?;
+    let mut res = represent(&data, &req, &v, 'b', "", "application/json", || {
+        v.bundle_json().to_vec()
+    });
+    if res.status().is_success() {
+        res.headers_mut().insert(
+            disposition.0,
+            header::HeaderValue::from_str(&disposition.1).map_err(Problem::internal)?,
+        );
+    }
+    Ok(res)
 }
 
 /// How a Digital Link request wants its answer.
@@ -284,15 +377,33 @@ pub(super) async fn resolve(
         }
     };
     let base = base_url(&req);
-    let _slot = slot(&data).await?;
+    let vary = |mut r: HttpResponse| {
+        r.headers_mut()
+            .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+        r
+    };
     match verified(&data, &key).await? {
-        Some((bundle, report)) if json => {
-            Ok(HttpResponse::Ok().json(provenance_json(&bundle, &report, &base)))
-        }
-        Some((bundle, report)) => Ok(html(
-            actix_web::http::StatusCode::OK,
-            pages::buyer_page(&buyer_view(&bundle, &report, &base)),
-        )),
+        Some(v) if json => Ok(vary(represent(
+            &data,
+            &req,
+            &v,
+            'p',
+            &base,
+            "application/json",
+            || {
+                serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base))
+                    .unwrap_or_default()
+            },
+        ))),
+        Some(v) => Ok(vary(represent(
+            &data,
+            &req,
+            &v,
+            'h',
+            &base,
+            "text/html; charset=utf-8",
+            || pages::buyer_page(&buyer_view(&v.bundle, &v.report, &base)).into_bytes(),
+        ))),
         None if json => Err(not_found(req.path())),
         None => Ok(html(
             actix_web::http::StatusCode::NOT_FOUND,
@@ -323,6 +434,25 @@ fn label_url(data: &Data, req: &HttpRequest, id: &str) -> Result<String, Problem
     Ok(format!("{}{key}", base_url(req)))
 }
 
+/// A label's QR code encodes only its Digital Link URL, which never changes for a lot: it may be
+/// kept a day by anyone (the URL depends on the `Host` the client used, which caches key on).
+const QR_CACHE: &str = "public, max-age=86400";
+
+/// The QR code's ETag: what it encodes (`px` 0 for SVG).
+fn qr_etag(url: &str, px: u32) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(format!("{px} {url}").as_bytes());
+    let hex: String = d[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"q{px}-{hex}\"")
+}
+
+fn qr_not_modified(etag: String) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, QR_CACHE))
+        .finish()
+}
+
 fn qr_problem(e: crate::qr::QrError) -> Problem {
     Problem::invalid_parameter("id", e)
 }
@@ -333,10 +463,15 @@ pub(super) async fn get_qr_svg(
     path: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let url = label_url(&data, &req, &path)?;
+    let etag = qr_etag(&url, 0);
+    if not_modified(&req, &etag) {
+        return Ok(qr_not_modified(etag));
+    }
     let svg = crate::qr::svg(&url).map_err(qr_problem)?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, QR_CACHE))
         .body(svg))
 }
 
@@ -368,10 +503,15 @@ pub(super) async fn get_qr_png(
             })?,
     };
     let url = label_url(&data, &req, &path)?;
+    let etag = qr_etag(&url, px);
+    if not_modified(&req, &etag) {
+        return Ok(qr_not_modified(etag));
+    }
     let png = crate::qr::png(&url, px).map_err(qr_problem)?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, QR_CACHE))
         .body(png))
 }
 

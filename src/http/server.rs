@@ -86,6 +86,7 @@ fn start(
         registrars: cfg.registrars.clone(),
         bounds: cfg.plausibility.clone(),
         provenance_slots: tokio::sync::Semaphore::new(2),
+        read_cache: crate::provenance::cache::ReadCache::new(cfg.read_cache_mb << 20),
         capture: super::CaptureLimits {
             max_events: cfg.max_capture_events,
             max_bytes: cfg.max_capture_bytes,

@@ -16,6 +16,7 @@ mod sequencer;
 pub use fsck::{FsckReport, fsck};
 pub use replay::{Follower, ReplayError};
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -281,6 +282,52 @@ pub struct Ledger {
     replica: Option<Arc<ReplicaState>>,
     /// The log's key, for signing webhook deliveries (`crate::subscribe`).
     delivery_key: ed25519_dalek::SigningKey,
+    /// Upper Merkle nodes, kept in memory for proofs.
+    nodes: NodeCache,
+}
+
+/// Lowest level of the Merkle nodes kept in memory: every proof of a large log needs the same
+/// few upper nodes, while the lowest levels are different for every entry and stay in RocksDB.
+const NODE_CACHE_LEVEL: u8 = 2;
+/// Most nodes kept (48 bytes each with the key, at most about 100 MB in the map): 2^20 of them
+/// cover every node from level 2 up of a log of 4 million entries; on a larger log the upper
+/// levels, which every proof reads first, are the ones kept.
+const NODE_CACHE_MAX: usize = 1 << 20;
+
+/// Merkle nodes from [`NODE_CACHE_LEVEL`] up, as read from the store. A node is the root of a
+/// complete aligned subtree (the only nodes stored and read: see `tlog::merkle::NodeSource`),
+/// so it never changes once its leaves are published, and proofs read only nodes inside the
+/// published tree: nothing here can go stale.
+#[derive(Default)]
+struct NodeCache {
+    map: std::sync::RwLock<HashMap<(u8, u64), Hash, foldhash::fast::RandomState>>,
+}
+
+/// The store's nodes through the [`NodeCache`].
+struct Nodes<'a> {
+    store: &'a Store,
+    cache: &'a NodeCache,
+}
+
+impl merkle::NodeSource for Nodes<'_> {
+    type Error = StoreError;
+    fn node(&mut self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        if level < NODE_CACHE_LEVEL {
+            return (&mut &*self.store).node(level, index);
+        }
+        if let Ok(m) = self.cache.map.read()
+            && let Some(h) = m.get(&(level, index))
+        {
+            return Ok(*h);
+        }
+        let h = (&mut &*self.store).node(level, index)?;
+        if let Ok(mut m) = self.cache.map.write()
+            && m.len() < NODE_CACHE_MAX
+        {
+            m.insert((level, index), h);
+        }
+        Ok(h)
+    }
 }
 
 /// Starts the thread that drives a replicated node's role (see `crate::replica`).
@@ -380,6 +427,7 @@ impl Ledger {
             worker: Mutex::new(Some(handle)),
             replica,
             delivery_key: signing_key,
+            nodes: NodeCache::default(),
         })
     }
 
@@ -537,6 +585,15 @@ impl Ledger {
         Ok(self.store.entry(index)?)
     }
 
+    /// The Merkle leaf hash of the published entry at `index` (as stored with the tree, so the
+    /// entry is not read and hashed again).
+    pub fn leaf_hash(&self, index: u64) -> Result<Option<Hash>, LedgerError> {
+        if index >= self.head.borrow().size {
+            return Ok(None);
+        }
+        Ok(self.store.node(0, index)?)
+    }
+
     /// Canonical bytes of the entry logged for `id`, if it is published (see [`Ledger::entry`]).
     pub fn entry_for_event(&self, id: &EventId) -> Result<Option<Vec<u8>>, LedgerError> {
         let key = lotline_profile::event::IdKey {
@@ -568,13 +625,20 @@ impl Ledger {
     /// Root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         self.check_tree_size(size)?;
-        Ok(merkle::root(&mut &*self.store, size)?)
+        Ok(merkle::root(&mut self.nodes(), size)?)
+    }
+
+    fn nodes(&self) -> Nodes<'_> {
+        Nodes {
+            store: &self.store,
+            cache: &self.nodes,
+        }
     }
 
     /// RFC 9162 inclusion proof of entry `index` in the tree of size `tree_size`.
     pub fn inclusion_proof(&self, index: u64, tree_size: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_tree_size(tree_size)?;
-        merkle::inclusion_proof(&mut &*self.store, index, tree_size).map_err(proof_error)
+        merkle::inclusion_proof(&mut self.nodes(), index, tree_size).map_err(proof_error)
     }
 
     /// Inclusion proofs of several entries in the tree of size `tree_size`. Nodes the proofs share
@@ -587,7 +651,7 @@ impl Ledger {
     ) -> Result<Vec<Vec<Hash>>, LedgerError> {
         self.check_tree_size(tree_size)?;
         struct Cached<'s> {
-            store: &'s Store,
+            nodes: Nodes<'s>,
             seen: std::collections::HashMap<(u8, u64), Hash>,
         }
         impl merkle::NodeSource for Cached<'_> {
@@ -596,13 +660,13 @@ impl Ledger {
                 if let Some(h) = self.seen.get(&(level, index)) {
                     return Ok(*h);
                 }
-                let h = (&mut &*self.store).node(level, index)?;
+                let h = self.nodes.node(level, index)?;
                 self.seen.insert((level, index), h);
                 Ok(h)
             }
         }
         let mut src = Cached {
-            store: &self.store,
+            nodes: self.nodes(),
             seen: std::collections::HashMap::new(),
         };
         indexes
@@ -614,7 +678,7 @@ impl Ledger {
     /// RFC 9162 consistency proof between tree sizes `old` and `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, LedgerError> {
         self.check_tree_size(new)?;
-        merkle::consistency_proof(&mut &*self.store, old, new).map_err(proof_error)
+        merkle::consistency_proof(&mut self.nodes(), old, new).map_err(proof_error)
     }
 
     /// The latest signed checkpoint if it covers entry `index`; otherwise waits up to two

@@ -46,6 +46,10 @@ impl From<StoreError> for CollectError {
 pub struct Plan {
     pub subject: String,
     pub indexes: BTreeSet<u64>,
+    /// Every lot, item and unit key the walk reached (upstream lots and the units they
+    /// travelled in, found or not): an entry naming none of them, and no registrar or
+    /// certification document, cannot change this plan (see `super::cache`).
+    pub lots: BTreeSet<String>,
     /// The actor records as read when their registrar entries were chosen, so that the bundle
     /// carries exactly the entries its records point at.
     actors: Vec<ActorRecord>,
@@ -160,6 +164,7 @@ pub fn plan(ledger: &Ledger, key: &str) -> Result<Option<Plan>, CollectError> {
     Ok(Some(Plan {
         subject: key.to_owned(),
         indexes,
+        lots: seen.into_keys().collect(),
         actors: records,
     }))
 }

@@ -4,6 +4,7 @@
 //! the server runs exactly what a buyer runs. [`view`] is what the buyer page shows of a
 //! verified bundle; the few facts it shares with the provenance document are stated once, here.
 
+pub mod cache;
 pub mod collect;
 pub mod view;
 

@@ -28,6 +28,7 @@ mod openapi;
 mod pipeline;
 mod properties;
 mod provenance;
+mod read_cache;
 mod recall;
 mod replication;
 mod sensor;

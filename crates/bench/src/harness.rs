@@ -46,6 +46,18 @@ impl BenchServer {
         max_batch: usize,
         replica: Option<(&str, &SigningKey)>,
     ) -> Result<BenchServer> {
+        Self::configured(name, replica, |cfg| {
+            cfg.max_batch = max_batch;
+            cfg.registrars = vec![scenario::did(registrar)];
+        })
+    }
+
+    /// A server on a new ledger with the benchmark defaults changed by `configure`.
+    pub fn configured(
+        name: &str,
+        replica: Option<(&str, &SigningKey)>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Result<BenchServer> {
         let dir = std::env::temp_dir().join(format!(
             "lotline-bench-{name}-{}-{}",
             std::process::id(),
@@ -55,10 +67,9 @@ impl BenchServer {
             data: dir.clone(),
             listen: "127.0.0.1:0".into(),
             origin: Some(ORIGIN.into()),
-            max_batch,
-            registrars: vec![scenario::did(registrar)],
             ..Config::default()
         };
+        configure(&mut cfg);
         if let Some((url, log_key)) = replica {
             std::fs::create_dir_all(&dir)?;
             lotline::ledger::write_key_file(

@@ -4,7 +4,7 @@
 //! own Ed25519 ceiling, measured in the same run, end with `ratio=…`. `scripts/bench` builds and
 //! runs it; docs/benchmarks.md has the figures.
 //!
-//! Modules depend one way: the benchmarks (`ingest`, `provenance`, `export`, `recall`, `audit`)
+//! Modules depend one way: the benchmarks (`ingest`, `provenance`, `read`, `export`, `recall`, `audit`)
 //! on what they share (`harness`, `filler`, `history`, `measure`), never on each other.
 
 mod audit;
@@ -17,6 +17,7 @@ mod history;
 mod ingest;
 mod measure;
 mod provenance;
+mod read;
 mod recall;
 
 use std::process::ExitCode;
@@ -77,6 +78,20 @@ enum Command {
         /// Timed requests of each kind per ledger.
         #[arg(long, default_value_t = 200)]
         samples: usize,
+    },
+    /// Buyer reads and proof serving on the demo ledger, with the read cache on and off: the
+    /// container's buyer page (and its revalidation, 304), its bundle, inclusion proofs of
+    /// random entries, the checkpoint. Requests/s, p50/p99 and the server's core-µs per request.
+    Read {
+        /// Seconds of each figure (after a one-second warm-up).
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+        /// Concurrent clients, each with one kept-alive connection.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Unrelated harvests logged after the demo, for a larger log (longer proofs).
+        #[arg(long, default_value_t = 0)]
+        filler: usize,
     },
     /// Export latency: the FSMA 204 CSV of a period of many events, a lot's CSV and EPCIS
     /// document, and a 1,000-event query page as an EPCISDocument.
@@ -154,6 +169,11 @@ fn main() -> ExitCode {
             large,
             samples,
         } => provenance::run(small, large, samples),
+        Command::Read {
+            secs,
+            concurrency,
+            filler,
+        } => read::run(secs, concurrency, filler),
         Command::Export { rows, samples } => export::run(rows, samples),
         Command::Capture { docs, size } => capture::run(docs, size),
         Command::EdgeSync { events, batch } => edge_sync::run(events, batch),

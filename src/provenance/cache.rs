@@ -1,0 +1,396 @@
+//! Verified provenance, computed once per lot and checkpoint and reused until a committed entry
+//! touches the lot's history.
+//!
+//! A [`Verified`] result is a bundle as [`super::collect::build`] made it against one signed
+//! checkpoint, the verifier's report over exactly that bundle, and the bytes served from them.
+//! It is served only with that checkpoint (the one its proofs are against): when the log grows
+//! without touching the lot, the result keeps its older checkpoint, which is still a genuine
+//! signed checkpoint of the same log (any newer one is consistent with it, which
+//! `/v1/proofs/consistency` proves), so the document stays self-consistent and nothing is
+//! re-proved or re-asserted. A result is never rewritten: it is dropped, and the next request
+//! builds and verifies a new one.
+//!
+//! **Invalidation** follows the entries the sequencer commits, never a timer. The cache scans
+//! every committed entry once, in index order (lazily, when a request finds the published log
+//! larger than what it has scanned), and drops the results the entry may change:
+//!
+//! - an entry naming any lot, item or unit key the result's walk reached ([`Plan::lots`]: the
+//!   subject, everything upstream of it, every unit any of them travelled in) — the same
+//!   identifiers the per-EPC index files it under, which is what the walk reads;
+//! - any registrar document (registration, roles, keys) or certification document (issuance,
+//!   amendment, suspension, withdrawal, reinstatement, whatever its effective date), and any
+//!   error declaration or correction: these drop **every** cached result. That is conservative
+//!   (a withdrawal dated in the past changes the organic verdict of every lot whose history
+//!   used the certificate, and a key or role change can change whether a signer was
+//!   authorised), and such documents are rare next to supply-chain events.
+//!
+//! Nothing else a bundle carries can change without one of those entries: a lot's record
+//! changes only through entries naming it, its identifier index only grows by them, the actors'
+//! records only through registrar documents and certificates only through certification
+//! documents. A result built while the log grew records the size the log had before its walk
+//! began ([`Verified::valid_from`]); entries from there on are checked against it, whether they
+//! were scanned before or after it was stored, so a result is never kept past an entry its walk
+//! might have missed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest as _, Sha256};
+
+use super::{Bundle, Plan, Report};
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::StoreError;
+use lotline_profile::entry::Entry;
+use lotline_profile::profile::{self, Kind};
+
+/// A gap larger than this between what the cache has scanned and the log's size is not read
+/// entry by entry: the whole cache is dropped instead (after a long ingest burst without reads).
+const MAX_SCAN: u64 = 50_000;
+
+/// Representations rendered from one result, kept per base URL (the `Host` a client used).
+const MAX_RENDERED: usize = 8;
+
+/// A bundle, its verification report, and what is served from them.
+pub struct Verified {
+    pub bundle: Bundle,
+    pub report: Report,
+    /// The bundle as served by `/v1/lots/{id}/bundle`, and hex of the first 12 bytes of its
+    /// SHA-256: what the ETags are made of. Made on first use.
+    json: std::sync::OnceLock<(Vec<u8>, String)>,
+    /// The size of the checkpoint the bundle's proofs are against.
+    pub checkpoint_size: u64,
+    /// The log's size when the walk began: entries from this index on may be missing from it.
+    pub valid_from: u64,
+    lots: Vec<String>,
+    /// Rendered representations: (kind, base URL) → body.
+    rendered: Mutex<Vec<(Representation, Arc<Vec<u8>>)>>,
+}
+
+/// A representation's kind and the base URL it was rendered for.
+type Representation = (u8, String);
+
+impl Verified {
+    /// `bundle` (built from `plan` while the log had `valid_from` entries) and the verifier's
+    /// `report` over it.
+    pub fn new(plan: &Plan, bundle: Bundle, report: Report, valid_from: u64) -> Verified {
+        let checkpoint_size = super::checkpoint(&bundle.checkpoint).map_or(0, |c| c.size);
+        Verified {
+            bundle,
+            report,
+            json: std::sync::OnceLock::new(),
+            checkpoint_size,
+            valid_from,
+            lots: plan.lots.iter().cloned().collect(),
+            rendered: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn json(&self) -> &(Vec<u8>, String) {
+        self.json.get_or_init(|| {
+            let bytes = serde_json::to_vec(&self.bundle).unwrap_or_default();
+            let digest = Sha256::digest(&bytes)[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (bytes, digest)
+        })
+    }
+
+    /// The bundle as served by `/v1/lots/{id}/bundle`.
+    pub fn bundle_json(&self) -> &[u8] {
+        &self.json().0
+    }
+
+    /// The body of representation `kind` for clients reaching the server at `base`, rendered
+    /// by `render` the first time.
+    pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
+        let key = (kind, base.to_owned());
+        if let Ok(r) = self.rendered.lock()
+            && let Some((_, body)) = r.iter().find(|(k, _)| *k == key)
+        {
+            return body.clone();
+        }
+        let body = Arc::new(render());
+        if let Ok(mut r) = self.rendered.lock() {
+            if r.len() >= MAX_RENDERED {
+                r.remove(0);
+            }
+            r.push((key, body.clone()));
+        }
+        body
+    }
+
+    /// A strong ETag for representation `kind` at `base`: it changes whenever the bundle's bytes
+    /// do (its checkpoint, any entry, any claim), and so whenever the verdict could.
+    pub fn etag(&self, kind: char, base: &str) -> String {
+        let b: String = Sha256::digest(base.as_bytes())[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("\"{kind}{}-{}-{b}\"", self.checkpoint_size, self.json().1)
+    }
+
+    fn size(&self) -> usize {
+        self.json().0.len() * 3
+    }
+}
+
+/// What one committed entry may change.
+enum Touch {
+    /// Results whose walk reached any of these keys.
+    Keys(Vec<String>),
+    /// Every result (registrar and certification documents, corrections).
+    All,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Entries below this index have been scanned and applied.
+    scanned: u64,
+    items: HashMap<String, Arc<Verified>>,
+    /// Key reached by a walk → subjects whose results depend on it.
+    by_key: HashMap<String, HashSet<String>>,
+    bytes: usize,
+}
+
+impl Inner {
+    fn remove(&mut self, subject: &str) -> bool {
+        let Some(v) = self.items.remove(subject) else {
+            return false;
+        };
+        self.bytes = self.bytes.saturating_sub(v.size());
+        for k in &v.lots {
+            if let Some(s) = self.by_key.get_mut(k) {
+                s.remove(subject);
+                if s.is_empty() {
+                    self.by_key.remove(k);
+                }
+            }
+        }
+        true
+    }
+
+    fn clear(&mut self) -> usize {
+        let n = self.items.len();
+        self.items.clear();
+        self.by_key.clear();
+        self.bytes = 0;
+        n
+    }
+
+    /// Drops what entry `index` touches.
+    fn apply(&mut self, index: u64, touch: &Touch) -> usize {
+        match touch {
+            Touch::All => {
+                let stale: Vec<String> = self
+                    .items
+                    .iter()
+                    .filter(|(_, v)| v.valid_from <= index)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                stale.iter().filter(|s| self.remove(s)).count()
+            }
+            Touch::Keys(keys) => {
+                let mut stale = Vec::new();
+                for k in keys {
+                    if let Some(subjects) = self.by_key.get(k) {
+                        for s in subjects {
+                            if self.items.get(s).is_some_and(|v| v.valid_from <= index) {
+                                stale.push(s.clone());
+                            }
+                        }
+                    }
+                }
+                stale.iter().filter(|s| self.remove(s)).count()
+            }
+        }
+    }
+}
+
+/// The cache of verified provenance results, shared by the server's workers.
+pub struct ReadCache {
+    /// Most bytes of results kept (about three times each bundle's JSON); 0 turns it off.
+    capacity: usize,
+    inner: Mutex<Inner>,
+    /// Held while scanning or storing, so that no result is stored past an entry scanned
+    /// meanwhile without being checked against it.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl ReadCache {
+    pub fn new(capacity_bytes: usize) -> ReadCache {
+        ReadCache {
+            capacity: capacity_bytes,
+            inner: Mutex::new(Inner::default()),
+            writer: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// The cached result for `subject`, valid for the log as `ledger` publishes it now (every
+    /// committed entry is scanned first). `last` says whether a miss now means the request
+    /// builds the result (counted as a miss), or only that it waits for a slot and looks again.
+    pub async fn get(
+        &self,
+        ledger: &Arc<Ledger>,
+        subject: &str,
+        last: bool,
+    ) -> Result<Option<Arc<Verified>>, LedgerError> {
+        if !self.enabled() {
+            return Ok(None);
+        }
+        self.scan_to(ledger, ledger.head().size).await?;
+        let hit = self.lock().items.get(subject).cloned();
+        if hit.is_some() || last {
+            crate::metrics::get().read_cache(if hit.is_some() { "hit" } else { "miss" }, 1);
+        }
+        Ok(hit)
+    }
+
+    /// Stores `v` unless an entry scanned since its walk began touches it. Returns it either way.
+    pub async fn put(
+        &self,
+        ledger: &Arc<Ledger>,
+        v: Verified,
+    ) -> Result<Arc<Verified>, LedgerError> {
+        let v = Arc::new(v);
+        if !self.enabled() || !v.report.verified || v.size() > self.capacity / 4 {
+            return Ok(v);
+        }
+        let _w = self.writer.lock().await;
+        let scanned = self.lock().scanned;
+        if scanned > v.valid_from {
+            if scanned - v.valid_from > MAX_SCAN {
+                return Ok(v);
+            }
+            let touches = read_touches(ledger, v.valid_from, scanned).await?;
+            let keys: HashSet<&str> = v.lots.iter().map(String::as_str).collect();
+            let touched = touches.iter().any(|(_, t)| match t {
+                Touch::All => true,
+                Touch::Keys(ks) => ks.iter().any(|k| keys.contains(k.as_str())),
+            });
+            if touched {
+                return Ok(v);
+            }
+        }
+        let mut inner = self.lock();
+        let subject = v.bundle.subject.clone();
+        inner.remove(&subject);
+        while inner.bytes + v.size() > self.capacity && !inner.items.is_empty() {
+            // Any result will do: a dropped one is rebuilt on demand.
+            let Some(k) = inner.items.keys().next().cloned() else {
+                break;
+            };
+            inner.remove(&k);
+        }
+        for k in &v.lots {
+            inner
+                .by_key
+                .entry(k.clone())
+                .or_default()
+                .insert(subject.clone());
+        }
+        inner.bytes += v.size();
+        inner.items.insert(subject, v.clone());
+        Ok(v)
+    }
+
+    /// Scans the committed entries up to `size` (exclusive), dropping what they touch.
+    async fn scan_to(&self, ledger: &Arc<Ledger>, size: u64) -> Result<(), LedgerError> {
+        if self.lock().scanned >= size {
+            return Ok(());
+        }
+        let _w = self.writer.lock().await;
+        let from = self.lock().scanned;
+        if from >= size {
+            return Ok(());
+        }
+        let dropped = if size - from > MAX_SCAN {
+            self.lock().clear()
+        } else {
+            let touches = read_touches(ledger, from, size).await?;
+            let mut inner = self.lock();
+            touches.iter().map(|(i, t)| inner.apply(*i, t)).sum()
+        };
+        self.lock().scanned = size;
+        if dropped > 0 {
+            crate::metrics::get().read_cache("invalidated", dropped as u64);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding it leaves consistent maps (every change is one call).
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What each entry in `from..to` may change, read on the blocking pool.
+async fn read_touches(
+    ledger: &Arc<Ledger>,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, Touch)>, StoreError> {
+    let ledger = ledger.clone();
+    tokio::task::spawn_blocking(move || (from..to).map(|i| Ok((i, touch(&ledger, i)?))).collect())
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("the cache's scan failed: {e}")))?
+}
+
+/// What entry `index` may change: the identifiers it names (those the per-EPC index files it
+/// under, and those of its effects), or everything.
+fn touch(ledger: &Ledger, index: u64) -> Result<Touch, StoreError> {
+    let bytes = match ledger.entry(index) {
+        Ok(Some(b)) => b,
+        // Not readable as published: assume the worst.
+        _ => return Ok(Touch::All),
+    };
+    let Ok(entry) = Entry::parse(&bytes) else {
+        return Ok(Touch::All);
+    };
+    let Ok(doc) = profile::interpret(&entry.event) else {
+        return Ok(Touch::All);
+    };
+    let meta = ledger.state().meta(index)?;
+    let global = matches!(
+        doc.kind,
+        Kind::ActorRegistration
+            | Kind::RoleGrant
+            | Kind::RoleRevocation
+            | Kind::KeyAddition
+            | Kind::KeyRotation
+            | Kind::KeyRevocation
+            | Kind::CertificateIssuance
+            | Kind::CertificateAmendment
+            | Kind::CertificateSuspension
+            | Kind::CertificateWithdrawal
+            | Kind::CertificateReinstatement
+    ) || doc.declares_error
+        || meta
+            .as_ref()
+            .is_none_or(|m| m.corrects.is_some() || m.corrected_by.is_some());
+    if global {
+        return Ok(Touch::All);
+    }
+    let mut keys: Vec<String> = doc.identifiers().iter().map(|i| i.key.clone()).collect();
+    for e in meta.iter().flat_map(|m| &m.effects) {
+        match e {
+            crate::state::Effect::Create { key, .. } | crate::state::Effect::Annotate { key } => {
+                keys.push(key.clone())
+            }
+            crate::state::Effect::Move { key, contents, .. } => {
+                keys.push(key.clone());
+                keys.extend(contents.iter().cloned());
+            }
+            crate::state::Effect::Parent { children, old, new } => {
+                keys.extend(children.iter().cloned());
+                keys.extend(old.iter().cloned());
+                keys.extend(new.iter().cloned());
+            }
+        }
+    }
+    Ok(Touch::Keys(keys))
+}
