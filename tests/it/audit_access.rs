@@ -9,19 +9,6 @@ use lotline_scenario::{self as scenario, registrar_doc, seeded_key};
 const SEED: &str = "audit access test";
 const CONTAINER: &str = "urn:epc:id:sscc:8841234.9000000001";
 
-fn demo(dir: &std::path::Path) -> Server {
-    let (registrar, steps) =
-        lotline::cli::actor::signed_demo(SEED, "2026-11-20T00:00:00Z").unwrap();
-    let server = Server::start_with(&dir.join("data"), &["--registrar", &registrar]);
-    for (doc, expect) in &steps {
-        let a = post_json(&server.url("/v1/events"), doc);
-        if expect.is_none() {
-            assert_eq!(a.status, 201, "{}", a.body);
-        }
-    }
-    server
-}
-
 fn id(name: &str) -> String {
     scenario::demo_actors()
         .into_iter()
@@ -52,7 +39,7 @@ fn audit_urls(server: &Server, operator: &str) -> Vec<String> {
 #[test]
 fn audits_need_a_token_of_a_certifier_of_the_operator_or_a_registrar() {
     let dir = tempfile::tempdir().unwrap();
-    let server = demo(dir.path());
+    let server = Server::start_demo(dir.path(), SEED);
     let mill = id("mill");
     let certifier = seeded_key(&format!("{SEED} certifier"));
     let registrar = seeded_key(&format!("{SEED} registrar"));

@@ -13,19 +13,6 @@ const SEED: &str = "read cache test";
 const CONTAINER: &str = "urn:epc:id:sscc:8841234.9000000001";
 const PAGE: &str = "/00/988412340000000016";
 
-fn demo(dir: &std::path::Path) -> Server {
-    let (registrar, steps) =
-        lotline::cli::actor::signed_demo(SEED, "2026-11-20T00:00:00Z").unwrap();
-    let server = Server::start_with(&dir.join("data"), &["--registrar", &registrar]);
-    for (doc, expect) in &steps {
-        let a = post_json(&server.url("/v1/events"), doc);
-        if expect.is_none() {
-            assert_eq!(a.status, 201, "{}", a.body);
-        }
-    }
-    server
-}
-
 /// Signs `doc` with the demo key of `who` and posts it; returns its entry index.
 fn submit(server: &Server, who: &str, doc: &Value) -> u64 {
     let key = seeded_key(&format!("{SEED} {who}"));
@@ -68,7 +55,7 @@ fn provenance_path(id: &str) -> String {
 #[test]
 fn a_cached_page_changes_after_a_new_event_for_its_lot_is_checkpointed() {
     let dir = tempfile::tempdir().unwrap();
-    let server = demo(dir.path());
+    let server = Server::start_demo(dir.path(), SEED);
     let (status, etag, _, page) = fetch(&server, PAGE, None);
     assert_eq!(status, 200, "{page}");
     let hits = cache_count(&server, "hit");
@@ -112,7 +99,7 @@ fn a_cached_page_changes_after_a_new_event_for_its_lot_is_checkpointed() {
 #[test]
 fn a_withdrawal_with_a_past_date_changes_a_cached_organic_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let server = demo(dir.path());
+    let server = Server::start_demo(dir.path(), SEED);
     let path = provenance_path(CONTAINER);
     let (_, etag, _, body) = fetch(&server, &path, None);
     let p: Value = serde_json::from_str(&body).unwrap();
@@ -154,7 +141,7 @@ fn a_withdrawal_with_a_past_date_changes_a_cached_organic_verdict() {
 #[test]
 fn etags_round_trip_to_304_for_pages_documents_bundles_labels_and_proofs() {
     let dir = tempfile::tempdir().unwrap();
-    let server = demo(dir.path());
+    let server = Server::start_demo(dir.path(), SEED);
     let paths = [
         PAGE.to_owned(),
         provenance_path(CONTAINER),

@@ -64,6 +64,22 @@ impl Server {
         Self::start_inner(data, seed_dir, extra, None, &[])
     }
 
+    /// A server on `dir/data` with the demo supply chain of `seed` loaded, its registrar
+    /// configured: every document the demo expects to be accepted must be (the ones it expects
+    /// refused are sent too, as the demo does).
+    pub fn start_demo(dir: &Path, seed: &str) -> Server {
+        let (registrar, steps) =
+            lotline::cli::actor::signed_demo(seed, "2026-11-20T00:00:00Z").unwrap();
+        let server = Server::start_with(&dir.join("data"), &["--registrar", &registrar]);
+        for (doc, expect) in &steps {
+            let a = post_json(&server.url("/v1/events"), doc);
+            if expect.is_none() {
+                assert_eq!(a.status, 201, "{}", a.body);
+            }
+        }
+        server
+    }
+
     /// As [`Server::start_with`], with environment variables set for the server alone (after
     /// the harness's own, which they override).
     pub fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
