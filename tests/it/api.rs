@@ -810,3 +810,15 @@ fn cors_lets_configured_origins_read() {
     );
     assert_eq!(h[0], None, "status {status}");
 }
+
+/// The server turns transparent huge pages off for its own process (see `http::server`): the
+/// kernel reports it in the process's status, where the kernel is new enough to (Linux 5.0+).
+#[test]
+fn the_server_runs_with_transparent_huge_pages_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+}
