@@ -271,16 +271,14 @@ pub(super) async fn get_provenance(
     let v = verified(&data, &key)
         .await?
         .ok_or_else(|| not_found(&path))?;
-    let base = base_url(&req);
-    Ok(represent(
-        &data,
-        &req,
-        &v,
-        'p',
-        &base,
-        "application/json",
-        || serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base)).unwrap_or_default(),
-    ))
+    Ok(provenance_document(&data, &req, &v, &base_url(&req)))
+}
+
+/// The provenance document of `v` (JSON), from the read cache's rendering of it.
+fn provenance_document(data: &Data, req: &HttpRequest, v: &Verified, base: &str) -> HttpResponse {
+    represent(data, req, v, 'p', base, "application/json", || {
+        serde_json::to_vec(&provenance_json(&v.bundle, &v.report, base)).unwrap_or_default()
+    })
 }
 
 pub(super) async fn get_bundle(
@@ -383,18 +381,7 @@ pub(super) async fn resolve(
         r
     };
     match verified(&data, &key).await? {
-        Some(v) if json => Ok(vary(represent(
-            &data,
-            &req,
-            &v,
-            'p',
-            &base,
-            "application/json",
-            || {
-                serde_json::to_vec(&provenance_json(&v.bundle, &v.report, &base))
-                    .unwrap_or_default()
-            },
-        ))),
+        Some(v) if json => Ok(vary(provenance_document(&data, &req, &v, &base))),
         Some(v) => Ok(vary(represent(
             &data,
             &req,
