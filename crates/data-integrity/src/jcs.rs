@@ -113,6 +113,17 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
+    // Identifiers, times and names almost never need an escape: one pass decides, and the
+    // whole string is copied at once. A fold rather than `any`, which would stop early: without
+    // the early exit the compiler vectorises the pass.
+    let needs_escape = bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     // Only ASCII bytes are ever escaped, and they never occur inside a
     // multi-byte UTF-8 sequence, so copying unescaped runs byte-wise keeps the
     // output valid UTF-8.
