@@ -145,12 +145,21 @@ impl Admitted {
 impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EventId::Uuid(u) => write!(f, "{}{}", Self::PREFIX, u.hyphenated()),
+            EventId::Uuid(u) => {
+                f.write_str(Self::PREFIX)?;
+                f.write_str(u.hyphenated().encode_lower(&mut Uuid::encode_buffer()))
+            }
             EventId::Hash(h) => {
-                f.write_str("ni:///sha-256;")?;
-                for b in h {
-                    write!(f, "{b:02x}")?;
+                // One write of the whole hex digest: the sequencer prints an eventID per entry.
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut hex = [0u8; 64];
+                for (pair, b) in hex.chunks_exact_mut(2).zip(h) {
+                    pair[0] = HEX[usize::from(b >> 4)];
+                    pair[1] = HEX[usize::from(b & 0x0f)];
                 }
+                f.write_str("ni:///sha-256;")?;
+                // Only ASCII hex digits were written.
+                f.write_str(std::str::from_utf8(&hex).map_err(|_| std::fmt::Error)?)?;
                 f.write_str("?ver=CBV2.0")
             }
         }
@@ -200,7 +209,9 @@ pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
     // Every schema of the profile includes the envelope's rules (a test below checks this), so a
     // document the profile accepts has a valid envelope. The envelope is checked on its own only
     // when the profile refuses, so that an envelope problem is the one reported.
-    let doc = match profile::interpret(event) {
+    // Vocabulary values made bare once, for the profile and the index terms.
+    let normal = crate::vocab::normalise(event);
+    let doc = match profile::interpret_normal(&normal) {
         Ok(doc) => doc,
         Err(violation) => {
             check_envelope(event)?;
@@ -241,7 +252,7 @@ pub fn admit(event: &Value) -> Result<Admitted, Rejection> {
         content_digest: h.finalize().into(),
         doc,
         event_hash,
-        terms: crate::terms::terms(event),
+        terms: crate::terms::of_normalised(&normal),
     })
 }
 

@@ -39,6 +39,7 @@
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Why an event has no hash ID: the algorithm is defined for well-formed EPCIS 2.0 events only.
@@ -610,10 +611,20 @@ fn wrap(name: &str, mut parts: Vec<String>) -> String {
 /// `name=value` for a scalar standard field, or nothing if the value is empty. `vocab` names
 /// the namespace and term prefix a bare term (no `:`) expands to, as the JSON-LD context does.
 fn field(name: &str, v: &Value, vocab: Option<(&str, &str)>) -> Result<String, HashError> {
+    let number;
     let raw = match v {
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
+        Value::String(s) => s.trim(),
+        Value::Number(n) => {
+            number = n.to_string();
+            number.as_str()
+        }
+        Value::Bool(b) => {
+            if *b {
+                "true"
+            } else {
+                "false"
+            }
+        }
         Value::Null => return Ok(String::new()),
         _ => {
             return Err(HashError::InvalidField {
@@ -625,31 +636,49 @@ fn field(name: &str, v: &Value, vocab: Option<(&str, &str)>) -> Result<String, H
     if raw.is_empty() {
         return Ok(String::new());
     }
-    let lower = name.to_ascii_lowercase();
-    let value = if lower.contains("time") && !lower.contains("offset") {
-        normalise_time(&raw).ok_or_else(|| HashError::InvalidTime {
+    let value = if is_time_field(name) {
+        normalise_time(raw).ok_or_else(|| HashError::InvalidTime {
             field: name.to_owned(),
-            value: raw.clone(),
+            value: raw.to_owned(),
         })?
     } else {
-        let expanded = match vocab {
-            Some((ns, term)) if !raw.contains(':') => format!("{ns}{term}{raw}"),
-            _ => raw,
-        };
-        canonize(&expanded)
+        match vocab {
+            Some((ns, term)) if !raw.contains(':') => canonize(&format!("{ns}{term}{raw}")),
+            _ => canonize(raw),
+        }
     };
-    Ok(format!("{name}={value}"))
+    let mut out = String::with_capacity(name.len() + 1 + value.len());
+    out.push_str(name);
+    out.push('=');
+    out.push_str(&value);
+    Ok(out)
+}
+
+/// Whether a field holds a time: its name contains `time` but not `offset` (any case).
+fn is_time_field(name: &str) -> bool {
+    let has = |word: &[u8]| {
+        name.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    has(b"time") && !has(b"offset")
 }
 
 /// Value canonicalisation applied to every non-time value: CBV URNs and CURIEs to Web URIs,
 /// numbers to their shortest form, GS1 keys to constrained canonical Digital Link URIs.
 fn canonize(text: &str) -> String {
     let text = web_vocabulary(text);
-    let text = format_numeric(&text).unwrap_or(text);
-    normalise_identifier(&text).unwrap_or(text)
+    let text = match format_numeric(&text) {
+        Some(n) => Cow::Owned(n),
+        None => text,
+    };
+    match normalise_identifier(&text) {
+        Some(id) => id,
+        None => text.into_owned(),
+    }
 }
 
-fn web_vocabulary(text: &str) -> String {
+fn web_vocabulary(text: &str) -> Cow<'_, str> {
     for (urn, web) in [
         ("urn:epcglobal:cbv:bizstep:", "BizStep-"),
         ("urn:epcglobal:cbv:disp:", "Disp-"),
@@ -658,13 +687,13 @@ fn web_vocabulary(text: &str) -> String {
         ("urn:epcglobal:cbv:er:", "ER-"),
     ] {
         if let Some(rest) = text.strip_prefix(urn) {
-            return format!("{CBV}{web}{rest}");
+            return Cow::Owned(format!("{CBV}{web}{rest}"));
         }
     }
     if let Some(rest) = text.strip_prefix("cbv:") {
-        return format!("{CBV}{rest}");
+        return Cow::Owned(format!("{CBV}{rest}"));
     }
-    text.to_owned()
+    Cow::Borrowed(text)
 }
 
 /// A decimal number written as Python's `str(float)` writes it (integral values without
@@ -772,6 +801,17 @@ const DL_HOST: &str = "https://id.gs1.org";
 /// The constrained canonical Digital Link URI for an EPC URI, EPC class URI, EPC ID pattern
 /// URI or Digital Link URI, or `None` if `s` is none of these (then it is hashed as written).
 fn normalise_identifier(s: &str) -> Option<String> {
+    thread_local! {
+        static RECENT: crate::recent::Recent<String> = crate::recent::Recent::new();
+    }
+    RECENT.with(|r| {
+        r.get_or(s, || parse_identifier(s))
+            .map(|n| String::clone(&n))
+    })
+}
+
+/// [`normalise_identifier`], computed.
+fn parse_identifier(s: &str) -> Option<String> {
     if let Some(body) = s.strip_prefix("urn:epc:id:") {
         epc_id(body)
     } else if let Some(body) = s.strip_prefix("urn:epc:class:lgtin:") {

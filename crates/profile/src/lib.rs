@@ -23,6 +23,7 @@ pub mod event_hash;
 pub mod plausibility;
 pub mod profile;
 pub mod profile_schemas;
+mod recent;
 pub mod records;
 pub mod refusal;
 pub mod sensor;

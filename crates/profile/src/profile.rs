@@ -595,6 +595,22 @@ fn to_mg(quantity: f64, uom: &str, pointer: &str) -> Result<i64, Violation> {
 
 /// Normalises one EPC (pure identity, tag URI or raw RFID URI) or LGTIN class URI.
 pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
+    match recent_ident(s) {
+        Some(id) => Ok(Ident::clone(&id)),
+        None => parse_ident(s, pointer),
+    }
+}
+
+/// [`ident`] of an identifier parsed recently on this thread (see [`crate::recent`]), `None`
+/// when it is not one lotline tracks.
+pub(crate) fn recent_ident(s: &str) -> Option<std::rc::Rc<Ident>> {
+    thread_local! {
+        static RECENT: crate::recent::Recent<Ident> = crate::recent::Recent::new();
+    }
+    RECENT.with(|r| r.get_or(s, || parse_ident(s, "").ok()))
+}
+
+fn parse_ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
     let bad = |why: String| {
         rule(
             "identifier.gs1",
@@ -771,7 +787,8 @@ pub fn interpret(doc: &Value) -> Result<Document, Violation> {
     interpret_normal(&crate::vocab::normalise(doc))
 }
 
-fn interpret_normal(doc: &Value) -> Result<Document, Violation> {
+/// [`interpret`] of a document [`crate::vocab::normalise`] has already normalised.
+pub(crate) fn interpret_normal(doc: &Value) -> Result<Document, Violation> {
     let kind = classify_normal(doc)?;
     // `is_valid` stops at the first failure and builds no errors; only a document that fails
     // pays for finding out where.

@@ -57,9 +57,9 @@ pub struct Term {
 /// The key under which an EPC or EPC class is indexed and matched: its GS1 key (the Digital
 /// Link path) when it is one lotline understands, else the URI as written.
 pub fn epc_key(s: &str) -> String {
-    match profile::ident(s, "") {
-        Ok(id) => id.key,
-        Err(_) => s.to_owned(),
+    match profile::recent_ident(s) {
+        Some(id) => id.key.clone(),
+        None => s.to_owned(),
     }
 }
 
@@ -101,8 +101,12 @@ fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
 /// The terms of an EPCIS event (none for lotline's own documents, whose `type` is not an EPCIS
 /// event type). A term is listed once however often the event names it.
 pub fn terms(event: &Value) -> Vec<Term> {
-    let event = vocab::normalise(event);
-    let e = event.as_ref();
+    of_normalised(&vocab::normalise(event))
+}
+
+/// [`terms`] of an event whose vocabulary values [`vocab::normalise`] has already made bare
+/// (admission normalises once for the profile and the terms).
+pub(crate) fn of_normalised(e: &Value) -> Vec<Term> {
     let ty = str_at(e, "type").unwrap_or("");
     if !matches!(
         ty,
