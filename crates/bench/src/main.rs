@@ -64,6 +64,10 @@ enum Command {
         /// Seconds of each buyer-read measurement (with --store).
         #[arg(long, default_value_t = 5)]
         read_secs: u64,
+        /// Also time admission's stages (parsing, signature, profile, event hash, index terms)
+        /// on one core without the server, before the timed run.
+        #[arg(long)]
+        stages: bool,
     },
     /// Provenance and bundle latency of a ~200-event history on a small and a large ledger
     /// (their ratio shows whether cost follows the history or the ledger), and the offline
@@ -163,7 +167,15 @@ fn main() -> ExitCode {
             concurrency,
             store,
             read_secs,
-        } => ingest::run(events, batch, concurrency, store.as_deref(), read_secs),
+            stages,
+        } => ingest::run(
+            events,
+            batch,
+            concurrency,
+            store.as_deref(),
+            read_secs,
+            stages,
+        ),
         Command::Provenance {
             small,
             large,
