@@ -1442,3 +1442,27 @@ fn check_did(did: &str, pointer: &str) -> Result<(), Violation> {
         .map(|_| ())
         .map_err(|e| rule("registrar.key", pointer, format!("{did:?}: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ident` answers from the per-thread memo after the first parse: the answer must be the
+    /// parse's, and a refusal must still name where the identifier was.
+    #[test]
+    fn a_remembered_identifier_is_what_parsing_gives_and_refusals_keep_their_pointer() {
+        let sgtin = "urn:epc:id:sgtin:8841234.012345.1001";
+        let first = ident(sgtin, "/epcList/0").unwrap();
+        let again = ident(sgtin, "/epcList/7").unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first, parse_ident(sgtin, "").unwrap());
+        assert_eq!(first.class, IdClass::Item);
+        assert_eq!(first.original, sgtin);
+
+        for pointer in ["/epcList/3", "/childEPCs/9"] {
+            let refused = ident("urn:epc:id:sgtin:not-a-key", pointer).unwrap_err();
+            assert_eq!(refused.pointer, pointer);
+            assert_eq!(refused.rule, "identifier.gs1");
+        }
+    }
+}
