@@ -23,7 +23,23 @@ fn submit(server: &Server, who: &str, doc: &Value) -> u64 {
 }
 
 /// Status, ETag, Cache-Control and body of a GET of `path`, conditional on `etag` if given.
+/// GET `path` (conditionally with `etag`) as a client that honours the server's "come back
+/// later": a read waits at most two checkpoint intervals for a checkpoint covering the lot's
+/// history, then answers `503 not_yet_checkpointed`, which a loaded machine can reach; such an
+/// answer is asked again until the checkpoint exists (the answer decides, not a clock).
 fn fetch(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let answer = fetch_once(server, path, etag);
+        let later = answer.0 == 503 && answer.3.contains("not_yet_checkpointed");
+        if !later || std::time::Instant::now() > deadline {
+            return answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn fetch_once(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {
     let mut req = ureq::get(&server.url(path)).timeout(std::time::Duration::from_secs(60));
     if let Some(e) = etag {
         req = req.set("If-None-Match", e);

@@ -365,8 +365,21 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
+/// GETs `url` as a client that honours the server's "come back later": a read that needs a
+/// checkpoint covering an entry waits two checkpoint intervals at most, then answers
+/// `503 not_yet_checkpointed`, which a machine loaded by the whole suite can reach. Such an
+/// answer is asked again until the checkpoint exists (the answer decides, not a clock); no test
+/// expects it.
 pub fn get(url: &str) -> Answer {
-    answer(agent().get(url).call())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let a = answer(agent().get(url).call());
+        let later = a.status == 503 && a.body.contains("not_yet_checkpointed");
+        if !later || std::time::Instant::now() > deadline {
+            return a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// GETs `url` with `Authorization: Bearer <token>`.
