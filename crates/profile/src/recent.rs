@@ -7,7 +7,8 @@
 //! the results of recently parsed identifiers are kept on the thread that parsed them.
 //!
 //! Only pure functions are memoised, so a hit is exactly what a fresh call would return. The memo
-//! is bounded: when full it starts again empty, so memory stays flat whatever is submitted.
+//! is bounded in entries (when full it starts again empty) and in key length, so memory stays
+//! flat whatever is submitted.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -21,6 +22,11 @@ type Hasher = foldhash::fast::RandomState;
 /// Identifiers kept per thread and per memo before it starts again. A batch of 250 events
 /// names a few thousand at most.
 const CAPACITY: usize = 8192;
+
+/// Longer inputs are computed every time and never kept, so the memo's memory is bounded by
+/// `CAPACITY × MAX_KEY` whatever a client submits (GS1 identifiers are far shorter; a Digital
+/// Link may carry a long path prefix, and such rare ones are simply not remembered).
+const MAX_KEY: usize = 256;
 
 /// Recent results of one function, keyed by its input string.
 pub(crate) struct Recent<V> {
@@ -37,6 +43,9 @@ impl<V> Recent<V> {
     /// `f(key)`, from the memo when `key` was seen recently. Only `Some` results are kept: a
     /// failure is rare and its caller wants the full error, which `f` builds afresh.
     pub(crate) fn get_or(&self, key: &str, f: impl FnOnce() -> Option<V>) -> Option<Rc<V>> {
+        if key.len() > MAX_KEY {
+            return f().map(Rc::new);
+        }
         if let Some(v) = self.map.borrow().get(key) {
             return Some(Rc::clone(v));
         }
@@ -84,6 +93,22 @@ mod tests {
             );
         }
         assert_eq!(calls.get(), 2);
+    }
+
+    #[test]
+    fn long_inputs_are_computed_every_time_and_never_kept() {
+        let memo = Recent::new();
+        let long = "x".repeat(MAX_KEY + 1);
+        let calls = Cell::new(0);
+        for _ in 0..2 {
+            let got = memo.get_or(&long, || {
+                calls.set(calls.get() + 1);
+                Some(long.len())
+            });
+            assert_eq!(got.as_deref(), Some(&(MAX_KEY + 1)));
+        }
+        assert_eq!(calls.get(), 2);
+        assert!(memo.map.borrow().is_empty());
     }
 
     #[test]
