@@ -4,7 +4,7 @@
 //! verdict, and conditional requests (`ETag`, `If-None-Match` → `304`) round-trip. Real
 //! server, demo scenario.
 
-use crate::support::{Server, enc, get, post_json};
+use crate::support::{Server, asking_again_until_checkpointed, enc, get, post_json};
 use data_integrity::di;
 use lotline_scenario::{self as scenario, cert_decision, demo_cert_id, seeded_key};
 use serde_json::{Value, json};
@@ -22,21 +22,11 @@ fn submit(server: &Server, who: &str, doc: &Value) -> u64 {
     a.json()["index"].as_u64().unwrap()
 }
 
-/// Status, ETag, Cache-Control and body of a GET of `path`, conditional on `etag` if given.
-/// GET `path` (conditionally with `etag`) as a client that honours the server's "come back
-/// later": a read waits at most two checkpoint intervals for a checkpoint covering the lot's
-/// history, then answers `503 not_yet_checkpointed`, which a loaded machine can reach; such an
-/// answer is asked again until the checkpoint exists (the answer decides, not a clock).
+/// Status, ETag, Cache-Control and body of a GET of `path`, conditional on `etag` if given,
+/// asking again while no checkpoint covers the lot's history
+/// ([`asking_again_until_checkpointed`]).
 fn fetch(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let answer = fetch_once(server, path, etag);
-        let later = answer.0 == 503 && answer.3.contains("not_yet_checkpointed");
-        if !later || std::time::Instant::now() > deadline {
-            return answer;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    asking_again_until_checkpointed(|| fetch_once(server, path, etag), |a| (a.0, a.3.as_str()))
 }
 
 fn fetch_once(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {

@@ -597,6 +597,7 @@ fn to_mg(quantity: f64, uom: &str, pointer: &str) -> Result<i64, Violation> {
 pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
     match recent_ident(s) {
         Some(id) => Ok(Ident::clone(&id)),
+        // Refusals are not remembered; parsing again builds the one that names `pointer`.
         None => parse_ident(s, pointer),
     }
 }

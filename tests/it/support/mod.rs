@@ -365,21 +365,34 @@ pub fn enc(s: &str) -> String {
         .collect()
 }
 
-/// GETs `url` as a client that honours the server's "come back later": a read that needs a
-/// checkpoint covering an entry waits two checkpoint intervals at most, then answers
-/// `503 not_yet_checkpointed`, which a machine loaded by the whole suite can reach. Such an
-/// answer is asked again until the checkpoint exists (the answer decides, not a clock); no test
-/// expects it.
-pub fn get(url: &str) -> Answer {
+/// Calls `read` again while it answers `503 not_yet_checkpointed`, as a client told to come
+/// back does: a read that needs a checkpoint covering an entry waits two checkpoint intervals at
+/// most, which a machine loaded by the whole suite can exceed. The answer decides, not a clock
+/// (the deadline only bounds a server that never checkpoints); no test expects that answer.
+/// `status_body` gives an answer's status and body.
+pub fn asking_again_until_checkpointed<A>(
+    mut read: impl FnMut() -> A,
+    status_body: impl Fn(&A) -> (u16, &str),
+) -> A {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let a = answer(agent().get(url).call());
-        let later = a.status == 503 && a.body.contains("not_yet_checkpointed");
+        let a = read();
+        let (status, body) = status_body(&a);
+        let later = status == 503 && body.contains("not_yet_checkpointed");
         if !later || std::time::Instant::now() > deadline {
             return a;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// GETs `url`, asking again while no checkpoint covers what it reads
+/// ([`asking_again_until_checkpointed`]).
+pub fn get(url: &str) -> Answer {
+    asking_again_until_checkpointed(
+        || answer(agent().get(url).call()),
+        |a| (a.status, a.body.as_str()),
+    )
 }
 
 /// GETs `url` with `Authorization: Bearer <token>`.
