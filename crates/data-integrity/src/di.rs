@@ -197,8 +197,9 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
         }
     };
 
-    let mut options = proof.clone();
-    let proof_value = options.remove("proofValue");
+    // The proof options are the proof without its value; they are read in place, not copied.
+    let options = proof;
+    let proof_value = proof.get("proofValue");
 
     expect_value(&options, "type", PROOF_TYPE)?;
     expect_value(&options, "cryptosuite", CRYPTOSUITE)?;
@@ -221,7 +222,7 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
         }
     };
 
-    let signature = match &proof_value {
+    let signature = match proof_value {
         None => {
             return Err(DiError::MissingProofField {
                 field: "proofValue",
@@ -238,11 +239,17 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
 
     // The unsecured document is the secured one without `proof` (and with the proof's
     // @context, if it has one). Both canonical forms are assembled from the members'
-    // canonical bytes, computed once; nothing is copied.
-    let members: Vec<(&str, Vec<u8>)> = secured
+    // canonical bytes, computed once into one buffer; nothing is copied.
+    let mut bytes = Vec::with_capacity(2048);
+    let spans: Vec<(&str, std::ops::Range<usize>)> = secured
         .iter()
-        .map(|(k, v)| (k.as_str(), canonicalize(v)))
+        .map(|(k, v)| {
+            let start = bytes.len();
+            crate::jcs::write_canonical(v, &mut bytes);
+            (k.as_str(), start..bytes.len())
+        })
         .collect();
+    let members: Vec<(&str, &[u8])> = spans.iter().map(|(k, r)| (*k, &bytes[r.clone()])).collect();
     let proof_context = match options.get("@context") {
         Some(proof_context) => {
             let document_context = secured.get("@context");
@@ -260,7 +267,7 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
     let mut unsecured: Vec<(&str, &[u8])> = members
         .iter()
         .filter(|(k, _)| *k != "proof" && !(*k == "@context" && proof_context.is_some()))
-        .map(|(k, v)| (*k, v.as_slice()))
+        .copied()
         .collect();
     if let Some(c) = &proof_context {
         unsecured.push(("@context", c));
@@ -272,7 +279,7 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
     key.verify_strict(&hash, &signature)
         .map_err(|_| DiError::BadSignature)?;
 
-    let mut all: Vec<(&str, &[u8])> = members.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    let mut all = members;
     let secured_canonical = assemble_object(&mut all);
     Ok((
         Verified { did, key, created },
@@ -293,8 +300,10 @@ pub struct Canonical {
 
 /// hashData of the specification: SHA-256(JCS(proof options)) ‖
 /// SHA-256(JCS(document)); the proof hash comes first.
-fn hash_data(options: &Map<String, Value>, canonical_document: &[u8]) -> [u8; 64] {
-    let canonical_options = canonicalize(&Value::Object(options.clone()));
+/// `proof` is the whole proof: its `proofValue` is left out here.
+fn hash_data(proof: &Map<String, Value>, canonical_document: &[u8]) -> [u8; 64] {
+    let mut canonical_options = Vec::with_capacity(512);
+    crate::jcs::write_object_without(proof, Some("proofValue"), &mut canonical_options);
     let mut out = [0u8; 64];
     out[..32].copy_from_slice(&Sha256::digest(canonical_options));
     out[32..].copy_from_slice(&Sha256::digest(canonical_document));

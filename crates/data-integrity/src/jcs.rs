@@ -54,7 +54,7 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 /// two objects sharing most members (a signed document with and without its proof) are
 /// canonicalized member by member once, not twice. Member names must be distinct.
 pub fn assemble_object(members: &mut [(&str, &[u8])]) -> Vec<u8> {
-    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    members.sort_by(|(a, _), (b, _)| utf16_cmp(a, b));
     let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
     let mut out = Vec::with_capacity(len + 2);
     out.push(b'{');
@@ -71,22 +71,53 @@ pub fn assemble_object(members: &mut [(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
-    // serde_json's map orders keys by UTF-8 bytes (code points), which differs
-    // from UTF-16 order once characters above U+FFFF meet U+E000..U+FFFF, so
-    // the order has to be established here. The sort is stable and the input
-    // is almost always already in order, so this is close to linear.
-    let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+    write_object_without(map, None, out);
+}
+
+/// Appends the canonical bytes of `map` without its member `skip` (a Data Integrity proof
+/// without its `proofValue`, say), so the caller need not copy the map to leave one out.
+pub fn write_object_without(map: &Map<String, Value>, skip: Option<&str>, out: &mut Vec<u8>) {
+    let kept = |(k, _): &(&String, &Value)| Some(k.as_str()) != skip;
     out.push(b'{');
-    for (i, (key, value)) in members.into_iter().enumerate() {
-        if i > 0 {
+    // serde_json's map orders keys by UTF-8 bytes (code points), which differs from UTF-16
+    // order once characters above U+FFFF meet U+E000..U+FFFF, so the order is checked; nearly
+    // always it holds and the members are written as they come, with nothing collected.
+    let mut keys = map.keys();
+    let in_order = keys.next().is_none_or(|first| {
+        keys.try_fold(first, |prev, k| (utf16_cmp(prev, k).is_lt()).then_some(k))
+            .is_some()
+    });
+    let mut first = true;
+    let mut member = |key: &str, value: &Value, out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
             out.push(b',');
         }
         write_string(key, out);
         out.push(b':');
         write_canonical(value, out);
+    };
+    if in_order {
+        for (key, value) in map.iter().filter(kept) {
+            member(key, value, out);
+        }
+    } else {
+        let mut members: Vec<(&String, &Value)> = map.iter().filter(kept).collect();
+        members.sort_by(|(a, _), (b, _)| utf16_cmp(a, b));
+        for (key, value) in members {
+            member(key, value, out);
+        }
     }
     out.push(b'}');
+}
+
+/// RFC 8785's order of member names: by UTF-16 code units. For ASCII names (nearly all) that is
+/// the order of their bytes.
+fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
 }
 
 fn write_number(n: &Number, out: &mut Vec<u8>) {
@@ -451,6 +482,27 @@ mod tests {
             canon_str(&v),
             "{\"\":6,\"a\":4,\"aa\":5,\"b\":3,\"\u{10000}\":2,\"\u{ffff}\":1}"
         );
+    }
+
+    #[test]
+    fn an_object_without_one_member_is_that_object_with_the_member_removed() {
+        // In byte order already, and not (U+10000 sorts before U+E000 in UTF-16).
+        for v in [
+            json!({"a": 1, "proofValue": "z1", "type": "x"}),
+            json!({"\u{e000}": 1, "\u{10000}": 2, "proofValue": "z", "b": [{"d": 1, "c": 2}]}),
+            json!({"proofValue": "only"}),
+            json!({}),
+        ] {
+            let map = v.as_object().unwrap();
+            let mut removed = map.clone();
+            removed.remove("proofValue");
+            let mut out = Vec::new();
+            write_object_without(map, Some("proofValue"), &mut out);
+            assert_eq!(out, canonicalize(&Value::Object(removed)), "{v}");
+            let mut whole = Vec::new();
+            write_object_without(map, None, &mut whole);
+            assert_eq!(whole, canonicalize(&v), "{v}");
+        }
     }
 
     #[test]

@@ -41,6 +41,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Why an event has no hash ID: the algorithm is defined for well-formed EPCIS 2.0 events only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -343,11 +344,36 @@ impl Cx {
             Kind::Plain => field(name, v, None)?,
             Kind::Vocab(term) => field(name, v, Some((CBV, term)))?,
             Kind::EpcList => {
-                let mut parts = Vec::new();
-                for e in array(name, v)? {
-                    parts.push(field("epc", e, None)?);
+                // What `field("epc", …)` gives each EPC, without a string per EPC: the parts all
+                // start `epc=`, so sorting their canonical forms sorts the parts. A bagging
+                // event lists fifty EPCs, and the forms come from the memo already made.
+                let list = array(name, v)?;
+                let mut forms: Vec<Form<'_>> = Vec::with_capacity(list.len());
+                for e in list {
+                    match e {
+                        Value::String(s) if !s.trim().is_empty() => {
+                            forms.push(canonical_form(s.trim()));
+                        }
+                        Value::String(_) | Value::Null => {}
+                        _ => {
+                            let part = field("epc", e, None)?;
+                            let form = part.strip_prefix("epc=").unwrap_or_default().to_owned();
+                            forms.push(Form::Text(Cow::Owned(form)));
+                        }
+                    }
                 }
-                wrap(name, parts)
+                if forms.is_empty() {
+                    return Ok(String::new());
+                }
+                forms.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+                let len = forms.iter().map(|f| f.as_str().len() + 4).sum::<usize>();
+                let mut s = String::with_capacity(name.len() + len);
+                s.push_str(name);
+                for f in &forms {
+                    s.push_str("epc=");
+                    s.push_str(f.as_str());
+                }
+                s
             }
             Kind::QuantityList => {
                 let mut parts = Vec::new();
@@ -667,14 +693,37 @@ fn is_time_field(name: &str) -> bool {
 /// Value canonicalisation applied to every non-time value: CBV URNs and CURIEs to Web URIs,
 /// numbers to their shortest form, GS1 keys to constrained canonical Digital Link URIs.
 fn canonize(text: &str) -> String {
+    match canonical_form(text) {
+        Form::Remembered(id) => String::clone(&id),
+        Form::Text(text) => text.into_owned(),
+    }
+}
+
+/// A canonical value: an identifier's form shared with the memo, or text.
+enum Form<'a> {
+    Remembered(Rc<String>),
+    Text(Cow<'a, str>),
+}
+
+impl Form<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Form::Remembered(s) => s,
+            Form::Text(s) => s,
+        }
+    }
+}
+
+/// [`canonize`] without copying an identifier's canonical form out of the memo.
+fn canonical_form(text: &str) -> Form<'_> {
     let text = web_vocabulary(text);
     let text = match format_numeric(&text) {
         Some(n) => Cow::Owned(n),
         None => text,
     };
-    match normalise_identifier(&text) {
-        Some(id) => id,
-        None => text.into_owned(),
+    match remembered_identifier(&text) {
+        Some(id) => Form::Remembered(id),
+        None => Form::Text(text),
     }
 }
 
@@ -798,19 +847,23 @@ fn normalise_time(s: &str) -> Option<String> {
 
 const DL_HOST: &str = "https://id.gs1.org";
 
+/// [`remembered_identifier`] as an owned string.
+#[cfg(test)]
+fn normalise_identifier(s: &str) -> Option<String> {
+    remembered_identifier(s).map(|n| String::clone(&n))
+}
+
 /// The constrained canonical Digital Link URI for an EPC URI, EPC class URI, EPC ID pattern
 /// URI or Digital Link URI, or `None` if `s` is none of these (then it is hashed as written).
-fn normalise_identifier(s: &str) -> Option<String> {
+/// Shared with this thread's memo of recent identifiers, so a repeated one costs no parse.
+fn remembered_identifier(s: &str) -> Option<Rc<String>> {
     thread_local! {
         static RECENT: crate::recent::Recent<String> = crate::recent::Recent::new();
     }
-    RECENT.with(|r| {
-        r.get_or(s, || parse_identifier(s))
-            .map(|n| String::clone(&n))
-    })
+    RECENT.with(|r| r.get_or(s, || parse_identifier(s)))
 }
 
-/// [`normalise_identifier`], computed.
+/// [`remembered_identifier`], computed.
 fn parse_identifier(s: &str) -> Option<String> {
     if let Some(body) = s.strip_prefix("urn:epc:id:") {
         epc_id(body)
@@ -1250,6 +1303,51 @@ fn cpid(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_epc_list_hashes_as_its_parts_sorted() {
+        // The list's own path must give what `field` and `wrap` give element by element.
+        let cx = Cx {
+            prefixes: default_prefixes(),
+        };
+        let list = json!([
+            "urn:epc:id:sgtin:0614141.107346.2018",
+            "  urn:epc:id:sscc:0614141.1234567890 ",
+            "https://id.gs1.org/01/09521141123455/21/7",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "",
+            null,
+            12.50,
+            true,
+            "urn:example:not-a-gs1-key",
+            "cbv:Disp-in_transit",
+            "urn:epc:id:sgtin:0614141.107346.2018"
+        ]);
+        let parts = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| field("epc", e, None).unwrap())
+            .collect();
+        let mut leftover = Vec::new();
+        let got = cx
+            .standard("epcList", Kind::EpcList, &list, &mut leftover)
+            .unwrap();
+        assert_eq!(got, wrap("epcList", parts));
+        assert!(
+            got.starts_with("epcListepc=12.5epc=https://id.gs1.org/00/"),
+            "{got}"
+        );
+        for empty in [json!([]), json!(["", " ", null])] {
+            let got = cx.standard("childEPCs", Kind::EpcList, &empty, &mut leftover);
+            assert_eq!(got.unwrap(), "");
+        }
+        assert!(
+            cx.standard("epcList", Kind::EpcList, &json!([{"a": 1}]), &mut leftover)
+                .is_err()
+        );
+        assert!(leftover.is_empty());
+    }
 
     #[test]
     fn times_go_to_utc_milliseconds() {

@@ -69,35 +69,61 @@ fn is_word(w: &str) -> bool {
     !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// One step of a path into a document: a member name or an array position.
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Key(&'a str),
+    At(usize),
+}
+
+fn step<'v>(v: &'v Value, s: Step<'_>) -> Option<&'v Value> {
+    match s {
+        Step::Key(k) => v.get(k),
+        Step::At(i) => v.get(i),
+    }
+}
+
+fn step_mut<'v>(v: &'v mut Value, s: Step<'_>) -> Option<&'v mut Value> {
+    match s {
+        Step::Key(k) => v.get_mut(k),
+        Step::At(i) => v.get_mut(i),
+    }
+}
+
 /// The document with every standard vocabulary value as its bare word; borrowed unchanged when
 /// it already is (the common case costs no copy).
+///
+/// Values are reached by paths of [`Step`]s rather than JSON Pointers: every event passes
+/// through here, and a pointer lookup allocates for each of its tokens.
 pub fn normalise(doc: &Value) -> Cow<'_, Value> {
+    use Step::{At, Key};
     let mut out: Option<Value> = None;
-    let mut set = |pointer: &str, vocab: Vocab| {
+    let mut set = |path: &[Step<'_>], vocab: Vocab| {
         let current = out.as_ref().unwrap_or(doc);
-        let word = match current.pointer(pointer).and_then(Value::as_str) {
-            Some(v) => match bare(vocab, v) {
-                Some(w) => w.to_owned(),
-                None => return,
-            },
+        let found = path.iter().try_fold(current, |v, s| step(v, *s));
+        let word = match found.and_then(Value::as_str).and_then(|v| bare(vocab, v)) {
+            Some(w) => w.to_owned(),
             None => return,
         };
         let target = out.get_or_insert_with(|| doc.clone());
-        if let Some(slot) = target.pointer_mut(pointer) {
+        if let Some(slot) = path.iter().try_fold(target, |v, s| step_mut(v, *s)) {
             *slot = Value::String(word);
         }
     };
-    set("/bizStep", Vocab::BizStep);
-    set("/disposition", Vocab::Disposition);
-    set("/errorDeclaration/reason", Vocab::ErrorReason);
+    set(&[Key("bizStep")], Vocab::BizStep);
+    set(&[Key("disposition")], Vocab::Disposition);
+    set(
+        &[Key("errorDeclaration"), Key("reason")],
+        Vocab::ErrorReason,
+    );
+    let len = |v: Option<&Value>| v.and_then(Value::as_array).map_or(0, Vec::len);
     for (list, vocab) in [
         ("bizTransactionList", Vocab::BizTransactionType),
         ("sourceList", Vocab::SourceDestType),
         ("destinationList", Vocab::SourceDestType),
     ] {
-        let n = doc.get(list).and_then(Value::as_array).map_or(0, Vec::len);
-        for i in 0..n {
-            set(&format!("/{list}/{i}/type"), vocab);
+        for i in 0..len(doc.get(list)) {
+            set(&[Key(list), At(i), Key("type")], vocab);
         }
     }
     let elements = doc
@@ -105,24 +131,18 @@ pub fn normalise(doc: &Value) -> Cow<'_, Value> {
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
     for (i, element) in elements.iter().enumerate() {
-        let n = element
-            .get("sensorReport")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        for j in 0..n {
-            let at = format!("/sensorElementList/{i}/sensorReport/{j}");
-            set(&format!("{at}/type"), Vocab::MeasurementType);
-            set(&format!("{at}/exception"), Vocab::SensorAlert);
+        for j in 0..len(element.get("sensorReport")) {
+            let report = [Key("sensorElementList"), At(i), Key("sensorReport"), At(j)];
+            let with = |last| [report[0], report[1], report[2], report[3], Key(last)];
+            set(&with("type"), Vocab::MeasurementType);
+            set(&with("exception"), Vocab::SensorAlert);
         }
     }
     for part in ["set", "unset"] {
-        let n = doc
-            .pointer(&format!("/persistentDisposition/{part}"))
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
+        let n = len(doc.get("persistentDisposition").and_then(|p| p.get(part)));
         for i in 0..n {
             set(
-                &format!("/persistentDisposition/{part}/{i}"),
+                &[Key("persistentDisposition"), Key(part), At(i)],
                 Vocab::Disposition,
             );
         }
