@@ -849,7 +849,7 @@ fn super_lookup(name: &str, s: &str) -> Result<String, ParamError> {
             .map_err(|e| bad(name, format!("{s:?}: {e}")));
     }
     profile::ident(s, "")
-        .map(|i| i.key)
+        .map(|i| i.key.clone())
         .map_err(|v| bad(name, v.message))
 }
 

@@ -268,7 +268,7 @@ pub(crate) mod tests {
     }
 
     fn key(id: &str) -> String {
-        profile::ident(id, "").unwrap().key
+        profile::ident(id, "").unwrap().key.clone()
     }
 
     #[test]

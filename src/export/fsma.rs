@@ -21,6 +21,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -403,7 +404,7 @@ fn packing_lines<'a>(
     x: &Exported,
     look: &Lookup,
     parent: &'a Ident,
-    children: &'a [Ident],
+    children: &'a [Arc<Ident>],
 ) -> Vec<Line<'a>> {
     // The parent's mass is its children's when all are items; a child unit's
     // contents at the time are not recorded with the packing.
@@ -641,7 +642,7 @@ mod tests {
     use serde_json::json;
 
     fn key(id: &str) -> String {
-        profile::ident(id, "").unwrap().key
+        profile::ident(id, "").unwrap().key.clone()
     }
 
     /// A minimal RFC 4180 reader: records of fields, quotes honoured.

@@ -28,7 +28,7 @@ pub(super) fn lookup_key(s: &str) -> Result<String, Problem> {
             .map_err(|e| Problem::invalid_parameter("id", format!("{s:?}: {e}")));
     }
     profile::ident(s, "")
-        .map(|i| i.key)
+        .map(|i| i.key.clone())
         .map_err(|v| Problem::invalid_parameter("id", v.message))
 }
 

@@ -853,12 +853,11 @@ pub(super) fn put_lookups(batch: &mut BatchWriter<'_>, item: &Admitted, index: u
     if let Some(h) = content_hash(item) {
         batch.put_event_hash(&h, index);
     }
+    // One key buffer for all of the event's terms: a bagging event has fifty.
+    let mut key = Vec::with_capacity(128);
     for t in &item.terms {
-        batch.put_state(
-            crate::store::StateCf::Index,
-            &crate::state::index_key(t.tag, &t.value, item.doc.event_time_ms, index),
-            &[],
-        );
+        crate::state::write_index_key(&mut key, t.tag, &t.value, item.doc.event_time_ms, index);
+        batch.put_state(crate::store::StateCf::Index, &key, &[]);
     }
 }
 

@@ -146,7 +146,7 @@ impl World {
 }
 
 fn key(urn: &str) -> String {
-    profile::ident(urn, "").unwrap().key
+    profile::ident(urn, "").unwrap().key.clone()
 }
 
 fn keys(urns: &[&str]) -> Vec<String> {

@@ -450,9 +450,14 @@ impl<'g, 's> Tx<'g, 's> {
     }
 
     fn actor(&mut self, id: &str) -> Result<Option<ActorRecord>, StoreError> {
+        Ok(self.actor_ref(id)?.cloned())
+    }
+
+    /// [`Tx::actor`], without copying.
+    fn actor_ref(&mut self, id: &str) -> Result<Option<&ActorRecord>, StoreError> {
         match self.actors.get(id) {
-            Some(a) => Ok(Some(a.clone())),
-            None => Ok(self.group.actor(id)?.cloned()),
+            Some(a) => Ok(Some(a)),
+            None => self.group.actor(id),
         }
     }
 
@@ -590,15 +595,15 @@ impl<'g, 's> Tx<'g, 's> {
             meta.actor = Some(self.registrar(r, doc.event_time_ms)?);
         } else {
             let (actor, role) = self.authorise(doc, signer)?;
-            meta.actor = Some(actor.id.clone());
             meta.role = role;
             match &doc.action {
-                Action::Certification(c) => self.certification(c, &actor.id, doc.event_time_ms)?,
+                Action::Certification(c) => self.certification(c, &actor, doc.event_time_ms)?,
                 _ => {
-                    self.relied_on(doc, &actor.id)?;
-                    self.goods(doc, &actor.id, &mut meta, rules)?;
+                    self.relied_on(doc, &actor)?;
+                    self.goods(doc, &actor, &mut meta, rules)?;
                 }
             }
+            meta.actor = Some(actor);
         }
         meta.effects = std::mem::take(&mut self.effects);
         self.record(doc, meta);
@@ -661,7 +666,8 @@ impl<'g, 's> Tx<'g, 's> {
     }
 
     /// The actor whose key signed, valid at the event's time and holding a role for its kind.
-    fn authorise(&mut self, doc: &Document, signer: &str) -> R<(ActorRecord, String)> {
+    /// Returns the actor's id and the role.
+    fn authorise(&mut self, doc: &Document, signer: &str) -> R<(String, String)> {
         let Some(owner) = self.key_owner(signer)? else {
             return fail(
                 Refusal::UnknownActor,
@@ -670,9 +676,11 @@ impl<'g, 's> Tx<'g, 's> {
                 ),
             );
         };
-        let actor = self.actor(&owner)?.ok_or_else(|| {
-            StoreError::Corrupt(format!("key {signer} names missing actor {owner}"))
-        })?;
+        let Some(actor) = self.actor_ref(&owner)? else {
+            return Err(
+                StoreError::Corrupt(format!("key {signer} names missing actor {owner}")).into(),
+            );
+        };
         if !actor.key_valid_at(signer, doc.event_time_ms) {
             return fail(
                 Refusal::KeyNotValid,
@@ -695,7 +703,7 @@ impl<'g, 's> Tx<'g, 's> {
             );
         };
         let role = role.to_owned();
-        Ok((actor, role))
+        Ok((actor.id.clone(), role))
     }
 
     fn record(&mut self, doc: &Document, meta: EntryMeta) {
@@ -730,7 +738,7 @@ impl<'g, 's> Tx<'g, 's> {
             for (who, what) in std::iter::once((&spec.subject, "subject"))
                 .chain(spec.members.iter().map(|m| (&m.farm, "member farm")))
             {
-                if self.actor(who)?.is_none() {
+                if self.actor_ref(who)?.is_none() {
                     return fail(
                         Refusal::UnknownActor,
                         format!(
@@ -817,7 +825,7 @@ impl<'g, 's> Tx<'g, 's> {
 
     /// A new actor with its keys; neither the actor nor any of the keys may be known.
     fn register(&mut self, spec: &ActorSpec, t: i64) -> R<String> {
-        if self.actor(&spec.id)?.is_some() {
+        if self.actor_ref(&spec.id)?.is_some() {
             return fail(
                 Refusal::ActorExists,
                 format!("actor {} is already registered", spec.id),
@@ -1138,7 +1146,13 @@ impl<'g, 's> Tx<'g, 's> {
 
     /// The amount a line moves and the lot it names, with the checks every movement shares.
     fn line(&mut self, l: &Line) -> R<(LotRecord, i64)> {
-        let lot = self.existing(&l.id)?;
+        let (lot, amount) = self.line_ref(l)?;
+        Ok((lot.clone(), amount))
+    }
+
+    /// [`Tx::line`], without copying the record.
+    fn line_ref(&mut self, l: &Line) -> R<(&LotRecord, i64)> {
+        let lot = self.existing_ref(&l.id)?;
         if let Some(p) = &lot.parent {
             return fail(
                 Refusal::AlreadyPacked,
@@ -1222,7 +1236,7 @@ impl<'g, 's> Tx<'g, 's> {
                 "a shipment goes to another actor; destinationList names the signer",
             );
         }
-        if self.actor(&m.destination)?.is_none() {
+        if self.actor_ref(&m.destination)?.is_none() {
             return fail(
                 Refusal::UnknownParty,
                 format!(
@@ -1239,9 +1253,9 @@ impl<'g, 's> Tx<'g, 's> {
             to: m.destination.clone(),
         };
         for l in &m.lines {
-            let (lot, amount) = self.line(l)?;
-            Self::custody(&lot, actor, amount, &l.id.urn)?;
-            self.move_all(&lot.key, &from, &to, amount)?;
+            let (lot, amount) = self.line_ref(l)?;
+            Self::custody(lot, actor, amount, &l.id.urn)?;
+            self.move_all(&l.id.key, &from, &to, amount)?;
         }
         Ok(())
     }
@@ -1264,7 +1278,7 @@ impl<'g, 's> Tx<'g, 's> {
             actor: actor.to_owned(),
         };
         for l in &m.lines {
-            let (lot, amount) = self.line(l)?;
+            let (lot, amount) = self.line_ref(l)?;
             let pending = lot.in_transit(&m.source, actor);
             if pending == 0 {
                 return fail(
@@ -1287,7 +1301,7 @@ impl<'g, 's> Tx<'g, 's> {
                     ),
                 );
             }
-            self.move_all(&lot.key, &from, &to, amount)?;
+            self.move_all(&l.id.key, &from, &to, amount)?;
         }
         Ok(())
     }
@@ -1389,12 +1403,12 @@ impl<'g, 's> Tx<'g, 's> {
     fn pack(
         &mut self,
         parent: &Ident,
-        children: &[Ident],
+        children: &[Arc<Ident>],
         actor: &str,
         meta: &mut EntryMeta,
         rules: &Rules,
     ) -> R<()> {
-        match self.lot(&parent.key)? {
+        match self.lot_ref(&parent.key)? {
             Some(p) if p.voided_by.is_none() => {
                 if p.parent.is_some() {
                     return fail(
@@ -1402,7 +1416,7 @@ impl<'g, 's> Tx<'g, 's> {
                         format!("{} is itself packed; pack into the outer unit", parent.urn),
                     );
                 }
-                Self::custody(&p, actor, 1, &parent.urn)?;
+                Self::custody(p, actor, 1, &parent.urn)?;
             }
             _ => {
                 let unit = self.new_lot(parent, 1, actor)?;
@@ -1429,19 +1443,21 @@ impl<'g, 's> Tx<'g, 's> {
         let mut unit = self.existing(parent)?;
         let mut products = BTreeSet::new();
         let mut methods = Vec::new();
-        for c in unit.children.clone() {
-            if let Some(cl) = self.lot_ref(&c)? {
+        let children = std::mem::take(&mut unit.children);
+        for c in &children {
+            if let Some(cl) = self.lot_ref(c)? {
                 products.insert(cl.product.clone());
                 methods.push(
                     cl.growing_method
                         .clone()
                         .unwrap_or_else(|| "conventional".into()),
                 );
-                if !unit.inputs.contains(&c) {
-                    unit.inputs.push(c);
+                if !unit.inputs.contains(c) {
+                    unit.inputs.push(c.clone());
                 }
             }
         }
+        unit.children = children;
         unit.product = if products.len() == 1 {
             products.into_iter().next().flatten()
         } else {
@@ -1469,7 +1485,7 @@ impl<'g, 's> Tx<'g, 's> {
         Ok(())
     }
 
-    fn unpack(&mut self, parent: &Ident, children: &[Ident], actor: &str) -> R<()> {
+    fn unpack(&mut self, parent: &Ident, children: &[Arc<Ident>], actor: &str) -> R<()> {
         let unit = self.existing(parent)?;
         Self::custody(&unit, actor, 1, &parent.urn)?;
         let keys: Vec<String> = if children.is_empty() {
@@ -1720,7 +1736,13 @@ fn give(lot: &mut LotRecord, to: &Place, amount: i64) {
     match to {
         Place::Outside => {}
         Place::Held { actor } => {
-            *lot.held.entry(actor.clone()).or_insert(0) += amount;
+            // The holder's name is copied only when it is new to the record.
+            match lot.held.get_mut(actor) {
+                Some(held) => *held += amount,
+                None => {
+                    lot.held.insert(actor.clone(), amount);
+                }
+            }
             if !lot.handlers.contains(actor) {
                 lot.handlers.push(actor.clone());
             }

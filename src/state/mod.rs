@@ -49,10 +49,21 @@ pub fn time_bytes(ms: i64) -> [u8; 8] {
 /// `tag ‖ field ‖ 0 ‖ time ‖ index` (no field and no separator for [`tag::TIME`]). Fields are
 /// identifiers and URIs, which never contain a zero byte.
 pub fn index_key(tag: u8, field: &str, time_ms: i64, index: u64) -> Vec<u8> {
-    let mut k = index_prefix(tag, field);
+    let mut k = Vec::with_capacity(field.len() + 18);
+    write_index_key(&mut k, tag, field, time_ms, index);
+    k
+}
+
+/// [`index_key`] written into `k` (cleared first), for callers that reuse one buffer.
+pub fn write_index_key(k: &mut Vec<u8>, tag: u8, field: &str, time_ms: i64, index: u64) {
+    k.clear();
+    k.push(tag);
+    if tag != tag::TIME {
+        k.extend_from_slice(field.as_bytes());
+        k.push(0);
+    }
     k.extend_from_slice(&time_bytes(time_ms));
     k.extend_from_slice(&index.to_be_bytes());
-    k
 }
 
 pub fn index_prefix(tag: u8, field: &str) -> Vec<u8> {
@@ -85,6 +96,18 @@ mod tests {
         let ts = [i64::MIN, -1_000, -1, 0, 1, 1_700_000_000_000, i64::MAX];
         for w in ts.windows(2) {
             assert!(time_bytes(w[0]) < time_bytes(w[1]), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn index_keys_start_with_their_prefix_whatever_the_buffer_held() {
+        let mut buf = b"left over from an earlier, longer key".to_vec();
+        for (t, field) in [(tag::TIME, ""), (tag::IDENT, "/01/09521141123455/21/7")] {
+            write_index_key(&mut buf, t, field, -5, 42);
+            assert_eq!(buf, index_key(t, field, -5, 42));
+            assert!(buf.starts_with(&index_prefix(t, field)));
+            assert!(buf.ends_with(&42u64.to_be_bytes()));
+            assert_eq!(buf.len(), index_prefix(t, field).len() + 16);
         }
     }
 }

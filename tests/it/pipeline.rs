@@ -106,7 +106,10 @@ fn events_decided_on_top_of_groups_still_being_written() {
     assert_eq!(ledger.head().size, 7);
 
     // The state the pipeline wrote: the correction returned the 400 kg to the mill.
-    let key = lotline_profile::profile::ident(&lot, "").unwrap().key;
+    let key = lotline_profile::profile::ident(&lot, "")
+        .unwrap()
+        .key
+        .clone();
     let state = ledger.state();
     let record = state.lot(&key).unwrap().expect("the lot's record");
     assert_eq!(record.held_by(MILL), 1_000_000_000, "{record:?}");
@@ -210,7 +213,10 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     let check = |ledger: &Ledger| {
         let state = ledger.state();
         let lot = |uri: &str| {
-            let key = lotline_profile::profile::ident(uri, "").unwrap().key;
+            let key = lotline_profile::profile::ident(uri, "")
+                .unwrap()
+                .key
+                .clone();
             state.lot(&key).unwrap().expect("a record")
         };
         // The pallet and its bags moved once, by the accepted shipment.

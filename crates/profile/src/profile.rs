@@ -10,6 +10,8 @@
 //! Each refusal names the profile rule it enforces (`Violation::rule`), so a client can tell
 //! "this is not something lotline records" from "this is malformed".
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -286,7 +288,9 @@ pub struct Ident {
 /// One line of goods in an event: a whole EPC, or a mass of a lot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    pub id: Ident,
+    /// Shared with this thread's memo of recent identifiers: a bag is named again by the
+    /// event that packs it, and its parse is not repeated or copied.
+    pub id: Arc<Ident>,
     /// `None` for EPCs (the whole item or unit), a mass for LGTIN quantities.
     pub mass_mg: Option<i64>,
     pub pointer: String,
@@ -304,7 +308,7 @@ pub struct Plot {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Harvest {
     /// New lots or tagged items and their masses.
-    pub lots: Vec<(Ident, i64)>,
+    pub lots: Vec<(Arc<Ident>, i64)>,
     pub crop: String,
     pub variety: Option<String>,
     pub harvest_start: String,
@@ -325,7 +329,7 @@ pub struct Movement {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
-    pub id: Ident,
+    pub id: Arc<Ident>,
     pub mass_mg: i64,
     pub product: Option<String>,
 }
@@ -457,13 +461,13 @@ pub enum Action {
     Receive(Movement),
     Transform(Transform),
     Pack {
-        parent: Ident,
-        children: Vec<Ident>,
+        parent: Arc<Ident>,
+        children: Vec<Arc<Ident>>,
     },
     /// An empty list releases every child.
     Unpack {
-        parent: Ident,
-        children: Vec<Ident>,
+        parent: Arc<Ident>,
+        children: Vec<Arc<Ident>>,
     },
     /// `action` is the EPCIS action: `ADD` links the documents, `DELETE` unlinks them.
     Transaction {
@@ -508,18 +512,18 @@ impl Document {
     pub fn identifiers(&self) -> Vec<&Ident> {
         let mut out: Vec<&Ident> = Vec::new();
         match &self.action {
-            Action::Harvest(h) => out.extend(h.lots.iter().map(|(i, _)| i)),
-            Action::Ship(m) | Action::Receive(m) => out.extend(m.lines.iter().map(|l| &l.id)),
+            Action::Harvest(h) => out.extend(h.lots.iter().map(|(i, _)| &**i)),
+            Action::Ship(m) | Action::Receive(m) => out.extend(m.lines.iter().map(|l| &*l.id)),
             Action::Transform(t) => {
-                out.extend(t.inputs.iter().map(|l| &l.id));
-                out.extend(t.outputs.iter().map(|o| &o.id));
+                out.extend(t.inputs.iter().map(|l| &*l.id));
+                out.extend(t.outputs.iter().map(|o| &*o.id));
             }
             Action::Pack { parent, children } | Action::Unpack { parent, children } => {
                 out.push(parent);
-                out.extend(children.iter());
+                out.extend(children.iter().map(|c| &**c));
             }
-            Action::Transaction { lines, .. } => out.extend(lines.iter().map(|l| &l.id)),
-            Action::Observe(o) => out.extend(o.lines.iter().map(|l| &l.id)),
+            Action::Transaction { lines, .. } => out.extend(lines.iter().map(|l| &*l.id)),
+            Action::Observe(o) => out.extend(o.lines.iter().map(|l| &*l.id)),
             Action::Registrar(_) | Action::Certification(_) => {}
         }
         out
@@ -594,21 +598,21 @@ fn to_mg(quantity: f64, uom: &str, pointer: &str) -> Result<i64, Violation> {
 }
 
 /// Normalises one EPC (pure identity, tag URI or raw RFID URI) or LGTIN class URI.
-pub fn ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
+pub fn ident(s: &str, pointer: &str) -> Result<Arc<Ident>, Violation> {
     match recent_ident(s) {
-        Some(id) => Ok(Ident::clone(&id)),
+        Some(id) => Ok(Arc::clone(&id)),
         // Refusals are not remembered; parsing again builds the one that names `pointer`.
-        None => parse_ident(s, pointer),
+        None => parse_ident(s, pointer).map(Arc::new),
     }
 }
 
 /// [`ident`] of an identifier parsed recently on this thread (see [`crate::recent`]), `None`
 /// when it is not one lotline tracks.
-pub(crate) fn recent_ident(s: &str) -> Option<std::rc::Rc<Ident>> {
+pub(crate) fn recent_ident(s: &str) -> Option<std::rc::Rc<Arc<Ident>>> {
     thread_local! {
-        static RECENT: crate::recent::Recent<Ident> = crate::recent::Recent::new();
+        static RECENT: crate::recent::Recent<Arc<Ident>> = crate::recent::Recent::new();
     }
-    RECENT.with(|r| r.get_or(s, || parse_ident(s, "").ok()))
+    RECENT.with(|r| r.get_or(s, || parse_ident(s, "").ok().map(Arc::new)))
 }
 
 fn parse_ident(s: &str, pointer: &str) -> Result<Ident, Violation> {
@@ -1087,7 +1091,7 @@ fn transform(doc: &Value, kind: Kind) -> Result<Transform, Violation> {
             let class = str_at(p, "epcClass")?;
             let product = p.get("product")?.clone();
             // Normalise the key so any spelling of the class matches.
-            let key = ident(class, "").ok()?.key;
+            let key = ident(class, "").ok()?.key.clone();
             Some((key, product))
         })
         .collect();
@@ -1189,7 +1193,7 @@ fn aggregation(doc: &Value, kind: Kind) -> Result<Action, Violation> {
             "a logistic unit cannot contain itself",
         ));
     }
-    let children: Vec<Ident> = lines.into_iter().map(|l| l.id).collect();
+    let children: Vec<Arc<Ident>> = lines.into_iter().map(|l| l.id).collect();
     Ok(match kind {
         Kind::Packing => {
             if children.is_empty() {
@@ -1456,7 +1460,9 @@ mod tests {
         let first = ident(sgtin, "/epcList/0").unwrap();
         let again = ident(sgtin, "/epcList/7").unwrap();
         assert_eq!(first, again);
-        assert_eq!(first, parse_ident(sgtin, "").unwrap());
+        // The same parse, shared rather than copied.
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(*first, parse_ident(sgtin, "").unwrap());
         assert_eq!(first.class, IdClass::Item);
         assert_eq!(first.original, sgtin);
 

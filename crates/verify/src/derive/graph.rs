@@ -2,6 +2,7 @@
 //! was made from or holds, and the part of it that is the subject's history.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::claims::LotNode;
 use crate::parsed::Parsed;
@@ -104,7 +105,7 @@ impl LotGraph {
     }
 
     /// Packing creates the unit on its first use and adds the children to what it holds.
-    fn pack(&mut self, parent: &Ident, children: &[Ident], at: u64, by: &str) {
+    fn pack(&mut self, parent: &Ident, children: &[Arc<Ident>], at: u64, by: &str) {
         let unit = self
             .nodes
             .entry(parent.key.clone())
