@@ -1444,6 +1444,11 @@ impl<'g, 's> Tx<'g, 's> {
         let mut products = BTreeSet::new();
         let mut methods = Vec::new();
         let children = std::mem::take(&mut unit.children);
+        // A set of what the unit already lists, not a scan per child: a container holds
+        // hundreds of bags.
+        let mut listed: std::collections::HashSet<&str> =
+            unit.inputs.iter().map(String::as_str).collect();
+        let mut added = Vec::new();
         for c in &children {
             if let Some(cl) = self.lot_ref(c)? {
                 products.insert(cl.product.clone());
@@ -1452,11 +1457,13 @@ impl<'g, 's> Tx<'g, 's> {
                         .clone()
                         .unwrap_or_else(|| "conventional".into()),
                 );
-                if !unit.inputs.contains(c) {
-                    unit.inputs.push(c.clone());
+                if listed.insert(c) {
+                    added.push(c.clone());
                 }
             }
         }
+        drop(listed);
+        unit.inputs.extend(added);
         unit.children = children;
         unit.product = if products.len() == 1 {
             products.into_iter().next().flatten()

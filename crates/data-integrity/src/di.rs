@@ -201,11 +201,11 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
     let options = proof;
     let proof_value = proof.get("proofValue");
 
-    expect_value(&options, "type", PROOF_TYPE)?;
-    expect_value(&options, "cryptosuite", CRYPTOSUITE)?;
-    expect_value(&options, "proofPurpose", PROOF_PURPOSE)?;
+    expect_value(options, "type", PROOF_TYPE)?;
+    expect_value(options, "cryptosuite", CRYPTOSUITE)?;
+    expect_value(options, "proofPurpose", PROOF_PURPOSE)?;
 
-    let method = string_field(&options, "verificationMethod")?;
+    let method = string_field(options, "verificationMethod")?;
     let (did, key) = didkey::parse_verification_method(method).map_err(|source| {
         DiError::InvalidVerificationMethod {
             found: excerpt(method),
@@ -216,7 +216,7 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
     let created = match options.get("created") {
         None => None,
         Some(_) => {
-            let created = string_field(&options, "created")?;
+            let created = string_field(options, "created")?;
             check_created(created)?;
             Some(created.to_owned())
         }
@@ -273,7 +273,7 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
         unsecured.push(("@context", c));
     }
     let canonical = assemble_object(&mut unsecured);
-    let hash = hash_data(&options, &canonical);
+    let hash = hash_data(options, &canonical);
     // verify_strict refuses non-canonical S, small-order R and weak keys, so
     // a signature cannot be mangled into a second valid one.
     key.verify_strict(&hash, &signature)

@@ -858,9 +858,9 @@ fn normalise_identifier(s: &str) -> Option<String> {
 /// Shared with this thread's memo of recent identifiers, so a repeated one costs no parse.
 fn remembered_identifier(s: &str) -> Option<Rc<String>> {
     thread_local! {
-        static RECENT: crate::recent::Recent<String> = crate::recent::Recent::new();
+        static RECENT: crate::recent::Recent<Rc<String>> = crate::recent::Recent::new();
     }
-    RECENT.with(|r| r.get_or(s, || parse_identifier(s)))
+    RECENT.with(|r| r.get_or(s, || parse_identifier(s).map(Rc::new)))
 }
 
 /// [`remembered_identifier`], computed.

@@ -600,7 +600,7 @@ fn to_mg(quantity: f64, uom: &str, pointer: &str) -> Result<i64, Violation> {
 /// Normalises one EPC (pure identity, tag URI or raw RFID URI) or LGTIN class URI.
 pub fn ident(s: &str, pointer: &str) -> Result<Arc<Ident>, Violation> {
     match recent_ident(s) {
-        Some(id) => Ok(Arc::clone(&id)),
+        Some(id) => Ok(id),
         // Refusals are not remembered; parsing again builds the one that names `pointer`.
         None => parse_ident(s, pointer).map(Arc::new),
     }
@@ -608,7 +608,7 @@ pub fn ident(s: &str, pointer: &str) -> Result<Arc<Ident>, Violation> {
 
 /// [`ident`] of an identifier parsed recently on this thread (see [`crate::recent`]), `None`
 /// when it is not one lotline tracks.
-pub(crate) fn recent_ident(s: &str) -> Option<std::rc::Rc<Arc<Ident>>> {
+pub(crate) fn recent_ident(s: &str) -> Option<Arc<Ident>> {
     thread_local! {
         static RECENT: crate::recent::Recent<Arc<Ident>> = crate::recent::Recent::new();
     }
@@ -923,8 +923,10 @@ fn quantity_lines(doc: &Value, key: &str) -> Result<Vec<Line>, Violation> {
 }
 
 fn no_duplicates(lines: &[Line]) -> Result<(), Violation> {
-    for (i, l) in lines.iter().enumerate() {
-        if lines[..i].iter().any(|o| o.id.key == l.id.key) {
+    // A set, not a scan of the lines before: a container lists hundreds of bags.
+    let mut seen = std::collections::HashSet::with_capacity(lines.len());
+    for l in lines {
+        if !seen.insert(l.id.key.as_str()) {
             return Err(rule(
                 "identifier.unique",
                 &l.pointer,
@@ -1451,6 +1453,26 @@ fn check_did(did: &str, pointer: &str) -> Result<(), Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The schema's `uniqueItems` sees spellings; the profile sees goods. The same bag as an
+    /// EPC URI and as a Digital Link is one bag named twice.
+    #[test]
+    fn the_same_item_twice_in_one_packing_is_refused_whatever_its_spelling() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/profile/packing.json"
+        );
+        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(interpret(&doc).is_ok());
+        let first = doc["childEPCs"][0].as_str().unwrap().to_owned();
+        let link = format!("https://id.gs1.org{}", ident(&first, "").unwrap().key);
+        let children = doc["childEPCs"].as_array_mut().unwrap();
+        children.push(Value::String(link));
+        let last = children.len() - 1;
+        let refused = interpret(&doc).unwrap_err();
+        assert_eq!(refused.rule, "identifier.unique", "{refused}");
+        assert_eq!(refused.pointer, format!("/childEPCs/{last}"));
+    }
 
     /// `ident` answers from the per-thread memo after the first parse: the answer must be the
     /// parse's, and a refusal must still name where the identifier was.

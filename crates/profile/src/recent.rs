@@ -4,7 +4,8 @@
 //! the CBV event hash), and the events of one batch name the same bags, lots and pallets again:
 //! a bagging event commissions fifty bags that the next event packs onto a pallet. Parsing an
 //! EPC (tag URI, GS1 key, check digit, Digital Link path) costs far more than looking it up, so
-//! the results of recently parsed identifiers are kept on the thread that parsed them.
+//! the results of recently parsed identifiers (and the locations a site names in every event)
+//! are kept on the thread that parsed them.
 //!
 //! Only pure functions are memoised, so a hit is exactly what a fresh call would return. The memo
 //! is bounded in entries (when full it starts again empty) and in key length, so memory stays
@@ -12,7 +13,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
 
 /// foldhash rather than the standard SipHash: hashing the key is most of the cost of a hit, and
 /// a thread's memo is neither shared nor kept long enough for flooding to matter (it is bounded
@@ -28,12 +28,13 @@ const CAPACITY: usize = 8192;
 /// Link may carry a long path prefix, and such rare ones are simply not remembered).
 const MAX_KEY: usize = 256;
 
-/// Recent results of one function, keyed by its input string.
+/// Recent results of one function, keyed by its input string. `V` is cheap to clone: a shared
+/// pointer (`Rc<String>`, `Arc<Ident>`) or a small value, so a hit copies no parse.
 pub(crate) struct Recent<V> {
-    map: RefCell<HashMap<Box<str>, Rc<V>, Hasher>>,
+    map: RefCell<HashMap<Box<str>, V, Hasher>>,
 }
 
-impl<V> Recent<V> {
+impl<V: Clone> Recent<V> {
     pub(crate) fn new() -> Self {
         Recent {
             map: RefCell::new(HashMap::default()),
@@ -42,19 +43,19 @@ impl<V> Recent<V> {
 
     /// `f(key)`, from the memo when `key` was seen recently. Only `Some` results are kept: a
     /// failure is rare and its caller wants the full error, which `f` builds afresh.
-    pub(crate) fn get_or(&self, key: &str, f: impl FnOnce() -> Option<V>) -> Option<Rc<V>> {
+    pub(crate) fn get_or(&self, key: &str, f: impl FnOnce() -> Option<V>) -> Option<V> {
         if key.len() > MAX_KEY {
-            return f().map(Rc::new);
+            return f();
         }
         if let Some(v) = self.map.borrow().get(key) {
-            return Some(Rc::clone(v));
+            return Some(v.clone());
         }
-        let v = Rc::new(f()?);
+        let v = f()?;
         let mut map = self.map.borrow_mut();
         if map.len() >= CAPACITY {
             map.clear();
         }
-        map.insert(key.into(), Rc::clone(&v));
+        map.insert(key.into(), v.clone());
         Some(v)
     }
 }
@@ -72,10 +73,10 @@ mod tests {
             calls.set(calls.get() + 1);
             Some(s.len())
         };
-        assert_eq!(*memo.get_or("abc", || len("abc")).unwrap(), 3);
-        assert_eq!(*memo.get_or("abc", || len("abc")).unwrap(), 3);
+        assert_eq!(memo.get_or("abc", || len("abc")), Some(3));
+        assert_eq!(memo.get_or("abc", || len("abc")), Some(3));
         assert_eq!(calls.get(), 1);
-        assert_eq!(*memo.get_or("abcd", || len("abcd")).unwrap(), 4);
+        assert_eq!(memo.get_or("abcd", || len("abcd")), Some(4));
         assert_eq!(calls.get(), 2);
     }
 
@@ -105,7 +106,7 @@ mod tests {
                 calls.set(calls.get() + 1);
                 Some(long.len())
             });
-            assert_eq!(got.as_deref(), Some(&(MAX_KEY + 1)));
+            assert_eq!(got, Some(MAX_KEY + 1));
         }
         assert_eq!(calls.get(), 2);
         assert!(memo.map.borrow().is_empty());
@@ -116,7 +117,7 @@ mod tests {
         let memo = Recent::new();
         for i in 0..CAPACITY * 3 + 7 {
             let k = i.to_string();
-            assert_eq!(*memo.get_or(&k, || Some(i)).unwrap(), i);
+            assert_eq!(memo.get_or(&k, || Some(i)), Some(i));
         }
         assert!(memo.map.borrow().len() <= CAPACITY);
     }

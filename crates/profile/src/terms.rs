@@ -64,17 +64,27 @@ pub fn epc_key(s: &str) -> String {
 }
 
 /// The key of a location or party (SGLN, PGLN, their Digital Links), as for [`epc_key`].
+/// A site names the same few locations in every event, so keys are remembered per thread.
 pub fn location_key(s: &str) -> String {
-    if s.starts_with("http://") || s.starts_with("https://") {
-        if let Ok(dl) = gs1::digital_link::parse_digital_link(s) {
-            return dl.dl_path();
-        }
-    } else if s.starts_with("urn:epc:id:")
-        && let Ok(id) = gs1::parse_epc_uri(s)
-    {
-        return id.dl_path();
+    thread_local! {
+        static RECENT: crate::recent::Recent<String> = crate::recent::Recent::new();
     }
-    s.to_owned()
+    RECENT
+        .with(|r| r.get_or(s, || gs1_location_key(s)))
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// [`location_key`] of a GS1 key, computed; `None` for anything else.
+fn gs1_location_key(s: &str) -> Option<String> {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        gs1::digital_link::parse_digital_link(s)
+            .ok()
+            .map(|dl| dl.dl_path())
+    } else if s.starts_with("urn:epc:id:") {
+        gs1::parse_epc_uri(s).ok().map(|id| id.dl_path())
+    } else {
+        None
+    }
 }
 
 /// A bare measurement type (`Temperature`) from `gs1:MT-Temperature` or its Web Vocabulary URI.
