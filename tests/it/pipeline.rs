@@ -124,6 +124,54 @@ fn events_decided_on_top_of_groups_still_being_written() {
     assert_eq!(reopened.head().size, 7);
 }
 
+/// An event naming several lots, each created by a group that may still be in flight (not yet
+/// in the store): every lot must be read from its group, or the shipment would find it missing.
+#[test]
+fn an_event_naming_several_lots_sees_those_created_by_groups_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registrar, farm, mill) = (key(), key(), key());
+    let mut opts = LedgerOptions::default();
+    opts.rules.registrars = vec![scenario::did(&registrar)];
+    opts.max_group_events = 1;
+    let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
+
+    let lots = [crate::support::fresh_lot(), crate::support::fresh_lot()];
+    let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
+    let both = [kg(&lots[0], 1000.0), kg(&lots[1], 1000.0)];
+    let jobs: Vec<Vec<Admitted>> = vec![
+        vec![registration(&registrar, FARM, &farm)],
+        vec![registration(&registrar, MILL, &mill)],
+        vec![admit(&farm, &harvest(&lots[0], 1000.0))],
+        vec![admit(&farm, &harvest(&lots[1], 1000.0))],
+        vec![admit(&farm, &movement(true, &t(2), FARM, MILL, &[], &both))],
+        vec![admit(
+            &mill,
+            &movement(false, &t(3), FARM, MILL, &[], &both),
+        )],
+    ];
+    let rt = actix_web::rt::System::new();
+    let answers: Vec<_> = rt
+        .block_on(join_all(jobs.into_iter().map(|j| ledger.append(j))))
+        .into_iter()
+        .map(|a| a.expect("the ledger answers").pop().expect("one answer"))
+        .collect();
+    for (i, a) in answers.iter().enumerate() {
+        match a {
+            Ok(Appended::Created(r)) => assert_eq!(r.index, i as u64),
+            other => panic!("event {i} must be a new entry: {other:?}"),
+        }
+    }
+    let state = ledger.state();
+    for lot in &lots {
+        let key = lotline_profile::profile::ident(lot, "")
+            .unwrap()
+            .key
+            .clone();
+        let record = state.lot(&key).unwrap().expect("the lot's record");
+        assert_eq!(record.held_by(MILL), 1_000_000_000, "{record:?}");
+    }
+}
+
 /// A refused event is taken back whole even after some of its changes were made in the group:
 /// here a shipment whose pallet (and every bag on it) had already moved when its second line
 /// was refused, and a correction whose first reversal had already run when its second was
