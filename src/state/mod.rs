@@ -57,23 +57,24 @@ pub fn index_key(tag: u8, field: &str, time_ms: i64, index: u64) -> Vec<u8> {
 /// [`index_key`] written into `k` (cleared first), for callers that reuse one buffer.
 pub fn write_index_key(k: &mut Vec<u8>, tag: u8, field: &str, time_ms: i64, index: u64) {
     k.clear();
-    k.push(tag);
-    if tag != tag::TIME {
-        k.extend_from_slice(field.as_bytes());
-        k.push(0);
-    }
+    push_prefix(k, tag, field);
     k.extend_from_slice(&time_bytes(time_ms));
     k.extend_from_slice(&index.to_be_bytes());
 }
 
 pub fn index_prefix(tag: u8, field: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(field.len() + 18);
+    push_prefix(&mut k, tag, field);
+    k
+}
+
+/// `tag ‖ field ‖ 0` (just `tag` for [`tag::TIME`]), the part of an index key before its time.
+fn push_prefix(k: &mut Vec<u8>, tag: u8, field: &str) {
     k.push(tag);
     if tag != tag::TIME {
         k.extend_from_slice(field.as_bytes());
         k.push(0);
     }
-    k
 }
 
 /// The index key of certificate `id` under actor `actor` (subject, member or issuer):

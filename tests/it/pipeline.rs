@@ -7,7 +7,7 @@
 use crate::support::{FARM, REGISTERED, TRADER_ROLES, harvest, key, sign};
 use ed25519_dalek::SigningKey;
 use futures_util::future::join_all;
-use lotline::ledger::{Appended, Ledger, LedgerOptions};
+use lotline::ledger::{AppendError, Appended, Ledger, LedgerOptions};
 use lotline_profile::event::{self, Admitted};
 use lotline_scenario::{self as scenario, kg, movement};
 use serde_json::{Value, json};
@@ -32,14 +32,37 @@ fn registration(registrar: &SigningKey, id: &str, key: &SigningKey) -> Admitted 
     admit(registrar, &doc)
 }
 
+/// A ledger in `dir` whose registrar is `registrar`; with `one_event_groups`, each event is a
+/// group of its own, so later events are decided while earlier groups are still being written.
+fn open_ledger(
+    dir: &std::path::Path,
+    registrar: &SigningKey,
+    one_event_groups: bool,
+) -> (Ledger, LedgerOptions) {
+    let mut opts = LedgerOptions::default();
+    opts.rules.registrars = vec![scenario::did(registrar)];
+    if one_event_groups {
+        opts.max_group_events = 1;
+    }
+    let ledger = Ledger::open(dir, Some("pipeline.invalid/log"), opts.clone()).unwrap();
+    (ledger, opts)
+}
+
+/// Submits every job before any is answered, and returns each job's one answer. `join_all`
+/// polls in order, so the jobs reach the sequencer in this order.
+fn append_each(ledger: &Ledger, jobs: Vec<Vec<Admitted>>) -> Vec<Result<Appended, AppendError>> {
+    actix_web::rt::System::new()
+        .block_on(join_all(jobs.into_iter().map(|j| ledger.append(j))))
+        .into_iter()
+        .map(|a| a.expect("the ledger answers").pop().expect("one answer"))
+        .collect()
+}
+
 #[test]
 fn events_decided_on_top_of_groups_still_being_written() {
     let dir = tempfile::tempdir().unwrap();
     let (registrar, farm, mill) = (key(), key(), key());
-    let mut opts = LedgerOptions::default();
-    opts.rules.registrars = vec![scenario::did(&registrar)];
-    opts.max_group_events = 1;
-    let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts.clone()).unwrap();
+    let (ledger, opts) = open_ledger(dir.path(), &registrar, true);
 
     let lot = crate::support::fresh_lot();
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
@@ -71,14 +94,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
         // A correction waits for everything in flight to land before comparing.
         vec![admit(&mill, &declared)],
     ];
-    let rt = actix_web::rt::System::new();
-    // `join_all` polls in order, so the jobs reach the sequencer in this order; none is
-    // answered before all are sent.
-    let answers: Vec<_> = rt
-        .block_on(join_all(jobs.into_iter().map(|j| ledger.append(j))))
-        .into_iter()
-        .map(|a| a.expect("the ledger answers").pop().expect("one answer"))
-        .collect();
+    let answers = append_each(&ledger, jobs);
 
     let index = |a: &Result<Appended, _>| match a {
         Ok(Appended::Created(r)) => r.index,
@@ -88,7 +104,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
         assert_eq!(index(a), i as u64, "{a:?}");
     }
     match &answers[5] {
-        Err(lotline::ledger::AppendError::Rejected(r)) => {
+        Err(AppendError::Rejected(r)) => {
             assert_eq!(r.code, "insufficient_balance", "{r:?}")
         }
         other => panic!("overshipping must be refused: {other:?}"),
@@ -99,7 +115,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
         other => panic!("a resubmission is a duplicate of entry 5: {other:?}"),
     }
     match &answers[8] {
-        Err(lotline::ledger::AppendError::Conflict { index, .. }) => assert_eq!(*index, 5),
+        Err(AppendError::Conflict { index, .. }) => assert_eq!(*index, 5),
         other => panic!("other content under the same eventID conflicts: {other:?}"),
     }
     assert_eq!(index(&answers[9]), 6);
@@ -130,10 +146,7 @@ fn events_decided_on_top_of_groups_still_being_written() {
 fn an_event_naming_several_lots_sees_those_created_by_groups_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let (registrar, farm, mill) = (key(), key(), key());
-    let mut opts = LedgerOptions::default();
-    opts.rules.registrars = vec![scenario::did(&registrar)];
-    opts.max_group_events = 1;
-    let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
+    let (ledger, _) = open_ledger(dir.path(), &registrar, true);
 
     let lots = [crate::support::fresh_lot(), crate::support::fresh_lot()];
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
@@ -149,12 +162,7 @@ fn an_event_naming_several_lots_sees_those_created_by_groups_in_flight() {
             &movement(false, &t(3), FARM, MILL, &[], &both),
         )],
     ];
-    let rt = actix_web::rt::System::new();
-    let answers: Vec<_> = rt
-        .block_on(join_all(jobs.into_iter().map(|j| ledger.append(j))))
-        .into_iter()
-        .map(|a| a.expect("the ledger answers").pop().expect("one answer"))
-        .collect();
+    let answers = append_each(&ledger, jobs);
     for (i, a) in answers.iter().enumerate() {
         match a {
             Ok(Appended::Created(r)) => assert_eq!(r.index, i as u64),
@@ -182,9 +190,7 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     use scenario::{aggregation, bagging, sgtin, sscc};
     let dir = tempfile::tempdir().unwrap();
     let (registrar, farm, mill) = (key(), key(), key());
-    let mut opts = LedgerOptions::default();
-    opts.rules.registrars = vec![scenario::did(&registrar)];
-    let ledger = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts.clone()).unwrap();
+    let (ledger, opts) = open_ledger(dir.path(), &registrar, false);
 
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
     let (paddy, rice, other) = (
@@ -247,7 +253,7 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     let rt = actix_web::rt::System::new();
     let answers = rt.block_on(ledger.append(job)).expect("the ledger answers");
     let refused = |i: usize, code: &str| match &answers[i] {
-        Err(lotline::ledger::AppendError::Rejected(r)) => assert_eq!(r.code, code, "{r:?}"),
+        Err(AppendError::Rejected(r)) => assert_eq!(r.code, code, "{r:?}"),
         other => panic!("event {i} must be refused with {code}: {other:?}"),
     };
     refused(7, "insufficient_balance");
