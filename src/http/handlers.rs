@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     AppState, Code, Problem, audit, capture, certs, epcis, export, provenance, recall, supply,
+    tiles,
 };
 use crate::ledger::{AppendError, Appended, LedgerError};
 use data_integrity::json;
@@ -48,7 +49,8 @@ impl Router<'_, '_> {
     /// A resource answering `methods` (GET implies HEAD) on `path`.
     fn resource(&mut self, path: &str, methods: &[&'static str], resource: actix_web::Resource) {
         if let Some(seen) = self.seen.as_deref_mut() {
-            seen.extend(methods.iter().map(|m| (*m, path.to_owned())));
+            let template = without_patterns(path);
+            seen.extend(methods.iter().map(|m| (*m, template.clone())));
         }
         self.cfg.service(resource);
     }
@@ -91,6 +93,24 @@ impl Router<'_, '_> {
     }
 }
 
+/// A route's path template as OpenAPI writes it: `{name:regex}` is `{name}`.
+fn without_patterns(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let (mut in_name, mut in_pattern) = (false, false);
+    for c in path.chars() {
+        match c {
+            '{' => in_name = true,
+            ':' if in_name => in_pattern = true,
+            '}' => (in_name, in_pattern) = (false, false),
+            _ => {}
+        }
+        if !in_pattern || c == '}' {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn register(r: &mut Router<'_, '_>) {
     r.get("/", index)
         .get("/healthz", healthz)
@@ -100,6 +120,8 @@ fn register(r: &mut Router<'_, '_>) {
         .get("/docs/api", super::openapi::docs_page)
         .get("/v1/log", log_info)
         .get("/v1/checkpoint", checkpoint)
+        .get("/tlog/checkpoint", tiles::get_checkpoint)
+        .get("/tlog/tile/{path:.*}", tiles::get_tile)
         .methods("/v1/events", &["GET", "POST"], "GET, HEAD, POST", |res| {
             res.route(web::post().to(post_event))
                 .route(web::route().guard(read_guard()).to(supply::query_events))
@@ -281,6 +303,7 @@ async fn index(data: Data) -> HttpResponse {
             "entryProof": "/v1/entries/{index}/proof",
             "inclusionProof": "/v1/proofs/inclusion/{index}?treeSize=N",
             "consistencyProof": "/v1/proofs/consistency?from=M&to=N",
+            "tiledLog": "/tlog/ (C2SP tlog-tiles: checkpoint, tile/<L>/<N>, tile/entries/<N>)",
             "schemas": event::SCHEMAS.iter().map(|(n, _)| format!("/v1/schemas/{n}")).collect::<Vec<_>>(),
             "health": "/healthz",
             "ready": "/readyz",
@@ -329,9 +352,14 @@ async fn log_info(data: Data) -> HttpResponse {
 /// The latest checkpoint, revalidated on every use (a newer one may be signed any second); its
 /// ETag is its size and root, so a client polling for a new one gets `304` until there is.
 async fn checkpoint(data: Data, req: HttpRequest) -> HttpResponse {
+    checkpoint_answer(&data, &req)
+}
+
+/// The answer of `/v1/checkpoint` and of the tiled log's `/tlog/checkpoint`.
+pub(super) fn checkpoint_answer(data: &AppState, req: &HttpRequest) -> HttpResponse {
     let cp = data.ledger.head().checkpoint;
     let etag = format!("\"c{}-{}\"", cp.size, hex12(&cp.root));
-    validated(&req, etag, "no-cache", || cp.note.clone())
+    validated(req, etag, "no-cache", || cp.note.clone())
 }
 
 /// Hex of the first 12 bytes of a hash, for ETags.

@@ -24,6 +24,7 @@ pub mod request_id;
 mod server;
 mod stream;
 mod supply;
+mod tiles;
 
 use std::sync::Arc;
 

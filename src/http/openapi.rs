@@ -27,6 +27,11 @@ use utoipa::openapi::{
 use super::Code;
 use lotline_profile::event;
 
+/// A tile path as C2SP tlog-tiles spells it (the server also checks the level is at most 63 and
+/// that the index has no leading `x000/`).
+const TILE_PATH_PATTERN: &str =
+    r"^(0|[1-9][0-9]?|entries)/(x[0-9]{3}/)*[0-9]{3}(\.p/([1-9][0-9]?|[1-9][0-9]{2}))?$";
+
 /// One operation of the table: what the builder needs, in a few words each.
 struct Op {
     method: &'static str,
@@ -280,6 +285,10 @@ fn operations() -> Vec<Op> {
         op("get", "/docs/api", "apiDocs", "operations").summary("This document as a page").ok(200, "an HTML page", vec![("text/html", string())]),
         op("get", "/v1/log", "logInfo", "log").summary("The log: origin, verifier key, size, checkpoint").json(200, "the log", r("LogInfo")),
         op("get", "/v1/checkpoint", "checkpoint", "log").summary("The latest signed checkpoint (a C2SP signed note)").ok(200, "the checkpoint note", vec![("text/plain", string())]).ok(304, "not modified: the If-None-Match ETag is current", vec![]),
+        op("get", "/tlog/checkpoint", "tlogCheckpoint", "log").summary("The latest signed checkpoint, at the C2SP tlog-tiles prefix /tlog/ (the same note as /v1/checkpoint)").ok(200, "the checkpoint note", vec![("text/plain", string())]).ok(304, "not modified: the If-None-Match ETag is current", vec![]),
+        op("get", "/tlog/tile/{path}", "tlogTile", "log").summary("A C2SP tlog-tiles resource: a hash tile <L>/<N>[.p/<W>] (256 or W hashes of 32 bytes) or an entry bundle entries/<N>[.p/<W>] (each entry's canonical bytes after a big-endian 16-bit length); served once the latest checkpoint covers it, and never changed")
+            .path_param("path", json!({"type": "string", "pattern": TILE_PATH_PATTERN}), "the tile's path below /tlog/tile/, in its only spelling: e.g. 0/x001/x234/067, 1/000.p/17, entries/000")
+            .ok(200, "the tile's hashes, or the entry bundle", vec![("application/octet-stream", json!({"type": "string", "contentMediaType": "application/octet-stream"}))]).errors(&[400, 404, 422]),
         op("get", "/v1/entries/{index}", "getEntry", "log").summary("An entry and its receipt")
             .path_param("index", json!({"type": "integer", "minimum": 0}), "the entry's index")
             .json(200, "the entry", r("Entry")).errors(&[400, 404]),

@@ -71,6 +71,7 @@ pub enum Code {
     HistoryTooLarge,
     ExportTooLarge,
     TraceTooLarge,
+    EntryTooLargeForBundle,
     Overloaded,
     NotYetCheckpointed,
     Unavailable,
@@ -103,6 +104,7 @@ impl Code {
             Code::HistoryTooLarge => "history_too_large",
             Code::ExportTooLarge => "export_too_large",
             Code::TraceTooLarge => "trace_too_large",
+            Code::EntryTooLargeForBundle => "entry_too_large_for_bundle",
             Code::Overloaded => "overloaded",
             Code::NotYetCheckpointed => "not_yet_checkpointed",
             Code::Unavailable => "unavailable",
@@ -134,6 +136,7 @@ impl Code {
             Code::HistoryTooLarge,
             Code::ExportTooLarge,
             Code::TraceTooLarge,
+            Code::EntryTooLargeForBundle,
             Code::Overloaded,
             Code::NotYetCheckpointed,
             Code::Unavailable,
@@ -184,6 +187,9 @@ impl Code {
                 422,
                 "The downstream trace is larger than one answer carries",
             ),
+            Code::EntryTooLargeForBundle => {
+                (422, "An entry is larger than a C2SP entry bundle carries")
+            }
             Code::Overloaded => (503, "The ledger is busy"),
             Code::NotYetCheckpointed => (503, "No checkpoint covers this entry yet"),
             Code::Unavailable => (503, "The ledger is not accepting writes"),

@@ -34,6 +34,7 @@ use lotline_profile::entry::{self, Receipt};
 use lotline_profile::event::{Admitted, EventId};
 use tlog::merkle::{self, Frontier, Hash, ProofError};
 use tlog::note::{Checkpoint, NoteSigner, TlogProof, VerifierKey};
+use tlog::tile::Tile;
 
 use sequencer::{Job, Sequencer, Tail};
 
@@ -592,6 +593,33 @@ impl Ledger {
             return Ok(None);
         }
         Ok(self.store.node(0, index)?)
+    }
+
+    /// The hashes of a C2SP tile, or `None` if the latest signed checkpoint does not cover all
+    /// of them: a tile is served only once a checkpoint commits to it, so every tile a client
+    /// gets is one it can check against a signed root, and never changes afterwards.
+    pub fn tile(&self, tile: Tile) -> Result<Option<Vec<Hash>>, LedgerError> {
+        let covered = self.head.borrow().checkpoint.size;
+        match tile.first_node() {
+            Some((level, first)) if tile.within(covered) => Ok(Some(self.store.node_run(
+                level,
+                first,
+                tile.width().into(),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// The entries of the level-0 tile `tile` (a C2SP entry bundle, before encoding), or `None`
+    /// if the latest signed checkpoint does not cover them all (see [`Ledger::tile`]).
+    pub fn tile_entries(&self, tile: Tile) -> Result<Option<Vec<Vec<u8>>>, LedgerError> {
+        let covered = self.head.borrow().checkpoint.size;
+        match tile.first_node() {
+            Some((0, first)) if tile.within(covered) => {
+                Ok(Some(self.store.entry_run(first, tile.width().into())?))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Canonical bytes of the entry logged for `id`, if it is published (see [`Ledger::entry`]).

@@ -349,6 +349,56 @@ impl Store {
             .transpose()
     }
 
+    /// The nodes (`level`, `start`) to (`level`, `start + count - 1`), read with one range scan:
+    /// a C2SP tile. Every one must be stored.
+    pub fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
+        let mode = IteratorMode::From(&node_key(level, start), rocksdb::Direction::Forward);
+        let mut out = Vec::with_capacity(count.min(256) as usize);
+        for item in self.db.iterator_cf(self.cf(CF_MERKLE), mode) {
+            if out.len() as u64 == count {
+                break;
+            }
+            let (k, v) = item?;
+            let want = start + out.len() as u64;
+            if *k != node_key(level, want) {
+                break;
+            }
+            out.push(hash_from(&v, "merkle node")?);
+        }
+        if out.len() as u64 != count {
+            return Err(StoreError::Corrupt(format!(
+                "missing merkle node level {level} index {}",
+                start + out.len() as u64
+            )));
+        }
+        Ok(out)
+    }
+
+    /// The entries `start` to `start + count - 1`, read with one range scan: a C2SP entry
+    /// bundle. Every one must be stored.
+    pub fn entry_run(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let from = start.to_be_bytes();
+        let mode = IteratorMode::From(&from, rocksdb::Direction::Forward);
+        let mut out = Vec::with_capacity(count.min(256) as usize);
+        for item in self.db.iterator_cf(self.cf(CF_ENTRIES), mode) {
+            if out.len() as u64 == count {
+                break;
+            }
+            let (k, v) = item?;
+            if u64_at(&k, "entry key")? != start + out.len() as u64 {
+                break;
+            }
+            out.push(v.into_vec());
+        }
+        if out.len() as u64 != count {
+            return Err(StoreError::Corrupt(format!(
+                "missing entry {}",
+                start + out.len() as u64
+            )));
+        }
+        Ok(out)
+    }
+
     /// Looks up many eventIDs in one call: `(index, content digest)` for those already logged.
     pub fn event_ids(&self, ids: &[IdKey]) -> Result<Vec<Option<(u64, Hash)>>, StoreError> {
         let cf = self.cf(CF_EVENT_IDS);

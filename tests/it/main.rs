@@ -33,4 +33,5 @@ mod recall;
 mod replication;
 mod sensor;
 mod supply;
+mod tiles;
 mod tls;

@@ -1,6 +1,6 @@
 //! `lotline-bench read`: buyer reads and proof serving on the demo ledger, with the read cache
 //! on and off — the container's buyer page, its offline bundle, inclusion proofs of random
-//! entries against the latest checkpoint, and the checkpoint itself.
+//! entries against the latest checkpoint, C2SP level-0 tiles, and the checkpoint itself.
 //!
 //! The clients must not starve the server they share the cores with, so they are as cheap as a
 //! client can be: one thread each, one kept-alive connection each, a request written as bytes
@@ -41,11 +41,12 @@ pub fn run(secs: u64, concurrency: usize, filler: usize) -> Result<()> {
             let client = Client::new(&server.base, 3)?;
             let size = ledger_size(&client)?;
             let addr = server.base.trim_start_matches("http://").to_owned();
-            let kinds: [(&str, Target); 5] = [
+            let kinds: [(&str, Target); 6] = [
                 ("page", Target::Fixed(PAGE)),
                 ("page 304", Target::Revalidate(PAGE)),
                 ("bundle", Target::Fixed(BUNDLE)),
                 ("proof", Target::Proof(size)),
+                ("tile", Target::Tile(size)),
                 ("checkpoint", Target::Fixed("/v1/checkpoint")),
             ];
             for (name, target) in kinds {
@@ -117,6 +118,9 @@ enum Target {
     Revalidate(&'static str),
     /// Inclusion proofs of entries spread over a log of this size.
     Proof(u64),
+    /// C2SP level-0 tiles (8 KiB each) spread over a log of this size: the full ones, or the
+    /// partial one of a log smaller than a tile.
+    Tile(u64),
 }
 
 struct Figures {
@@ -171,6 +175,20 @@ fn load(addr: &str, target: &Target, concurrency: usize, run_for: Duration) -> R
                                 rng ^= rng >> 7;
                                 rng ^= rng << 17;
                                 path = format!("/v1/proofs/inclusion/{}", rng % size);
+                                &path
+                            }
+                            Target::Tile(size) => {
+                                rng ^= rng << 13;
+                                rng ^= rng >> 7;
+                                rng ^= rng << 17;
+                                let full = size / u64::from(tlog::tile::WIDTH);
+                                let tile = if full == 0 {
+                                    tlog::tile::Tile::containing(0, 0, *size)
+                                } else {
+                                    tlog::tile::Tile::new(0, rng % full, tlog::tile::WIDTH)
+                                };
+                                let tile = tile.context("a log with no entries has no tiles")?;
+                                path = format!("/tlog/{}", tile.path());
                                 &path
                             }
                         };
