@@ -233,8 +233,11 @@ pub(super) fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The answer for a cached representation: `304` to a conditional request that has it, else
-/// the body (`render`ed once per result and base URL) with its ETag. With the cache off, the
-/// body as before, built for this request alone, without validators.
+/// the body (`render`ed once per result and base URL) with its ETag. A client that accepts gzip
+/// gets the body gzipped, also once per result (a bundle is ~600 KB of JSON: compressing it for
+/// every buyer's scan would cost more than serving it), with an ETag of its own, as a different
+/// content coding needs. With the cache off, the body as before, built for this request alone,
+/// without validators (the middleware compresses it).
 fn represent(
     data: &Data,
     req: &HttpRequest,
@@ -247,19 +250,74 @@ fn represent(
     if !data.read_cache.enabled() {
         return HttpResponse::Ok().content_type(content_type).body(render());
     }
+    let gzip = accepts_gzip(req);
     let etag = v.etag(kind, base);
+    let etag = if gzip {
+        format!("{}-gzip\"", etag.trim_end_matches('"'))
+    } else {
+        etag
+    };
     if not_modified(req, &etag) {
         return HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .insert_header((header::CACHE_CONTROL, REVALIDATE))
+            .insert_header((header::VARY, "Accept-Encoding"))
             .finish();
     }
-    let body = v.rendered(kind as u8, base, render);
-    HttpResponse::Ok()
-        .content_type(content_type)
+    let mut res = HttpResponse::Ok();
+    res.content_type(content_type)
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, REVALIDATE))
-        .body(body.as_ref().clone())
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if gzip {
+        // The compressed representation is its own kind (upper case), rendered from the plain.
+        let body = v.rendered(kind.to_ascii_uppercase() as u8, base, || {
+            gzipped(&v.rendered(kind as u8, base, render))
+        });
+        // With Content-Encoding set, the compression middleware passes the body through.
+        res.insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(body)
+    } else {
+        res.body(v.rendered(kind as u8, base, render))
+    }
+}
+
+/// Whether `Accept-Encoding` takes gzip: named (or `x-gzip`, or `*` when gzip is not named)
+/// with a quality above 0.
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    let mut star = false;
+    for coding in req
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let wanted = parts.all(|p| {
+            let p = p.trim();
+            !p.strip_prefix("q=")
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        match name.as_str() {
+            "gzip" | "x-gzip" => return wanted,
+            "*" => star = wanted,
+            _ => {}
+        }
+    }
+    star
+}
+
+/// `body` gzipped (default level: it is done once per cached result).
+fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(body);
+    gz.finish().unwrap_or_default()
 }
 
 pub(super) async fn get_provenance(
@@ -375,9 +433,12 @@ pub(super) async fn resolve(
         }
     };
     let base = base_url(&req);
+    // The answer depends on Accept (page or JSON) as well as on Accept-Encoding.
     let vary = |mut r: HttpResponse| {
-        r.headers_mut()
-            .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+        r.headers_mut().insert(
+            header::VARY,
+            header::HeaderValue::from_static("Accept, Accept-Encoding"),
+        );
         r
     };
     match verified(&data, &key).await? {

@@ -35,6 +35,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 
 use super::{Bundle, Plan, Report};
@@ -48,7 +49,7 @@ use lotline_profile::profile::{self, Kind};
 const MAX_SCAN: u64 = 50_000;
 
 /// Representations rendered from one result, kept per base URL (the `Host` a client used).
-const MAX_RENDERED: usize = 8;
+const MAX_RENDERED: usize = 16;
 
 /// A bundle, its verification report, and what is served from them.
 pub struct Verified {
@@ -63,7 +64,7 @@ pub struct Verified {
     pub valid_from: u64,
     lots: Vec<String>,
     /// Rendered representations: (kind, base URL) → body.
-    rendered: Mutex<Vec<(Representation, Arc<Vec<u8>>)>>,
+    rendered: Mutex<Vec<(Representation, Bytes)>>,
 }
 
 /// A representation's kind and the base URL it was rendered for.
@@ -103,14 +104,15 @@ impl Verified {
 
     /// The body of representation `kind` for clients reaching the server at `base`, rendered
     /// by `render` the first time.
-    pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Arc<Vec<u8>> {
+    /// The body is shared, not copied, with every answer that sends it.
+    pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Bytes {
         let key = (kind, base.to_owned());
         if let Ok(r) = self.rendered.lock()
             && let Some((_, body)) = r.iter().find(|(k, _)| *k == key)
         {
             return body.clone();
         }
-        let body = Arc::new(render());
+        let body = Bytes::from(render());
         if let Ok(mut r) = self.rendered.lock() {
             if r.len() >= MAX_RENDERED {
                 r.remove(0);

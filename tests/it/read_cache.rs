@@ -182,5 +182,82 @@ fn etags_round_trip_to_304_for_pages_documents_bundles_labels_and_proofs() {
         .call()
         .unwrap();
     assert_ne!(r.header("ETag").unwrap(), html);
-    assert_eq!(r.header("Vary"), Some("Accept"));
+    assert_eq!(r.header("Vary"), Some("Accept, Accept-Encoding"));
+}
+
+/// A GET of `path` with `Accept-Encoding: accept` (and `If-None-Match: etag`): status, ETag,
+/// Content-Encoding and the body as sent.
+fn fetch_encoded(
+    server: &Server,
+    path: &str,
+    accept: &str,
+    etag: Option<&str>,
+) -> (u16, String, String, Vec<u8>) {
+    use std::io::Read as _;
+    let mut req = ureq::get(&server.url(path)).set("Accept-Encoding", accept);
+    if let Some(e) = etag {
+        req = req.set("If-None-Match", e);
+    }
+    let r = match req.call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    let header = |n: &str| r.header(n).unwrap_or("").to_owned();
+    let (status, etag, coding) = (r.status(), header("ETag"), header("Content-Encoding"));
+    let mut body = Vec::new();
+    r.into_reader().read_to_end(&mut body).unwrap();
+    (status, etag, coding, body)
+}
+
+#[test]
+fn cached_pages_documents_and_bundles_go_gzipped_to_clients_that_take_gzip() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_demo(dir.path(), SEED);
+    for path in [
+        PAGE.to_owned(),
+        provenance_path(CONTAINER),
+        format!("/v1/lots/{}/bundle", enc(CONTAINER)),
+    ] {
+        // The plain form first (after the checkpoint covering the lot's history).
+        let (status, plain_etag, _, plain) = fetch(&server, &path, None);
+        assert_eq!(status, 200, "{path}: {plain}");
+        for accept in ["gzip", "br, gzip;q=0.5", "x-gzip", "*"] {
+            let (status, etag, coding, body) = fetch_encoded(&server, &path, accept, None);
+            assert_eq!((status, coding.as_str()), (200, "gzip"), "{path} {accept}");
+            let mut unzipped = String::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_string(&mut unzipped)
+                .unwrap();
+            assert_eq!(unzipped, plain, "{path}");
+            assert!(
+                body.len() < plain.len() / 2,
+                "{path}: {} of {}",
+                body.len(),
+                plain.len()
+            );
+            // Another coding, another strong ETag; each revalidates as itself.
+            assert_ne!(etag, plain_etag, "{path}");
+            assert_eq!(fetch_encoded(&server, &path, accept, Some(&etag)).0, 304);
+            assert_eq!(
+                fetch_encoded(&server, &path, accept, Some(&plain_etag)).0,
+                200
+            );
+        }
+        for accept in [
+            "identity",
+            "gzip;q=0",
+            "br",
+            "identity, *;q=0",
+            "gzip;q=0, *",
+        ] {
+            let (status, etag, coding, body) = fetch_encoded(&server, &path, accept, None);
+            assert_eq!((status, coding.as_str()), (200, ""), "{path} {accept}");
+            assert_eq!(
+                (etag, String::from_utf8(body).unwrap()),
+                (plain_etag.clone(), plain.clone())
+            );
+        }
+    }
 }

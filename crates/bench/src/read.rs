@@ -41,10 +41,12 @@ pub fn run(secs: u64, concurrency: usize, filler: usize) -> Result<()> {
             let client = Client::new(&server.base, 3)?;
             let size = ledger_size(&client)?;
             let addr = server.base.trim_start_matches("http://").to_owned();
-            let kinds: [(&str, Target); 6] = [
+            let kinds: [(&str, Target); 8] = [
                 ("page", Target::Fixed(PAGE)),
+                ("page gzip", Target::Gzip(PAGE)),
                 ("page 304", Target::Revalidate(PAGE)),
                 ("bundle", Target::Fixed(BUNDLE)),
+                ("bundle gz", Target::Gzip(BUNDLE)),
                 ("proof", Target::Proof(size)),
                 ("tile", Target::Tile(size)),
                 ("checkpoint", Target::Fixed("/v1/checkpoint")),
@@ -116,6 +118,8 @@ enum Target {
     Fixed(&'static str),
     /// The same path with the ETag its first answer had: `304` answers.
     Revalidate(&'static str),
+    /// The same path, accepting gzip as browsers do.
+    Gzip(&'static str),
     /// Inclusion proofs of entries spread over a log of this size.
     Proof(u64),
     /// C2SP level-0 tiles (8 KiB each) spread over a log of this size: the full ones, or the
@@ -138,7 +142,7 @@ fn load(addr: &str, target: &Target, concurrency: usize, run_for: Duration) -> R
     let etag = match target {
         Target::Revalidate(path) => {
             let mut c = Conn::open(addr)?;
-            let (status, etag) = c.get(path, None)?;
+            let (status, etag) = c.get(path, None, false)?;
             if status != 200 || etag.is_none() {
                 bail!("{path}: {status}, no ETag");
             }
@@ -169,7 +173,7 @@ fn load(addr: &str, target: &Target, concurrency: usize, run_for: Duration) -> R
                         }
                         let path;
                         let p = match target {
-                            Target::Fixed(p) | Target::Revalidate(p) => *p,
+                            Target::Fixed(p) | Target::Revalidate(p) | Target::Gzip(p) => *p,
                             Target::Proof(size) => {
                                 rng ^= rng << 13;
                                 rng ^= rng >> 7;
@@ -193,7 +197,8 @@ fn load(addr: &str, target: &Target, concurrency: usize, run_for: Duration) -> R
                             }
                         };
                         let started = Instant::now();
-                        let (status, _) = c.get(p, etag.as_deref())?;
+                        let gzip = matches!(target, Target::Gzip(_));
+                        let (status, _) = c.get(p, etag.as_deref(), gzip)?;
                         let want = if etag.is_some() { 304 } else { 200 };
                         if status != want {
                             bail!("{p}: {status}, expected {want}");
@@ -291,12 +296,17 @@ impl Conn {
         })
     }
 
-    /// GETs `path` (conditionally on `etag`) as a browser wanting HTML would, without
-    /// compression; returns the status and the ETag, the body read and dropped.
-    fn get(&mut self, path: &str, etag: Option<&str>) -> Result<(u16, Option<String>)> {
+    /// GETs `path` (conditionally on `etag`) as a browser wanting HTML would, accepting gzip or
+    /// not; returns the status and the ETag, the body read and dropped.
+    fn get(&mut self, path: &str, etag: Option<&str>, gzip: bool) -> Result<(u16, Option<String>)> {
         let cond = etag.map_or(String::new(), |e| format!("If-None-Match: {e}\r\n"));
+        let coding = if gzip {
+            "Accept-Encoding: gzip\r\n"
+        } else {
+            ""
+        };
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/html\r\n{cond}\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: text/html\r\n{coding}{cond}\r\n",
             self.host
         );
         self.reader.get_mut().write_all(req.as_bytes())?;
@@ -308,7 +318,7 @@ impl Conn {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .with_context(|| format!("not an HTTP answer: {:?}", self.line))?;
-        let (mut length, mut etag) = (0usize, None);
+        let (mut length, mut etag, mut chunked) = (0usize, None, false);
         loop {
             self.line.clear();
             if self.reader.read_line(&mut self.line)? == 0 {
@@ -326,7 +336,29 @@ impl Conn {
             } else if name.eq_ignore_ascii_case("etag") {
                 etag = Some(value.trim().to_owned());
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                bail!("{path}: chunked answers are not read by this client");
+                // What a middleware compressing on the fly sends.
+                chunked = value.trim().eq_ignore_ascii_case("chunked");
+            }
+        }
+        if chunked {
+            loop {
+                self.line.clear();
+                self.reader.read_line(&mut self.line)?;
+                let size = self.line.trim_end().split(';').next().unwrap_or("");
+                let mut size = usize::from_str_radix(size, 16)
+                    .with_context(|| format!("{path}: chunk size {:?}", self.line))?;
+                if size == 0 {
+                    // No trailers are sent: the empty line ends the answer.
+                    self.line.clear();
+                    self.reader.read_line(&mut self.line)?;
+                    return Ok((status, etag));
+                }
+                size += 2; // the chunk's CRLF
+                while size > 0 {
+                    let n = self.sink.len().min(size);
+                    self.reader.read_exact(&mut self.sink[..n])?;
+                    size -= n;
+                }
             }
         }
         while length > 0 {
