@@ -384,6 +384,8 @@ fn validated(
         .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control))
+        // A few hundred bytes: not worth compressing, and one strong ETag names one body.
+        .insert_header(header::ContentEncoding::Identity)
         .body(body())
 }
 

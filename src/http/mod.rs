@@ -83,3 +83,85 @@ pub struct CaptureLimits {
     pub max_events: usize,
     pub max_bytes: usize,
 }
+
+/// Whether `Accept-Encoding` takes gzip: named (or `x-gzip`, or `*` when gzip is not named)
+/// with a weight above 0.
+pub(crate) fn accepts_gzip(req: &actix_web::HttpRequest) -> bool {
+    let mut star = false;
+    for coding in req
+        .headers()
+        .get_all(actix_web::http::header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // RFC 9110 §12.4.2: the weight's name is case-insensitive.
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, q)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        match name.as_str() {
+            "gzip" | "x-gzip" => return !refused,
+            "*" => star = !refused,
+            _ => {}
+        }
+    }
+    star
+}
+
+/// `body` gzipped at the default level.
+pub(crate) fn gzipped(body: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::default(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(body);
+    gz.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn gzip_is_taken_when_named_or_starred_with_a_weight_above_zero() {
+        let takes = |v: &str| {
+            accepts_gzip(
+                &TestRequest::default()
+                    .insert_header(("Accept-Encoding", v))
+                    .to_http_request(),
+            )
+        };
+        for yes in [
+            "gzip",
+            "GZIP",
+            "br, gzip;q=0.5",
+            "x-gzip",
+            "*",
+            "deflate, *;q=0.1",
+        ] {
+            assert!(takes(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "identity",
+            "deflate",
+            "br",
+            "gzip;q=0",
+            "gzip;Q=0",
+            "gzip; q=0.000",
+            "gzip;q=0, *",
+            "*;q=0",
+            "gzipped",
+        ] {
+            assert!(!takes(no), "{no}");
+        }
+        assert!(!accepts_gzip(&TestRequest::default().to_http_request()));
+    }
+}

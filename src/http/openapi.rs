@@ -27,10 +27,10 @@ use utoipa::openapi::{
 use super::Code;
 use lotline_profile::event;
 
-/// A tile path as C2SP tlog-tiles spells it (the server also checks the level is at most 63 and
-/// that the index has no leading `x000/`).
-const TILE_PATH_PATTERN: &str =
-    r"^(0|[1-9][0-9]?|entries)/(x[0-9]{3}/)*[0-9]{3}(\.p/([1-9][0-9]?|[1-9][0-9]{2}))?$";
+/// A tile path as C2SP tlog-tiles spells it: level 0 to 63 or `entries`, the index, a partial
+/// width 1 to 255 (the server also checks that the index has no leading `x000/` and fits 64
+/// bits).
+const TILE_PATH_PATTERN: &str = r"^([0-9]|[1-5][0-9]|6[0-3]|entries)/(x[0-9]{3}/)*[0-9]{3}(\.p/([1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$";
 
 /// One operation of the table: what the builder needs, in a few words each.
 struct Op {

@@ -363,6 +363,9 @@ impl ResponseError for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
+        // A refusal describes this moment (a lot or tile not there yet, a busy ledger): no cache
+        // may keep it and answer later requests with it.
+        res.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
         if let Some(s) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, s.to_string()));
         }

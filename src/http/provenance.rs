@@ -5,7 +5,7 @@
 //! runs (`provenance::verify`, with the log's own key), so what the API and the buyer page say
 //! is exactly what `lotline verify` would say of the downloaded bundle.
 
-use actix_web::http::header;
+use actix_web::http::header::{self, ContentEncoding};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -250,7 +250,7 @@ fn represent(
     if !data.read_cache.enabled() {
         return HttpResponse::Ok().content_type(content_type).body(render());
     }
-    let gzip = accepts_gzip(req);
+    let gzip = super::accepts_gzip(req);
     let etag = v.etag(kind, base);
     let etag = if gzip {
         format!("{}-gzip\"", etag.trim_end_matches('"'))
@@ -272,52 +272,16 @@ fn represent(
     if gzip {
         // The compressed representation is its own kind (upper case), rendered from the plain.
         let body = v.rendered(kind.to_ascii_uppercase() as u8, base, || {
-            gzipped(&v.rendered(kind as u8, base, render))
+            super::gzipped(&v.rendered(kind as u8, base, render))
         });
         // With Content-Encoding set, the compression middleware passes the body through.
-        res.insert_header((header::CONTENT_ENCODING, "gzip"))
-            .body(body)
+        res.insert_header(ContentEncoding::Gzip).body(body)
     } else {
-        res.body(v.rendered(kind as u8, base, render))
+        // Not compressed on the fly either (a client taking only deflate): one strong ETag
+        // names one body.
+        res.insert_header(ContentEncoding::Identity)
+            .body(v.rendered(kind as u8, base, render))
     }
-}
-
-/// Whether `Accept-Encoding` takes gzip: named (or `x-gzip`, or `*` when gzip is not named)
-/// with a quality above 0.
-fn accepts_gzip(req: &HttpRequest) -> bool {
-    let mut star = false;
-    for coding in req
-        .headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut parts = coding.split(';');
-        let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let wanted = parts.all(|p| {
-            let p = p.trim();
-            !p.strip_prefix("q=")
-                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
-        });
-        match name.as_str() {
-            "gzip" | "x-gzip" => return wanted,
-            "*" => star = wanted,
-            _ => {}
-        }
-    }
-    star
-}
-
-/// `body` gzipped (default level: it is done once per cached result).
-fn gzipped(body: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut gz = flate2::write::GzEncoder::new(
-        Vec::with_capacity(body.len() / 4),
-        flate2::Compression::default(),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = gz.write_all(body);
-    gz.finish().unwrap_or_default()
 }
 
 pub(super) async fn get_provenance(

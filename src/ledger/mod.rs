@@ -91,6 +91,17 @@ pub enum LedgerError {
     NotYetCheckpointed { index: u64 },
 }
 
+/// A C2SP entry bundle, or why there is none.
+#[derive(Debug)]
+pub enum EntryBundle {
+    /// The encoded bundle.
+    Bundle(Vec<u8>),
+    /// The latest signed checkpoint (of `size` entries) does not cover all of it yet.
+    NotCovered { size: u64 },
+    /// Entry `index` is `len` bytes, more than a bundle's 16-bit length can say.
+    TooLarge { index: u64, len: usize },
+}
+
 /// Outcome of one event handed to the sequencer.
 #[derive(Debug, Clone)]
 pub enum Appended {
@@ -610,16 +621,24 @@ impl Ledger {
         }
     }
 
-    /// The entries of the level-0 tile `tile` (a C2SP entry bundle, before encoding), or `None`
-    /// if the latest signed checkpoint does not cover them all (see [`Ledger::tile`]).
-    pub fn tile_entries(&self, tile: Tile) -> Result<Option<Vec<Vec<u8>>>, LedgerError> {
+    /// The C2SP entry bundle of the level-0 tile `tile`: its entries, each after its length.
+    pub fn entry_bundle(&self, tile: Tile) -> Result<EntryBundle, LedgerError> {
         let covered = self.head.borrow().checkpoint.size;
-        match tile.first_node() {
-            Some((0, first)) if tile.within(covered) => {
-                Ok(Some(self.store.entry_run(first, tile.width().into())?))
-            }
-            _ => Ok(None),
-        }
+        let first = match tile.first_node() {
+            Some((0, first)) if tile.within(covered) => first,
+            _ => return Ok(EntryBundle::NotCovered { size: covered }),
+        };
+        let entries =
+            match self
+                .store
+                .entry_run(first, tile.width().into(), tlog::tile::MAX_BUNDLED_ENTRY)?
+            {
+                Ok(entries) => entries,
+                Err((index, len)) => return Ok(EntryBundle::TooLarge { index, len }),
+            };
+        let bundle = tlog::tile::write_bundle(entries.iter().map(Vec::as_slice))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(EntryBundle::Bundle(bundle))
     }
 
     /// Canonical bytes of the entry logged for `id`, if it is published (see [`Ledger::entry`]).

@@ -103,22 +103,28 @@ impl Verified {
     }
 
     /// The body of representation `kind` for clients reaching the server at `base`, rendered
-    /// by `render` the first time.
-    /// The body is shared, not copied, with every answer that sends it.
+    /// by `render` the first time. The body is shared, not copied, with every answer that sends
+    /// it. `render` runs without the lock held (it may ask for another representation); when
+    /// requests race, the first body stored is the one kept and returned to all.
     pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Bytes {
         let key = (kind, base.to_owned());
-        if let Ok(r) = self.rendered.lock()
-            && let Some((_, body)) = r.iter().find(|(k, _)| *k == key)
-        {
-            return body.clone();
+        let stored = |r: &[(Representation, Bytes)]| {
+            r.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
+        };
+        if let Some(body) = self.rendered.lock().ok().and_then(|r| stored(&r)) {
+            return body;
         }
         let body = Bytes::from(render());
-        if let Ok(mut r) = self.rendered.lock() {
-            if r.len() >= MAX_RENDERED {
-                r.remove(0);
-            }
-            r.push((key, body.clone()));
+        let Ok(mut r) = self.rendered.lock() else {
+            return body;
+        };
+        if let Some(first) = stored(&r) {
+            return first;
         }
+        if r.len() >= MAX_RENDERED {
+            r.remove(0);
+        }
+        r.push((key, body.clone()));
         body
     }
 

@@ -375,8 +375,16 @@ impl Store {
     }
 
     /// The entries `start` to `start + count - 1`, read with one range scan: a C2SP entry
-    /// bundle. Every one must be stored.
-    pub fn entry_run(&self, start: u64, count: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+    /// bundle. Every one must be stored. The read stops at the first entry longer than
+    /// `max_len`, which comes back as `Err((index, length))`, so a run of large entries is never
+    /// held in memory only to be refused.
+    #[allow(clippy::type_complexity)]
+    pub fn entry_run(
+        &self,
+        start: u64,
+        count: u64,
+        max_len: usize,
+    ) -> Result<Result<Vec<Vec<u8>>, (u64, usize)>, StoreError> {
         let from = start.to_be_bytes();
         let mode = IteratorMode::From(&from, rocksdb::Direction::Forward);
         let mut out = Vec::with_capacity(count.min(256) as usize);
@@ -385,8 +393,12 @@ impl Store {
                 break;
             }
             let (k, v) = item?;
-            if u64_at(&k, "entry key")? != start + out.len() as u64 {
+            let index = start + out.len() as u64;
+            if u64_at(&k, "entry key")? != index {
                 break;
+            }
+            if v.len() > max_len {
+                return Ok(Err((index, v.len())));
             }
             out.push(v.into_vec());
         }
@@ -396,7 +408,7 @@ impl Store {
                 start + out.len() as u64
             )));
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
     /// Looks up many eventIDs in one call: `(index, content digest)` for those already logged.
