@@ -133,6 +133,8 @@ fn start(
             .wrap(actix_web::middleware::from_fn(super::metrics::record))
             // Large answers (a bundle is ~600 KB of JSON) go gzipped to clients that accept it.
             .wrap(actix_web::middleware::Compress::default())
+            // Outside Compress: takes away the `identity` marker it was told to pass by.
+            .wrap(actix_web::middleware::from_fn(drop_identity_coding))
             .wrap(actix_web::middleware::from_fn(super::request_id::assign))
             // Only with origins configured: actix-cors refuses requests from other origins.
             .wrap(actix_web::middleware::Condition::new(
@@ -218,6 +220,25 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
         };
     }
     c
+}
+
+/// `Content-Encoding: identity` is how a handler tells the compression middleware to leave a
+/// body as it is (a cached representation, a hash tile); RFC 9110 §8.4.1 keeps `identity` out of
+/// answers, so the marker is removed once the middleware has passed.
+async fn drop_identity_coding(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::CONTENT_ENCODING;
+    let mut res = next.call(req).await?;
+    if res
+        .headers()
+        .get(CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        res.headers_mut().remove(CONTENT_ENCODING);
+    }
+    Ok(res)
 }
 
 /// Turns Nagle's algorithm off on an accepted connection (`TCP_NODELAY`), plain or TLS. An

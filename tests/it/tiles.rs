@@ -11,15 +11,31 @@ use tlog::tile::{self, Tile, TileReader};
 
 /// A GET whose body is bytes: status, headers asked for, body.
 fn fetch(server: &Server, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let resp = match server.agent().get(&server.url(path)).call() {
+    fetch_with(server, path, "identity")
+}
+
+/// [`fetch`] with `Accept-Encoding: accept`.
+fn fetch_with(server: &Server, path: &str, accept: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let req = server
+        .agent()
+        .get(&server.url(path))
+        .set("Accept-Encoding", accept);
+    let resp = match req.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("GET {path}: {e}"),
     };
-    let headers = ["content-type", "cache-control", "content-encoding"]
-        .iter()
-        .filter_map(|h| resp.header(h).map(|v| (h.to_string(), v.to_owned())))
-        .collect();
+    let headers = [
+        "content-type",
+        "cache-control",
+        "content-encoding",
+        "content-length",
+        "transfer-encoding",
+        "vary",
+    ]
+    .iter()
+    .filter_map(|h| resp.header(h).map(|v| (h.to_string(), v.to_owned())))
+    .collect();
     let status = resp.status();
     let mut body = Vec::new();
     resp.into_reader().read_to_end(&mut body).unwrap();
@@ -155,6 +171,25 @@ fn a_monitor_reads_the_log_from_tiles_alone_and_checks_it_against_the_signed_che
     }
     let e7: Value = serde_json::from_slice(entries[7]).unwrap();
     assert_eq!(e7, get(&server.url("/v1/entries/7")).json()["entry"]);
+    // Gzipped whole, with its length, for a client that takes gzip; hash tiles never are.
+    let (status, headers, gz) = fetch_with(&server, "/tlog/tile/entries/000", "gzip");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&headers, "vary"), Some("Accept-Encoding"));
+    assert_eq!(header(&headers, "transfer-encoding"), None);
+    let length = gz.len().to_string();
+    assert_eq!(header(&headers, "content-length"), Some(length.as_str()));
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, full);
+    assert!(gz.len() < full.len() / 2, "{} of {}", gz.len(), full.len());
+    let (_, headers, _) = fetch(&server, "/tlog/tile/entries/000");
+    assert_eq!(header(&headers, "content-encoding"), None);
+    let (status, headers, hashes) = fetch_with(&server, "/tlog/tile/0/000", "gzip, deflate");
+    assert_eq!((status, &hashes), (200, &tile0));
+    assert_eq!(header(&headers, "content-encoding"), None);
     let (status, _, partial) = fetch(&server, "/tlog/tile/entries/001.p/45");
     assert_eq!(status, 200);
     assert_eq!(tile::read_bundle(&partial).unwrap().len(), 45);
@@ -172,6 +207,13 @@ fn a_monitor_reads_the_log_from_tiles_alone_and_checks_it_against_the_signed_che
         assert!(
             p["detail"].as_str().unwrap().contains("/tlog/checkpoint"),
             "{p}"
+        );
+        // Not there yet is not for caches to remember: the next checkpoint may cover it.
+        let (_, headers, _) = fetch(&server, &format!("/tlog/tile/{path}"));
+        assert_eq!(
+            header(&headers, "cache-control"),
+            Some("no-store"),
+            "{path}"
         );
     }
     for path in [
