@@ -34,7 +34,10 @@ pub(super) async fn get_tile(
         tile::parse_path(&path).map_err(|e| Problem::invalid_parameter("tile path", e))?;
     match resource {
         Resource::Hashes(t) => {
-            let hashes = data.ledger.tile(t)?.ok_or_else(|| not_covered(&data, t))?;
+            let hashes = data
+                .ledger
+                .tile(t)?
+                .ok_or_else(|| not_covered(t, data.ledger.head().checkpoint.size))?;
             Ok(HttpResponse::Ok()
                 .content_type("application/octet-stream")
                 .insert_header((header::CACHE_CONTROL, IMMUTABLE))
@@ -70,7 +73,7 @@ pub(super) async fn get_tile(
                     });
                     Ok(res.body(body))
                 }
-                EntryBundle::NotCovered { .. } => Err(not_covered(&data, t)),
+                EntryBundle::NotCovered { size } => Err(not_covered(t, size)),
                 EntryBundle::TooLarge { index, len } => Err(Problem::new(
                     Code::EntryTooLargeForBundle,
                     format!(
@@ -89,8 +92,8 @@ pub(super) async fn get_checkpoint(data: web::Data<AppState>, req: HttpRequest) 
     super::handlers::checkpoint_answer(&data, &req)
 }
 
-fn not_covered(data: &AppState, t: Tile) -> Problem {
-    let size = data.ledger.head().checkpoint.size;
+/// The answer for a tile that the latest checkpoint, of `size` entries, does not cover.
+fn not_covered(t: Tile, size: u64) -> Problem {
     Problem::not_found(format!(
         "{t} is not in the tree of the latest checkpoint (size {size}); tiles of a tree are \
          served once a checkpoint covers them: read /tlog/checkpoint first"

@@ -29,16 +29,22 @@ fn fetch(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, Strin
     asking_again_until_checkpointed(|| fetch_once(server, path, etag), |a| (a.0, a.3.as_str()))
 }
 
-fn fetch_once(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {
-    let mut req = ureq::get(&server.url(path)).timeout(std::time::Duration::from_secs(60));
-    if let Some(e) = etag {
-        req = req.set("If-None-Match", e);
-    }
-    let r = match req.call() {
+/// Sends `req` for `path`, conditional on `etag` if given; an error status is an answer too.
+fn call(req: ureq::Request, path: &str, etag: Option<&str>) -> ureq::Response {
+    let req = match etag {
+        Some(e) => req.set("If-None-Match", e),
+        None => req,
+    };
+    match req.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("{path}: {e}"),
-    };
+    }
+}
+
+fn fetch_once(server: &Server, path: &str, etag: Option<&str>) -> (u16, String, String, String) {
+    let req = ureq::get(&server.url(path)).timeout(std::time::Duration::from_secs(60));
+    let r = call(req, path, etag);
     let status = r.status();
     let header = |n: &str| r.header(n).unwrap_or("").to_owned();
     let (etag, cc) = (header("ETag"), header("Cache-Control"));
@@ -194,15 +200,8 @@ fn fetch_encoded(
     etag: Option<&str>,
 ) -> (u16, String, String, Vec<u8>) {
     use std::io::Read as _;
-    let mut req = ureq::get(&server.url(path)).set("Accept-Encoding", accept);
-    if let Some(e) = etag {
-        req = req.set("If-None-Match", e);
-    }
-    let r = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{path}: {e}"),
-    };
+    let req = ureq::get(&server.url(path)).set("Accept-Encoding", accept);
+    let r = call(req, path, etag);
     let header = |n: &str| r.header(n).unwrap_or("").to_owned();
     let (status, etag, coding) = (r.status(), header("ETag"), header("Content-Encoding"));
     // Every coding of a cached representation is whole, sent with its length, and says what
