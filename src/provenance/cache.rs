@@ -51,6 +51,16 @@ const MAX_SCAN: u64 = 50_000;
 /// Representations rendered from one result, kept per base URL (the `Host` a client used).
 const MAX_RENDERED: usize = 16;
 
+/// What the cache charges a result, in multiples of its bundle's JSON: the bundle as parsed
+/// (about as large), its JSON, and [`RENDER_ALLOWANCE`] for what is rendered from it.
+const CHARGE: usize = 2 + RENDER_ALLOWANCE;
+
+/// Bytes of rendered representations one result keeps, in multiples of its bundle's JSON. The
+/// demo container's page, provenance document and gzipped bundle, plain and gzipped, come to
+/// 1.4 times its bundle for one `Host`; renders past the allowance are served but not kept, so
+/// clients naming many hosts cannot grow a result past what the cache charged for it.
+const RENDER_ALLOWANCE: usize = 2;
+
 /// A bundle, its verification report, and what is served from them.
 pub struct Verified {
     pub bundle: Bundle,
@@ -63,12 +73,46 @@ pub struct Verified {
     /// The log's size when the walk began: entries from this index on may be missing from it.
     pub valid_from: u64,
     lots: Vec<String>,
-    /// Rendered representations: (kind, base URL) → body.
-    rendered: Mutex<Vec<(Representation, Bytes)>>,
+    /// Rendered representations.
+    rendered: Mutex<Renders>,
 }
 
 /// A representation's kind and the base URL it was rendered for.
 type Representation = (u8, String);
+
+/// The representations rendered from one result, most recent last, within a byte allowance.
+#[derive(Default)]
+struct Renders {
+    kept: Vec<(Representation, Bytes)>,
+    /// Bytes of the bodies in `kept`.
+    bytes: usize,
+}
+
+impl Renders {
+    fn get(&self, key: &Representation) -> Option<Bytes> {
+        self.kept
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, b)| b.clone())
+    }
+
+    /// Keeps `body` under `key`, dropping the oldest representations until at most
+    /// [`MAX_RENDERED`] of at most `allowance` bytes in all are kept. A body larger than the
+    /// whole allowance is not kept.
+    fn keep(&mut self, key: Representation, body: &Bytes, allowance: usize) {
+        if body.len() > allowance {
+            return;
+        }
+        while !self.kept.is_empty()
+            && (self.kept.len() >= MAX_RENDERED || self.bytes + body.len() > allowance)
+        {
+            let (_, old) = self.kept.remove(0);
+            self.bytes -= old.len();
+        }
+        self.bytes += body.len();
+        self.kept.push((key, body.clone()));
+    }
+}
 
 impl Verified {
     /// `bundle` (built from `plan` while the log had `valid_from` entries) and the verifier's
@@ -82,7 +126,7 @@ impl Verified {
             checkpoint_size,
             valid_from,
             lots: plan.lots.iter().cloned().collect(),
-            rendered: Mutex::new(Vec::new()),
+            rendered: Mutex::new(Renders::default()),
         }
     }
 
@@ -105,26 +149,21 @@ impl Verified {
     /// The body of representation `kind` for clients reaching the server at `base`, rendered
     /// by `render` the first time. The body is shared, not copied, with every answer that sends
     /// it. `render` runs without the lock held (it may ask for another representation); when
-    /// requests race, the first body stored is the one kept and returned to all.
+    /// requests race, the first body stored is the one kept and returned to all. What is kept
+    /// stays within the result's render allowance (see [`RENDER_ALLOWANCE`]).
     pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Bytes {
         let key = (kind, base.to_owned());
-        let stored = |r: &[(Representation, Bytes)]| {
-            r.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
-        };
-        if let Some(body) = self.rendered.lock().ok().and_then(|r| stored(&r)) {
+        if let Some(body) = self.rendered.lock().ok().and_then(|r| r.get(&key)) {
             return body;
         }
         let body = Bytes::from(render());
         let Ok(mut r) = self.rendered.lock() else {
             return body;
         };
-        if let Some(first) = stored(&r) {
+        if let Some(first) = r.get(&key) {
             return first;
         }
-        if r.len() >= MAX_RENDERED {
-            r.remove(0);
-        }
-        r.push((key, body.clone()));
+        r.keep(key, &body, self.json().0.len() * RENDER_ALLOWANCE);
         body
     }
 
@@ -138,8 +177,9 @@ impl Verified {
         format!("\"{kind}{}-{}-{b}\"", self.checkpoint_size, self.json().1)
     }
 
+    /// What the cache charges for this result: its rendered representations never take more.
     fn size(&self) -> usize {
-        self.json().0.len() * 3
+        self.json().0.len() * CHARGE
     }
 }
 
@@ -217,7 +257,8 @@ impl Inner {
 
 /// The cache of verified provenance results, shared by the server's workers.
 pub struct ReadCache {
-    /// Most bytes of results kept (about three times each bundle's JSON); 0 turns it off.
+    /// Most bytes of results kept (each charged [`CHARGE`] times its bundle's JSON, which
+    /// bounds what it renders too); 0 turns it off.
     capacity: usize,
     inner: Mutex<Inner>,
     /// Held while scanning or storing, so that no result is stored past an entry scanned
@@ -401,4 +442,55 @@ fn touch(ledger: &Ledger, index: u64) -> Result<Touch, StoreError> {
         }
     }
     Ok(Touch::Keys(keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(len: usize, fill: u8) -> Bytes {
+        Bytes::from(vec![fill; len])
+    }
+
+    fn key(kind: u8, host: usize) -> Representation {
+        (kind, format!("http://host-{host}"))
+    }
+
+    #[test]
+    fn renders_stay_within_their_allowance_and_drop_the_oldest_first() {
+        let mut r = Renders::default();
+        // Clients naming ever new hosts: what is kept never passes the allowance.
+        for host in 0..100 {
+            r.keep(key(b'p', host), &body(300, host as u8), 1_000);
+            assert!(r.bytes <= 1_000, "{} bytes kept", r.bytes);
+            assert_eq!(r.bytes, r.kept.iter().map(|(_, b)| b.len()).sum::<usize>());
+            // The newest is kept, with its own body.
+            assert_eq!(r.get(&key(b'p', host)), Some(body(300, host as u8)));
+        }
+        assert_eq!(r.kept.len(), 3);
+        assert!(r.get(&key(b'p', 96)).is_none(), "the oldest went first");
+        assert!(r.get(&key(b'p', 97)).is_some());
+    }
+
+    #[test]
+    fn renders_are_bounded_in_number_as_well_as_bytes() {
+        let mut r = Renders::default();
+        for host in 0..(MAX_RENDERED + 5) {
+            r.keep(key(b'P', host), &body(1, 0), usize::MAX);
+        }
+        assert_eq!(r.kept.len(), MAX_RENDERED);
+        assert_eq!(r.bytes, MAX_RENDERED);
+        assert!(r.get(&key(b'P', 4)).is_none());
+        assert!(r.get(&key(b'P', 5)).is_some());
+    }
+
+    #[test]
+    fn a_render_larger_than_the_allowance_is_not_kept_and_evicts_nothing() {
+        let mut r = Renders::default();
+        r.keep(key(b'p', 0), &body(400, 1), 1_000);
+        r.keep(key(b'b', 0), &body(1_001, 2), 1_000);
+        assert!(r.get(&key(b'b', 0)).is_none());
+        assert_eq!(r.get(&key(b'p', 0)), Some(body(400, 1)));
+        assert_eq!(r.bytes, 400);
+    }
 }
