@@ -306,6 +306,7 @@ impl Store {
             Ticker::CompactWriteBytes,
             Ticker::FlushWriteBytes,
             Ticker::WalFileSynced,
+            Ticker::WalFileBytes,
         ] {
             out.push((t.name(), "", self.opts.get_ticker_count(t)));
         }

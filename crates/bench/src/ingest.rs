@@ -148,6 +148,7 @@ fn timed(
 ) -> Result<(Tally, Duration, Option<Duration>)> {
     register(base, streams)?;
     let tally = Tally::new(total);
+    let wal_before = wal_bytes(base);
     let cpu_before = process_cpu();
     let started = Instant::now();
     send_all(base, bodies, &tally);
@@ -155,7 +156,31 @@ fn timed(
     let cpu = process_cpu()
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
+    if let Some((after, before)) = wal_bytes(base).zip(wal_before) {
+        println!(
+            "written: {} bytes of RocksDB write-ahead log per event (entry, state and indexes)",
+            after.saturating_sub(before) / total.max(1) as u64
+        );
+    }
     Ok((tally, elapsed, cpu))
+}
+
+/// Bytes the server's RocksDB has written to its write-ahead log, from its metrics; `None` for
+/// a store without one (the replicated deployment's).
+fn wal_bytes(base: &str) -> Option<u64> {
+    let (status, text) = Client::new(base, 0).ok()?.get_text("/metrics").ok()?;
+    if status != 200 {
+        return None;
+    }
+    text.lines()
+        .find(|l| {
+            l.starts_with("lotline_rocksdb_property{")
+                && l.contains("property=\"rocksdb.wal.bytes\"")
+        })?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The replicated deployment: ingest through its sequencer and buyer reads from its nodes.
