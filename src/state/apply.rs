@@ -11,10 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-
 use super::certs::CertRecord;
+use super::codec::{Stored, decode};
 use super::plausibility::{self, method_rank};
 use super::{
     ActorRecord, DocLink, Effect, EntryMeta, Flag, FlagCode, KeySpan, LotRecord, Origin, Place,
@@ -42,18 +40,10 @@ fn fail<T>(code: Refusal, message: impl Into<String>) -> R<T> {
     Err(ApplyError::Rule(refuse(code, message)))
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 /// Encodes `v` into `buf` (cleared first, kept for the next record).
-fn encode_into<'b, T: Serialize>(buf: &'b mut Vec<u8>, v: &T) -> &'b [u8] {
+fn encode_into<'b, T: Stored>(buf: &'b mut Vec<u8>, v: &T) -> &'b [u8] {
     buf.clear();
-    // Serialising these plain records cannot fail (string keys, finite numbers); should it
-    // ever, the record is written empty, which reading it back reports as corrupt.
-    if serde_json::to_writer(&mut *buf, v).is_err() {
-        buf.clear();
-    }
+    v.encode(buf);
     buf
 }
 
@@ -247,7 +237,7 @@ where
     Ok(cache.get(key).and_then(|c| c.rec.as_ref()))
 }
 
-fn stored<T: DeserializeOwned>(
+fn stored<T: Stored>(
     store: &Store,
     cf: StateCf,
     key: &[u8],

@@ -12,6 +12,7 @@
 //! events depend on it.
 
 mod apply;
+pub mod codec;
 pub mod query;
 
 pub use apply::{ApplyError, Changes, GroupState};

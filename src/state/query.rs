@@ -4,9 +4,8 @@
 //! Every read is a point lookup or a range scan of one index: its cost follows the size of the
 //! answer, never the size of the log.
 
-use serde::de::DeserializeOwned;
-
 use super::certs::CertRecord;
+use super::codec::decode;
 use super::{ActorRecord, EntryMeta, LotRecord, Origin, index_prefix, tag, time_bytes};
 use crate::store::{StateCf, Store, StoreError};
 
@@ -48,25 +47,12 @@ pub struct Page {
     pub next: Option<Vec<u8>>,
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
-}
-
 impl<'a> StateReader<'a> {
     pub fn new(store: &'a Store) -> Self {
         StateReader { store }
     }
 
     pub fn lot(&self, key: &str) -> Result<Option<LotRecord>, StoreError> {
-        self.store
-            .state(StateCf::Lots, key.as_bytes())?
-            .map(|b| decode(&b, "lot record"))
-            .transpose()
-    }
-
-    /// A lot's record decoded as `T`, a view of some of its members: cheaper than
-    /// [`StateReader::lot`] for reads of many lots that need few members.
-    pub fn lot_as<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         self.store
             .state(StateCf::Lots, key.as_bytes())?
             .map(|b| decode(&b, "lot record"))

@@ -21,8 +21,8 @@
 //! | `service`   | `job/`, `query/`, `sub/` ‖ id        | this node's capture jobs, named queries and subscriptions (JSON, `crate::epcis`); not derived from the log, changed in place |
 //! | `actors`    | actor id (UTF-8)                     | the actor's record (JSON, `state::ActorRecord`)  |
 //! | `keys`      | `did:key`                            | the id of the actor the key belongs to          |
-//! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (JSON, `state::LotRecord`)      |
-//! | `entry_meta`| index, u64 big-endian                | what the rules derived from the entry (JSON, `state::EntryMeta`) |
+//! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (binary, `state::codec`; JSON before it) |
+//! | `entry_meta`| index, u64 big-endian                | what the rules derived from the entry (binary, `state::codec`; JSON before it) |
 //! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::index_key`; certificates by holder and by issuer: tag ‖ actor ‖ 0 ‖ certificate id (`state::certs::holder_key`) |
 //! | `certs`     | certificate id (a URI)               | the certificate's record (JSON, `state::certs::CertRecord`) |
 //!

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use crate::state::query::{Scan, StateReader};
 use crate::state::{EntryMeta, LotRecord};
 use crate::store::StoreError;
@@ -70,7 +68,7 @@ impl History for LedgerHistory<'_> {
     }
 
     fn lot(&self, key: &str) -> Result<Option<LotFacts>, StoreError> {
-        self.reader.lot_as(key)
+        Ok(self.reader.lot(key)?.as_ref().map(LotFacts::from))
     }
 
     fn has_later(&self, actor: &str, from_ms: i64) -> Result<bool, StoreError> {
@@ -90,17 +88,13 @@ impl History for LedgerHistory<'_> {
     }
 }
 
-/// What the audit reads of a lot's record ([`LotRecord`]'s members of these names).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// What the audit reads of a lot's record.
+#[derive(Debug, Clone)]
 pub struct LotFacts {
     pub class: IdClass,
-    #[serde(default)]
     pub product: Option<String>,
-    #[serde(default)]
     pub growing_method: Option<String>,
     pub amount: i64,
-    #[serde(default)]
     pub held: BTreeMap<String, i64>,
 }
 
