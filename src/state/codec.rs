@@ -72,43 +72,68 @@ impl Stored for CertRecord {
 
 impl Stored for LotRecord {
     fn encode(&self, out: &mut Vec<u8>) {
+        // Taken apart whole, so that a member added to the record cannot be left out here.
+        let LotRecord {
+            id,
+            key,
+            class,
+            gtin,
+            product,
+            crop,
+            growing_method,
+            amount,
+            content_mg,
+            created_at,
+            created_by,
+            held,
+            transit,
+            consumed,
+            handlers,
+            inputs,
+            origins,
+            parent,
+            children,
+            flags,
+            documents,
+            voided_by,
+        } = self;
         let mut w = W(out);
         w.byte(V1);
-        w.str(&self.id);
-        w.str(&self.key);
-        w.byte(match self.class {
+        w.str(id);
+        w.str(key);
+        w.byte(match class {
             IdClass::Lot => 0,
             IdClass::Item => 1,
             IdClass::Unit => 2,
         });
-        w.opt_str(self.gtin.as_deref());
-        w.opt_str(self.product.as_deref());
-        w.opt_str(self.crop.as_deref());
-        w.opt_str(self.growing_method.as_deref());
-        w.int(self.amount);
-        w.int(self.content_mg);
-        w.uint(self.created_at);
-        w.str(&self.created_by);
-        w.uint(self.held.len() as u64);
-        for (actor, amount) in &self.held {
+        w.opt_str(gtin.as_deref());
+        w.opt_str(product.as_deref());
+        w.opt_str(crop.as_deref());
+        w.opt_str(growing_method.as_deref());
+        w.int(*amount);
+        w.int(*content_mg);
+        w.uint(*created_at);
+        w.str(created_by);
+        w.uint(held.len() as u64);
+        for (actor, amount) in held {
             w.str(actor);
             w.int(*amount);
         }
-        w.uint(self.transit.len() as u64);
-        for t in &self.transit {
+        w.uint(transit.len() as u64);
+        for t in transit {
             w.str(&t.from);
             w.str(&t.to);
             w.int(t.amount);
         }
-        w.int(self.consumed);
-        w.strs(&self.handlers);
-        w.strs(&self.inputs);
-        w.json_list(&self.origins);
-        w.opt_str(self.parent.as_deref());
-        w.strs(&self.children);
-        w.json_list(&self.flags);
-        w.json_list(&self.documents);
-        w.opt_uint(self.voided_by);
+        w.int(*consumed);
+        w.strs(handlers);
+        w.strs(inputs);
+        w.json_list(origins);
+        w.opt_str(parent.as_deref());
+        w.strs(children);
+        w.json_list(flags);
+        w.json_list(documents);
+        w.opt_uint(*voided_by);
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, String> {
@@ -176,15 +201,25 @@ impl Stored for LotRecord {
 
 impl Stored for EntryMeta {
     fn encode(&self, out: &mut Vec<u8>) {
+        let EntryMeta {
+            kind,
+            actor,
+            role,
+            event_time_ms,
+            flags,
+            effects,
+            corrects,
+            corrected_by,
+        } = self;
         let mut w = W(out);
         w.byte(V1);
-        w.str(self.kind.name());
-        w.opt_str(self.actor.as_deref());
-        w.str(&self.role);
-        w.int(self.event_time_ms);
-        w.json_list(&self.flags);
-        w.uint(self.effects.len() as u64);
-        for e in &self.effects {
+        w.str(kind.name());
+        w.opt_str(actor.as_deref());
+        w.str(role);
+        w.int(*event_time_ms);
+        w.json_list(flags);
+        w.uint(effects.len() as u64);
+        for e in effects {
             match e {
                 Effect::Create {
                     key,
@@ -222,8 +257,8 @@ impl Stored for EntryMeta {
                 }
             }
         }
-        w.opt_uint(self.corrects);
-        w.opt_uint(self.corrected_by);
+        w.opt_uint(*corrects);
+        w.opt_uint(*corrected_by);
     }
 
     fn decode(bytes: &[u8]) -> Result<Self, String> {
@@ -351,7 +386,10 @@ impl W<'_> {
         if v.is_empty() {
             return self.uint(0);
         }
-        let json = serde_json::to_vec(v).unwrap_or_default();
+        // These lists serialise without fail (string keys, finite numbers); should one ever
+        // not, what is written is not JSON, so reading it back reports the record corrupt
+        // instead of losing the list.
+        let json = serde_json::to_vec(v).unwrap_or_else(|_| b"!".to_vec());
         self.uint(json.len() as u64);
         self.0.extend_from_slice(&json);
     }
