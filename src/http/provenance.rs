@@ -7,6 +7,7 @@
 
 use actix_web::http::header::{self, ContentEncoding};
 use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::params::{lookup_key, urlencode};
@@ -233,7 +234,8 @@ pub(super) fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 }
 
 /// The answer for a cached representation: `304` to a conditional request that has it, else
-/// the body (`render`ed once per result and base URL) with its ETag. A client that accepts gzip
+/// the `plain` body (held by the result: rendered once per result and base URL, or the bundle's
+/// own JSON) with its ETag. A client that accepts gzip
 /// gets the body gzipped, also once per result (a bundle is ~600 KB of JSON: compressing it for
 /// every buyer's scan would cost more than serving it), with an ETag of its own, as a different
 /// content coding needs. With the cache off, the body as before, built for this request alone,
@@ -245,10 +247,10 @@ fn represent(
     kind: char,
     base: &str,
     content_type: &str,
-    render: impl FnOnce() -> Vec<u8>,
+    plain: impl FnOnce() -> Bytes,
 ) -> HttpResponse {
     if !data.read_cache.enabled() {
-        return HttpResponse::Ok().content_type(content_type).body(render());
+        return HttpResponse::Ok().content_type(content_type).body(plain());
     }
     let gzip = super::accepts_gzip(req);
     let etag = v.etag(kind, base);
@@ -272,15 +274,14 @@ fn represent(
     if gzip {
         // The compressed representation is its own kind (upper case), rendered from the plain.
         let body = v.rendered(kind.to_ascii_uppercase() as u8, base, || {
-            super::gzipped(&v.rendered(kind as u8, base, render))
+            super::gzipped(&plain())
         });
         // With Content-Encoding set, the compression middleware passes the body through.
         res.insert_header(ContentEncoding::Gzip).body(body)
     } else {
         // Not compressed on the fly either (a client taking only deflate): one strong ETag
         // names one body.
-        res.insert_header(ContentEncoding::Identity)
-            .body(v.rendered(kind as u8, base, render))
+        res.insert_header(ContentEncoding::Identity).body(plain())
     }
 }
 
@@ -299,7 +300,9 @@ pub(super) async fn get_provenance(
 /// The provenance document of `v` (JSON), from the read cache's rendering of it.
 fn provenance_document(data: &Data, req: &HttpRequest, v: &Verified, base: &str) -> HttpResponse {
     represent(data, req, v, 'p', base, "application/json", || {
-        serde_json::to_vec(&provenance_json(&v.bundle, &v.report, base)).unwrap_or_default()
+        v.rendered(b'p', base, || {
+            serde_json::to_vec(&provenance_json(&v.bundle, &v.report, base)).unwrap_or_default()
+        })
     })
 }
 
@@ -338,7 +341,7 @@ pub(super) async fn get_bundle(
         .await?
         .ok_or_else(|| not_found(&path))?;
     let mut res = represent(&data, &req, &v, 'b', "", "application/json", || {
-        v.bundle_json().to_vec()
+        v.bundle_json()
     });
     if res.status().is_success() {
         res.headers_mut().insert(
@@ -414,7 +417,11 @@ pub(super) async fn resolve(
             'h',
             &base,
             "text/html; charset=utf-8",
-            || pages::buyer_page(&buyer_view(&v.bundle, &v.report, &base)).into_bytes(),
+            || {
+                v.rendered(b'h', &base, || {
+                    pages::buyer_page(&buyer_view(&v.bundle, &v.report, &base)).into_bytes()
+                })
+            },
         ))),
         None if json => Err(not_found(req.path())),
         None => Ok(html(

@@ -56,9 +56,10 @@ const MAX_RENDERED: usize = 16;
 const CHARGE: usize = 2 + RENDER_ALLOWANCE;
 
 /// Bytes of rendered representations one result keeps, in multiples of its bundle's JSON. The
-/// demo container's page, provenance document and gzipped bundle, plain and gzipped, come to
-/// 1.4 times its bundle for one `Host`; renders past the allowance are served but not kept, so
-/// clients naming many hosts cannot grow a result past what the cache charged for it.
+/// demo container's page and provenance document, plain and gzipped, and its gzipped bundle come
+/// to 1.4 times its bundle for one `Host` (the plain bundle is the result's own JSON, not a
+/// render). Renders past the allowance are served but not kept, the least recently used dropped
+/// first, so clients naming many hosts cannot grow a result past what the cache charged for it.
 const RENDER_ALLOWANCE: usize = 2;
 
 /// A bundle, its verification report, and what is served from them.
@@ -67,7 +68,7 @@ pub struct Verified {
     pub report: Report,
     /// The bundle as served by `/v1/lots/{id}/bundle`, and hex of the first 12 bytes of its
     /// SHA-256: what the ETags are made of. Made on first use.
-    json: std::sync::OnceLock<(Vec<u8>, String)>,
+    json: std::sync::OnceLock<(Bytes, String)>,
     /// The size of the checkpoint the bundle's proofs are against.
     pub checkpoint_size: u64,
     /// The log's size when the walk began: entries from this index on may be missing from it.
@@ -80,7 +81,8 @@ pub struct Verified {
 /// A representation's kind and the base URL it was rendered for.
 type Representation = (u8, String);
 
-/// The representations rendered from one result, most recent last, within a byte allowance.
+/// The representations rendered from one result, most recently used last, within a byte
+/// allowance.
 #[derive(Default)]
 struct Renders {
     kept: Vec<(Representation, Bytes)>,
@@ -89,14 +91,16 @@ struct Renders {
 }
 
 impl Renders {
-    fn get(&self, key: &Representation) -> Option<Bytes> {
-        self.kept
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, b)| b.clone())
+    /// The body kept under `key`, which becomes the most recently used.
+    fn get(&mut self, key: &Representation) -> Option<Bytes> {
+        let i = self.kept.iter().position(|(k, _)| k == key)?;
+        let hit = self.kept.remove(i);
+        let body = hit.1.clone();
+        self.kept.push(hit);
+        Some(body)
     }
 
-    /// Keeps `body` under `key`, dropping the oldest representations until at most
+    /// Keeps `body` under `key`, dropping the least recently used representations until at most
     /// [`MAX_RENDERED`] of at most `allowance` bytes in all are kept. A body larger than the
     /// whole allowance is not kept.
     fn keep(&mut self, key: Representation, body: &Bytes, allowance: usize) {
@@ -130,9 +134,9 @@ impl Verified {
         }
     }
 
-    fn json(&self) -> &(Vec<u8>, String) {
+    fn json(&self) -> &(Bytes, String) {
         self.json.get_or_init(|| {
-            let bytes = serde_json::to_vec(&self.bundle).unwrap_or_default();
+            let bytes = Bytes::from(serde_json::to_vec(&self.bundle).unwrap_or_default());
             let digest = Sha256::digest(&bytes)[..12]
                 .iter()
                 .map(|b| format!("{b:02x}"))
@@ -141,9 +145,9 @@ impl Verified {
         })
     }
 
-    /// The bundle as served by `/v1/lots/{id}/bundle`.
-    pub fn bundle_json(&self) -> &[u8] {
-        &self.json().0
+    /// The bundle as served by `/v1/lots/{id}/bundle`, shared with the answer, not copied.
+    pub fn bundle_json(&self) -> Bytes {
+        self.json().0.clone()
     }
 
     /// The body of representation `kind` for clients reaching the server at `base`, rendered
@@ -153,10 +157,13 @@ impl Verified {
     /// stays within the result's render allowance (see [`RENDER_ALLOWANCE`]).
     pub fn rendered(&self, kind: u8, base: &str, render: impl FnOnce() -> Vec<u8>) -> Bytes {
         let key = (kind, base.to_owned());
-        if let Some(body) = self.rendered.lock().ok().and_then(|r| r.get(&key)) {
+        if let Some(body) = self.rendered.lock().ok().and_then(|mut r| r.get(&key)) {
             return body;
         }
-        let body = Bytes::from(render());
+        // Counted by length, so kept without the spare capacity rendering left.
+        let mut body = render();
+        body.shrink_to_fit();
+        let body = Bytes::from(body);
         let Ok(mut r) = self.rendered.lock() else {
             return body;
         };
@@ -470,6 +477,18 @@ mod tests {
         assert_eq!(r.kept.len(), 3);
         assert!(r.get(&key(b'p', 96)).is_none(), "the oldest went first");
         assert!(r.get(&key(b'p', 97)).is_some());
+    }
+
+    #[test]
+    fn a_representation_in_use_outlives_those_only_rendered_once() {
+        let mut r = Renders::default();
+        // The gzipped bundle, asked for by every buyer whatever the host.
+        r.keep(key(b'B', 0), &body(300, 0), 1_000);
+        for host in 1..50 {
+            assert_eq!(r.get(&key(b'B', 0)), Some(body(300, 0)), "host {host}");
+            r.keep(key(b'h', host), &body(300, 1), 1_000);
+        }
+        assert!(r.bytes <= 1_000);
     }
 
     #[test]

@@ -165,8 +165,9 @@ fn timed(
     Ok((tally, elapsed, cpu))
 }
 
-/// Bytes the server's RocksDB has written to its write-ahead log, from its metrics; `None` for
-/// a store without one (the replicated deployment's).
+/// Bytes the server's RocksDB has written to its write-ahead log, from its metrics (for the
+/// replicated deployment, the sequencer node's own store: the shared log's PostgreSQL writes are
+/// not counted); `None` if the metrics cannot be read.
 fn wal_bytes(base: &str) -> Option<u64> {
     let (status, text) = Client::new(base, 0).ok()?.get_text("/metrics").ok()?;
     if status != 200 {

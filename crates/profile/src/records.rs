@@ -313,8 +313,9 @@ pub struct DocLink {
     pub index: u64,
 }
 
-/// The state of one lot, tagged item or logistic unit. Stored as compact JSON (empty members
-/// left out); the HTTP views are built from it, not serialised from it.
+/// The state of one lot, tagged item or logistic unit. Stored in a compact binary form
+/// (`lotline::state::codec`; compact JSON, empty members left out, before it, still read); the
+/// HTTP views are built from it, not serialised from it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LotRecord {
