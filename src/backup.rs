@@ -40,7 +40,23 @@ pub struct Manifest {
     pub created: String,
 }
 
-const FORMAT: &str = "lotline-backup/1";
+/// The format this build writes. `/2` holds lot records and entry metas in binary
+/// (`state::codec`): a build that reads only `/1` refuses such a backup by its name instead of
+/// restoring a store whose records it would read as corrupt.
+const FORMAT: &str = "lotline-backup/2";
+
+/// The formats this build restores: its own, and `/1` (JSON records, which it still reads).
+const RESTORES: [&str; 2] = ["lotline-backup/1", FORMAT];
+
+fn check_format(format: &str) -> Result<(), LedgerError> {
+    if RESTORES.contains(&format) {
+        return Ok(());
+    }
+    Err(LedgerError::Config(format!(
+        "backup format {format:?} is not one this build restores ({}); restore it with the lotline version that made it or a newer one",
+        RESTORES.join(", ")
+    )))
+}
 
 /// Backs the store of `data` up into `out` (which must not exist): through the running server
 /// when there is one, else directly.
@@ -154,12 +170,7 @@ pub fn restore(
         serde_json::from_slice(&bytes)
             .map_err(|e| LedgerError::Config(format!("{}: {e}", path.display())))?
     };
-    if manifest.format != FORMAT {
-        return Err(LedgerError::Config(format!(
-            "backup format {:?} is not {FORMAT:?}",
-            manifest.format
-        )));
-    }
+    check_format(&manifest.format)?;
     let key_bytes = fs::read(log_key)
         .map_err(|e| LedgerError::Config(format!("cannot read {}: {e}", log_key.display())))?;
     let key = ledger::read_key_file(log_key, &key_bytes)?;
@@ -317,5 +328,26 @@ fn ask_server(data: &Path, out: &Path) -> Result<Manifest, LedgerError> {
         Err(e) => Err(LedgerError::Io(format!(
             "admin socket answered {line:?}: {e}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backups_restore_in_their_own_format_and_the_json_record_one_before_it() {
+        assert_eq!(FORMAT, "lotline-backup/2");
+        for ok in ["lotline-backup/1", "lotline-backup/2"] {
+            assert!(check_format(ok).is_ok(), "{ok}");
+        }
+        for refused in ["lotline-backup/3", "lotline-backup/", ""] {
+            let e = check_format(refused).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{refused:?}"))
+                    && e.contains("lotline-backup/1, lotline-backup/2"),
+                "{e}"
+            );
+        }
     }
 }
