@@ -468,6 +468,11 @@ impl<'a> R<'a> {
 
     fn str(&mut self) -> Result<&'a str, String> {
         let n = self.count()?;
+        self.text(n)
+    }
+
+    /// The next `n` bytes, which must be UTF-8.
+    fn text(&mut self, n: usize) -> Result<&'a str, String> {
         std::str::from_utf8(self.take(n)?).map_err(|_| "a string is not UTF-8".to_owned())
     }
 
@@ -478,11 +483,7 @@ impl<'a> R<'a> {
     fn opt_string(&mut self) -> Result<Option<String>, String> {
         match self.count()? {
             0 => Ok(None),
-            n => {
-                let s = self.take(n - 1)?;
-                let s = std::str::from_utf8(s).map_err(|_| "a string is not UTF-8".to_owned())?;
-                Ok(Some(s.to_owned()))
-            }
+            n => self.text(n - 1).map(|s| Some(s.to_owned())),
         }
     }
 
