@@ -45,15 +45,19 @@ pub struct Args {
 /// On a terminal, a bar of the records decided (in the ledger or refused) out of all recorded,
 /// moving as the uploader works through a backlog; nothing when standard error is not a
 /// terminal.
-fn show_progress(outbox: Arc<Outbox>) {
+fn show_progress(outbox: &Arc<Outbox>) {
     let pb = super::progress::bar(0, "uploaded");
     if pb.is_hidden() {
         return;
     }
+    // Holds the outbox only while it reads it: the edge closes the outbox when it stops.
+    let outbox = Arc::downgrade(outbox);
     std::thread::spawn(move || {
         loop {
-            let total = outbox.total();
-            let pending = outbox.pending_count();
+            let Some((total, pending)) = outbox.upgrade().map(|o| (o.total(), o.pending_count()))
+            else {
+                return;
+            };
             pb.set_length(total);
             pb.set_position(total - pending.min(total));
             std::thread::sleep(Duration::from_millis(500));
@@ -108,8 +112,14 @@ pub fn run(args: Args) -> Result<()> {
         actor: args.actor,
         offset: args.utc_offset,
     };
-    show_progress(edge.outbox.clone());
+    show_progress(&edge.outbox);
     let served = actix_web::rt::System::new().block_on(web::serve(edge.clone(), site, listener));
     edge.sync.stop();
+    // Close the outbox on this thread, before the process exits (`store::close_when_last`).
+    if !crate::store::close_when_last(edge, Duration::from_secs(30)) {
+        tracing::warn!(
+            "the outbox is still in use after the edge stopped; exiting without closing it"
+        );
+    }
     served.context("serving the edge")
 }

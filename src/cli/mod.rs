@@ -808,17 +808,31 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
         Arc::new(ledger.with_context(|| format!("opening the ledger in {}", cfg.data.display()))?);
     let vkey = ledger.verifier_key().to_string();
     // `lotline backup` reaches the running server here.
-    let _admin = crate::backup::AdminSocket::start(&cfg.data, &ledger)?;
-    let ledger_for_advertise = ledger.clone();
-    http::run(cfg, tls, ledger, |addr, stop| {
+    let admin = crate::backup::AdminSocket::start(&cfg.data, &ledger)?;
+    let announce = ledger.clone();
+    let served = http::run(cfg, tls, ledger.clone(), move |addr, stop| {
         // Tests and scripts read these two lines; keep their form.
         println!("lotline listening on {scheme}://{addr}");
         println!("log verifier key: {vkey}");
         let _ = std::io::stdout().flush();
-        ledger_for_advertise.set_advertise(&format!("{scheme}://{addr}"));
+        announce.set_advertise(&format!("{scheme}://{addr}"));
         on_start(addr, stop);
-    })
+    });
+    // No backup starts from now on; one being written finishes before the store closes.
+    drop(admin);
+    // The ledger is shut down (everything accepted is committed); close its store on this
+    // thread, before the process exits (`store::close_when_last` says why).
+    if !crate::store::close_when_last(ledger, STORE_CLOSE_PATIENCE) {
+        tracing::warn!(
+            "the store is still in use after the server stopped; exiting without closing it"
+        );
+    }
+    served
 }
+
+/// How long a stopped server waits for its worker threads to let go of the ledger. They do
+/// within milliseconds; a backup still being written through the admin socket may take longer.
+const STORE_CLOSE_PATIENCE: Duration = Duration::from_secs(30);
 
 fn backup(data: &Path, out: &Path) -> Result<()> {
     let m = crate::backup::backup(data, out)?;

@@ -39,6 +39,8 @@ pub mod failpoint;
 pub mod outbox;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rocksdb::{
     BlockBasedOptions, ColumnFamilyDescriptor, DB, DBCompressionType, IteratorMode, Options,
@@ -109,6 +111,32 @@ pub enum StoreError {
     /// A fault injected by `LOTLINE_FAILPOINT`, or that variable refused (see `failpoint`).
     #[error("{0}")]
     Injected(String),
+}
+
+/// Drops `shared` on this thread once no one else holds it, closing the stores it owns here;
+/// false (leaving it to its other holders) if they still hold it after `patience`.
+///
+/// Why: a process must close its RocksDB databases before it exits. `exit` destroys RocksDB's
+/// static objects (its background-task scheduler among them), and a database closed after that
+/// (by a thread still dropping its last reference) aborts the process with SIGABRT, or never
+/// closes at all. After a graceful stop the server's worker threads drop their copies of the
+/// app state a moment after the server reports them stopped, so `serve` and `edge` wait here
+/// for the last of them.
+pub fn close_when_last<T>(mut shared: Arc<T>, patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    loop {
+        match Arc::try_unwrap(shared) {
+            Ok(owned) => {
+                drop(owned);
+                return true;
+            }
+            Err(again) if Instant::now() < deadline => {
+                shared = again;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(_) => return false,
+        }
+    }
 }
 
 /// A build without the feature `fault-injection` has no failpoints: one asked for in the
@@ -761,6 +789,33 @@ mod tests {
         );
         let listed: Vec<u64> = store.entries().map(|r| r.unwrap().0).collect();
         assert_eq!(listed, vec![0, 1]);
+    }
+
+    #[test]
+    fn close_when_last_closes_the_store_once_other_holders_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let other = store.clone();
+        let holder = std::thread::spawn(move || {
+            wait.recv().unwrap();
+            other.size().unwrap()
+        });
+        go.send(()).unwrap();
+        assert!(close_when_last(store, Duration::from_secs(60)));
+        assert_eq!(holder.join().unwrap(), 0);
+        // Closed here: RocksDB's lock is free again.
+        Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn close_when_last_leaves_a_store_still_held_to_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let kept = store.clone();
+        assert!(!close_when_last(store, Duration::from_millis(10)));
+        assert_eq!(kept.size().unwrap(), 0);
+        assert!(Store::open(dir.path()).is_err(), "still open");
     }
 
     #[test]

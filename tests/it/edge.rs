@@ -9,7 +9,7 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -148,10 +148,13 @@ fn relay(mut conn: TcpStream, target: &str, mode: &Mutex<Mode>, seen: &Mutex<Vec
 struct EdgeProc {
     child: Child,
     base: String,
+    data: PathBuf,
+    stderr: Stderr,
 }
 
 impl EdgeProc {
     fn start(data: &Path, key: &Path, actor: &str, server: &str) -> EdgeProc {
+        let stderr = Stderr::new();
         let mut child = Command::new(BIN)
             .args([
                 "edge",
@@ -169,7 +172,7 @@ impl EdgeProc {
             .args(["--min-backoff-ms", "50", "--max-backoff-ms", "400"])
             .env("LOTLINE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr.stdio())
             .spawn()
             .expect("spawn lotline edge");
         let stdout = child.stdout.take().unwrap();
@@ -184,7 +187,12 @@ impl EdgeProc {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        EdgeProc { child, base }
+        EdgeProc {
+            child,
+            base,
+            data: data.to_owned(),
+            stderr,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -211,6 +219,22 @@ impl EdgeProc {
     fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// SIGTERM: a clean exit, with the outbox closed.
+    fn stop(mut self) {
+        let ok = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -TERM failed");
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the edge exited with {status}; its stderr ended with:\n{}",
+            self.stderr.tail()
+        );
+        assert_store_closed(&self.data.join("outbox"));
     }
 }
 
@@ -343,6 +367,12 @@ fn the_edge_keeps_events_while_the_ledger_is_down_and_through_a_kill_then_syncs_
             u.headers
         );
     }
+    // Stopped and started again, the edge finds its outbox as it left it.
+    edge.stop();
+    let edge = EdgeProc::start(&data, &key_path, FARM, &gate.url);
+    let again = edge.status();
+    assert_eq!(again["counts"], s["counts"], "{again}");
+    edge.stop();
 }
 
 #[test]

@@ -352,7 +352,7 @@ fn a_full_disk_is_a_clear_refusal_not_corruption() {
     let later = server.submit(&server.farm, &event("still full"));
     later.assert_problem(503, "unavailable");
     assert_not_ready(&server);
-    server.stop();
+    server.stop_on_full_disk();
 
     // Space freed, restarted: nothing acknowledged is lost and nothing is corrupt.
     std::fs::remove_file(&pad).unwrap();

@@ -15,7 +15,7 @@ use lotline_scenario as scenario;
 use serde_json::Value;
 
 use crate::support::pg::Postgres;
-use crate::support::{BIN, FARM, REGISTERED, TRADER_ROLES, event, sign};
+use crate::support::{self, BIN, FARM, REGISTERED, TRADER_ROLES, event, sign};
 
 /// One `lotline serve` of a replicated deployment.
 pub struct Node {
@@ -24,6 +24,8 @@ pub struct Node {
     pub base: String,
     store: String,
     registrar: String,
+    /// Every run of the node writes here; quoted when it misbehaves.
+    stderr: support::Stderr,
 }
 
 impl Node {
@@ -40,6 +42,7 @@ impl Node {
             base: String::new(),
             store: store.to_owned(),
             registrar: scenario::did(registrar),
+            stderr: support::Stderr::new(),
         };
         node.restart();
         node
@@ -64,18 +67,19 @@ impl Node {
             )
             .env("LOTLINE_CHECKPOINT_INTERVAL_MS", "100")
             .stdout(Stdio::piped())
-            .stderr(if std::env::var("TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(self.stderr.stdio())
             .spawn()
             .expect("spawn lotline serve");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let base = loop {
             let line = lines
                 .next()
-                .expect("the node exited before it was listening")
+                .unwrap_or_else(|| {
+                    panic!(
+                        "the node exited before it was listening; its stderr ended with:\n{}",
+                        self.stderr.tail()
+                    )
+                })
                 .unwrap();
             if let Some(b) = line.strip_prefix("lotline listening on ") {
                 break b.to_owned();
@@ -111,7 +115,13 @@ impl Node {
         self.signal("TERM");
         if let Some(mut c) = self.child.take() {
             let status = c.wait().unwrap();
-            assert!(status.success(), "node {} exited with {status}", self.base);
+            assert!(
+                status.success(),
+                "node {} exited with {status}; its stderr ended with:\n{}",
+                self.base,
+                self.stderr.tail()
+            );
+            support::assert_store_closed(&self.data.join("db"));
         }
     }
 

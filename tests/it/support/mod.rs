@@ -28,6 +28,10 @@ pub struct Server {
     pub farm: SigningKey,
     /// The CA certificate file (PEM) a TLS server's certificate chains to.
     pub ca_cert: Option<PathBuf>,
+    /// The data directory.
+    data: PathBuf,
+    /// Quoted when the server does not stop as it should.
+    stderr: Stderr,
 }
 
 /// The actor every server starts with; its key is `Server::farm`.
@@ -109,6 +113,7 @@ impl Server {
         // runs every server as a node of a replicated deployment: one database per data
         // directory, so a restart finds its log again.
         let replicated = replicated_store(data, &seed);
+        let stderr = Stderr::new();
         let mut child = Command::new(BIN)
             .args([
                 "serve",
@@ -129,11 +134,7 @@ impl Server {
             .env("LOTLINE_CHECKPOINT_INTERVAL_MS", "100")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(if std::env::var("TEST_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(stderr.stdio())
             .spawn()
             .expect("spawn lotline serve");
         let stdout = child.stdout.take().expect("stdout");
@@ -143,7 +144,12 @@ impl Server {
         while base.is_none() || vkey.is_none() {
             let line = lines
                 .next()
-                .expect("the server exited before it was listening")
+                .unwrap_or_else(|| {
+                    panic!(
+                        "the server exited before it was listening; its stderr ended with:\n{}",
+                        stderr.tail()
+                    )
+                })
                 .expect("read stdout");
             if let Some(addr) = line.strip_prefix("lotline listening on ") {
                 base = Some(addr.to_owned());
@@ -164,6 +170,8 @@ impl Server {
             registrar,
             farm,
             ca_cert: ca_cert.map(Path::to_owned),
+            data: data.to_owned(),
+            stderr,
         };
         // Idempotent across restarts: same eventID, same content.
         let reg = scenario::register(
@@ -224,13 +232,27 @@ impl Server {
         self.stop_with("TERM");
     }
 
-    /// Sends `sig` (TERM or INT: both stop gracefully) and expects a clean exit.
-    pub fn stop_with(mut self, sig: &str) {
+    /// Sends `sig` (TERM or INT: both stop gracefully) and expects a clean exit, with the store
+    /// closed before the process ended (RocksDB's own log says so last).
+    pub fn stop_with(self, sig: &str) {
+        let db = self.data.join("db");
+        self.exit_cleanly(sig);
+        assert_store_closed(&db);
+    }
+
+    /// A graceful stop of a server whose disk is full: a clean exit, but RocksDB cannot write
+    /// its own log, so that log cannot show the store closed.
+    pub fn stop_on_full_disk(self) {
+        self.exit_cleanly("TERM");
+    }
+
+    fn exit_cleanly(mut self, sig: &str) {
         signal(&self.child, sig);
         let status = self.child.wait().expect("wait");
         assert!(
             status.success(),
-            "server exited with {status} after SIG{sig}"
+            "server exited with {status} after SIG{sig}; its stderr ended with:\n{}",
+            self.stderr.tail()
         );
     }
 
@@ -246,6 +268,56 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Where a spawned process's standard error goes: a temporary file, quoted when the process
+/// misbehaves, or (with `TEST_LOG` set) the test's own standard error.
+pub struct Stderr(Option<tempfile::NamedTempFile>);
+
+impl Stderr {
+    pub fn new() -> Stderr {
+        Stderr(match std::env::var("TEST_LOG") {
+            Ok(_) => None,
+            Err(_) => Some(tempfile::NamedTempFile::new().expect("a file for a child's stderr")),
+        })
+    }
+
+    /// For `Command::stderr`.
+    pub fn stdio(&self) -> Stdio {
+        match &self.0 {
+            // Appending: a restarted process adds to what the earlier run wrote.
+            Some(f) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(f.path())
+                    .expect("open the stderr file"),
+            ),
+            None => Stdio::inherit(),
+        }
+    }
+
+    /// The last lines written.
+    pub fn tail(&self) -> String {
+        let Some(f) = &self.0 else {
+            return "(shown as it came: TEST_LOG is set)".into();
+        };
+        let text = std::fs::read_to_string(f.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+/// Panics unless the process that had the RocksDB database in `db` open closed it before it
+/// exited: RocksDB's own log ends with its shutdown (ARCHITECTURE.md, "A stopped process has
+/// closed its store").
+pub fn assert_store_closed(db: &Path) {
+    let log = std::fs::read_to_string(db.join("LOG")).unwrap_or_default();
+    let last = log.lines().rev().find(|l| !l.trim().is_empty());
+    assert!(
+        last.is_some_and(|l| l.contains("Shutdown complete")),
+        "the process exited without closing the database in {}; RocksDB's log ends with {last:?}",
+        db.display()
+    );
 }
 
 fn signal(child: &Child, sig: &str) {
