@@ -159,10 +159,6 @@ impl Server {
         }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let http = agent_trusting(ca_cert);
-        if replicated.is_some() {
-            wait_until_sequencer(&http, base.as_deref().unwrap_or_default());
-        }
         let server = Server {
             child,
             base: base.unwrap(),
@@ -173,6 +169,10 @@ impl Server {
             data: data.to_owned(),
             stderr,
         };
+        // Once `server` owns the child: a panic from here on stops it.
+        if replicated.is_some() {
+            wait_until_sequencer(&server.agent(), &server.base);
+        }
         // Idempotent across restarts: same eventID, same content.
         let reg = scenario::register(
             Some(scenario::seeded_event_id(&format!(
