@@ -14,7 +14,9 @@ use std::fs;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
 
 use serde::{Deserialize, Serialize};
 
@@ -80,6 +82,7 @@ pub fn backup(data: &Path, out: &Path) -> Result<Manifest, LedgerError> {
             write_backup(&store, &verifier, out)
         }
         // Held by a running server: ask it.
+        Err(StoreError::InUse(_)) => ask_server(data, out),
         Err(StoreError::Rocks(e)) if e.to_string().contains("lock") => ask_server(data, out),
         Err(e) => Err(e.into()),
     }
@@ -224,9 +227,14 @@ pub fn restore(
 }
 
 /// Listens on `data/admin.sock` for backup requests while a server runs. Holds the ledger
-/// weakly: it never keeps a stopped ledger alive.
+/// weakly: it never keeps a stopped ledger alive. Dropping it stops the listener and waits for
+/// a backup being written to finish, so that none is cut off by the process's exit.
 pub struct AdminSocket {
     path: PathBuf,
+    /// The listener, to wake the thread blocked in `accept` when dropped.
+    listener: UnixListener,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl AdminSocket {
@@ -243,10 +251,19 @@ impl AdminSocket {
         }
         let weak = Arc::downgrade(ledger);
         let data = data.to_owned();
-        std::thread::Builder::new()
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let accepting = listener
+            .try_clone()
+            .map_err(|e| LedgerError::Io(format!("{}: {e}", path.display())))?;
+        let thread = std::thread::Builder::new()
             .name("lotline-admin".into())
             .spawn(move || {
-                for conn in listener.incoming().flatten() {
+                for conn in accepting.incoming() {
+                    if stopped.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(conn) = conn else { continue };
                     let Some(ledger) = Weak::upgrade(&weak) else {
                         return;
                     };
@@ -256,13 +273,31 @@ impl AdminSocket {
                 }
             })
             .map_err(|e| LedgerError::Io(format!("cannot start the admin thread: {e}")))?;
-        Ok(AdminSocket { path })
+        Ok(AdminSocket {
+            path,
+            listener,
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
 impl Drop for AdminSocket {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the thread's `accept` (Linux returns EINVAL from it); the thread sees the
+        // flag and ends, after the request it may be answering.
+        {
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: shutdown takes a descriptor this value owns, open until it is dropped.
+            unsafe { libc::shutdown(self.listener.as_raw_fd(), libc::SHUT_RDWR) };
+        }
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the admin socket's thread panicked");
+        }
     }
 }
 

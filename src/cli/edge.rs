@@ -115,8 +115,13 @@ pub fn run(args: Args) -> Result<()> {
     show_progress(&edge.outbox);
     let served = actix_web::rt::System::new().block_on(web::serve(edge.clone(), site, listener));
     edge.sync.stop();
-    // Close the outbox on this thread, before the process exits (`store::close_when_last`).
-    if !crate::store::close_when_last(edge, Duration::from_secs(30)) {
+    // Close the outbox on this thread, before the process exits (`store::close_when_last`):
+    // the edge's workers hold the edge, and the progress bar holds the outbox while it reads.
+    let outbox = edge.outbox.clone();
+    let patience = Duration::from_secs(30);
+    if !(crate::store::close_when_last(edge, patience)
+        && crate::store::close_when_last(outbox, patience))
+    {
         tracing::warn!(
             "the outbox is still in use after the edge stopped; exiting without closing it"
         );

@@ -830,8 +830,8 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
     served
 }
 
-/// How long a stopped server waits for its worker threads to let go of the ledger. They do
-/// within milliseconds; a backup still being written through the admin socket may take longer.
+/// How long a stopped server waits for its worker threads to let go of the ledger; they do
+/// within milliseconds.
 const STORE_CLOSE_PATIENCE: Duration = Duration::from_secs(30);
 
 fn backup(data: &Path, out: &Path) -> Result<()> {

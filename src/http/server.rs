@@ -151,16 +151,24 @@ fn start(
     if let Some(n) = cfg.workers {
         server = server.workers(n.max(1));
     }
-    let server = match tls {
+    let bound = match tls {
         // A client that does not speak TLS fails its handshake and is closed; others go on.
-        Some(tls) => server.bind_rustls_0_23(&cfg.listen, tls)?,
-        None => server.bind(&cfg.listen)?,
+        Some(tls) => server.bind_rustls_0_23(&cfg.listen, tls),
+        None => server.bind(&cfg.listen),
+    }
+    .and_then(|server| {
+        let addr = server.addrs().first().copied();
+        addr.map(|a| (server, a))
+            .ok_or_else(|| std::io::Error::other("bound to no address"))
+    });
+    let (server, addr) = match bound {
+        Ok(b) => b,
+        Err(e) => {
+            // Its thread holds the ledger, which the caller closes once no one holds it.
+            deliveries.stop();
+            return Err(e);
+        }
     };
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or_else(|| std::io::Error::other("bound to no address"))?;
     Ok(Bound {
         addr,
         server: server.run(),

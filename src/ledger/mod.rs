@@ -510,11 +510,15 @@ impl Ledger {
             });
         };
         let (reply, answer) = oneshot::channel();
-        match sender.try_send(Job {
+        let sent = sender.try_send(Job {
             items,
             reply,
             atomic,
-        }) {
+        });
+        // Not held while waiting: the sequencer ends once every sender is gone, and a waiter
+        // never polled again (a task of a stopped runtime) must not keep it running.
+        drop(sender);
+        match sent {
             Ok(()) => {
                 crate::metrics::get().queue_depth.inc();
             }

@@ -111,6 +111,9 @@ pub enum StoreError {
     /// A fault injected by `LOTLINE_FAILPOINT`, or that variable refused (see `failpoint`).
     #[error("{0}")]
     Injected(String),
+    /// Another process (a running server) holds the database open.
+    #[error("the store in {0} is open in another process (a running server)")]
+    InUse(String),
 }
 
 /// Drops `shared` on this thread once no one else holds it, closing the stores it owns here;
@@ -137,6 +140,25 @@ pub fn close_when_last<T>(mut shared: Arc<T>, patience: Duration) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Whether another process holds RocksDB's lock (a POSIX record lock on `LOCK`) on the
+/// database in `dir`. Only for processes that have none of their own databases open on `dir`:
+/// closing any descriptor of a file drops the record locks this process holds on it, so a
+/// probe from the process that holds the lock would release it.
+fn locked_by_another_process(dir: &Path) -> bool {
+    use std::os::fd::AsRawFd as _;
+    let Ok(file) = std::fs::File::open(dir.join("LOCK")) else {
+        return false;
+    };
+    // SAFETY: an all-zero `flock` is a valid value of this plain C struct.
+    let mut probe: libc::flock = unsafe { std::mem::zeroed() };
+    probe.l_type = libc::F_WRLCK as libc::c_short;
+    probe.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: F_GETLK reads and writes only `probe`, which outlives the call; the descriptor
+    // is open for the call's duration.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut probe) };
+    rc == 0 && probe.l_type != libc::F_UNLCK as libc::c_short
 }
 
 /// A build without the feature `fault-injection` has no failpoints: one asked for in the
@@ -208,9 +230,16 @@ impl Store {
 
     /// Opens an existing database; never creates one, nor its directory (for tools such as
     /// `fsck`). RocksDB would create the directory even when told not to create a database.
+    ///
+    /// A database another process holds is refused before RocksDB tries it: a failed open
+    /// still moves the directory's `LOG` aside first, and the running server would go on
+    /// logging into the moved file.
     pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
         if !dir.join("CURRENT").is_file() {
             return Err(StoreError::Missing(dir.display().to_string()));
+        }
+        if locked_by_another_process(dir) {
+            return Err(StoreError::InUse(dir.display().to_string()));
         }
         Self::open_with(dir, false)
     }
@@ -799,10 +828,14 @@ mod tests {
         let other = store.clone();
         let holder = std::thread::spawn(move || {
             wait.recv().unwrap();
+            // Still held when `close_when_last` starts: it must wait, not give up or drop early.
+            std::thread::sleep(Duration::from_millis(200));
             other.size().unwrap()
         });
         go.send(()).unwrap();
+        let started = Instant::now();
         assert!(close_when_last(store, Duration::from_secs(60)));
+        assert!(started.elapsed() >= Duration::from_millis(200));
         assert_eq!(holder.join().unwrap(), 0);
         // Closed here: RocksDB's lock is free again.
         Store::open(dir.path()).unwrap();

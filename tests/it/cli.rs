@@ -266,9 +266,27 @@ fn keygen_sign_submit_fsck() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 
-    // fsck refuses while the server holds the store, passes once it stopped.
+    // fsck refuses while the server holds the store, without touching it (RocksDB would move
+    // the server's LOG aside on a failed open), and passes once it stopped.
     let d = data.to_str().unwrap();
-    assert_eq!(run(&["fsck", "--data", d]).status.code(), Some(2));
+    let old_logs = || {
+        std::fs::read_dir(data.join("db"))
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("LOG.old")
+            })
+            .count()
+    };
+    let before = old_logs();
+    let busy = run(&["fsck", "--data", d]);
+    assert_eq!(busy.status.code(), Some(2));
+    assert!(
+        text(&busy.stderr).contains("open in another process"),
+        "{}",
+        text(&busy.stderr)
+    );
+    assert_eq!(old_logs(), before, "fsck moved the running server's LOG");
     server.stop();
     let out = run(&["fsck", "--data", d]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -306,4 +324,28 @@ fn rfid_decode_command() {
     let out = run(&["rfid", "decode", "3074257BF7194E4000001A85", "FFFF"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("FFFF"), "{}", text(&out.stderr));
+}
+
+/// A port already taken is a clear error at start, and the ledger opened for it is closed
+/// again before the process exits: nothing it started (the webhook delivery thread among them)
+/// keeps the store open.
+#[test]
+fn a_port_in_use_is_refused_and_the_store_closed() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let registrar = lotline_scenario::did(&lotline_scenario::seeded_key("port in use"));
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "--registrar", &registrar])
+        .arg("--data")
+        .arg(&data)
+        .env("LOTLINE_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains(&format!("cannot listen on {addr}")), "{said}");
+    assert!(!said.contains("still in use"), "{said}");
+    assert_store_closed(&data.join("db"));
 }
