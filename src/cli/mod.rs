@@ -792,6 +792,16 @@ pub fn run_server(cfg: &Config, on_start: impl FnOnce(SocketAddr, http::StopHand
         rules: cfg.rules(),
         ..LedgerOptions::default()
     };
+    // A server already running on this directory is named before RocksDB tries its lock: a
+    // failed open would first move that server's LOG aside. Safe here: this process has no
+    // database open on it (`store::locked_by_another_process`).
+    let db = ledger::db_path(&cfg.data);
+    if crate::store::locked_by_another_process(&db) {
+        anyhow::bail!(
+            "the ledger in {} is open in another process: is a server already running on it?",
+            cfg.data.display()
+        );
+    }
     let ledger = match cfg.postgres_url() {
         None => Ledger::open(&cfg.data, cfg.origin.as_deref(), opts),
         Some(url) => {

@@ -146,7 +146,7 @@ pub fn close_when_last<T>(mut shared: Arc<T>, patience: Duration) -> bool {
 /// database in `dir`. Only for processes that have none of their own databases open on `dir`:
 /// closing any descriptor of a file drops the record locks this process holds on it, so a
 /// probe from the process that holds the lock would release it.
-fn locked_by_another_process(dir: &Path) -> bool {
+pub fn locked_by_another_process(dir: &Path) -> bool {
     use std::os::fd::AsRawFd as _;
     let Ok(file) = std::fs::File::open(dir.join("LOCK")) else {
         return false;

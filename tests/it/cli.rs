@@ -18,6 +18,18 @@ fn run_stdin(args: &[&str], stdin: &[u8]) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
+/// How many logs RocksDB has moved aside (`LOG.old.*`) in the store of `data`: one per open,
+/// whether or not the open then got the store's lock.
+fn moved_logs(data: &std::path::Path) -> usize {
+    std::fs::read_dir(data.join("db"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("LOG.old")
+        })
+        .count()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -269,16 +281,7 @@ fn keygen_sign_submit_fsck() {
     // fsck refuses while the server holds the store, without touching it (RocksDB would move
     // the server's LOG aside on a failed open), and passes once it stopped.
     let d = data.to_str().unwrap();
-    let old_logs = || {
-        std::fs::read_dir(data.join("db"))
-            .unwrap()
-            .filter(|e| {
-                let name = e.as_ref().unwrap().file_name();
-                name.to_string_lossy().starts_with("LOG.old")
-            })
-            .count()
-    };
-    let before = old_logs();
+    let before = moved_logs(&data);
     let busy = run(&["fsck", "--data", d]);
     assert_eq!(busy.status.code(), Some(2));
     assert!(
@@ -286,7 +289,11 @@ fn keygen_sign_submit_fsck() {
         "{}",
         text(&busy.stderr)
     );
-    assert_eq!(old_logs(), before, "fsck moved the running server's LOG");
+    assert_eq!(
+        moved_logs(&data),
+        before,
+        "fsck moved the running server's LOG"
+    );
     server.stop();
     let out = run(&["fsck", "--data", d]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
@@ -348,4 +355,32 @@ fn a_port_in_use_is_refused_and_the_store_closed() {
     assert!(said.contains(&format!("cannot listen on {addr}")), "{said}");
     assert!(!said.contains("still in use"), "{said}");
     assert_store_closed(&data.join("db"));
+}
+
+/// A second server on a data directory a running one holds is refused by name, and leaves the
+/// running server's store and log alone.
+#[test]
+fn a_second_server_on_a_live_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    let before = moved_logs(&data);
+    let out = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--registrar"])
+        .arg(lotline_scenario::did(&server.registrar))
+        .arg("--data")
+        .arg(&data)
+        .env("LOTLINE_LOG", "warn")
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("is open in another process"), "{said}");
+    assert_eq!(
+        moved_logs(&data),
+        before,
+        "the second server moved the running one's LOG"
+    );
+    assert_eq!(get(&server.url("/readyz")).status, 200);
+    server.stop();
 }
