@@ -24,11 +24,15 @@ pub const SIGNED: &str = "2026-11-20T01:15:00Z";
 
 /// A real server on a loopback port, in this process, for a benchmark's clients; its ledger lives
 /// in a temporary directory of its own, removed when it stops.
+///
+/// Stopped when dropped too (a benchmark failing half-way): a server left running when the
+/// process exits would not close its store (`lotline::store::close_when_last` says why).
 pub struct BenchServer {
     pub base: String,
     dir: PathBuf,
     stop: StopHandle,
-    thread: std::thread::JoinHandle<Result<()>>,
+    /// Taken by [`BenchServer::stop`].
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
 impl BenchServer {
@@ -92,20 +96,34 @@ impl BenchServer {
             base: format!("http://{addr}"),
             dir,
             stop,
-            thread,
+            thread: Some(thread),
         })
     }
 
     /// Stops it gracefully (everything accepted is committed first) and removes its ledger.
-    pub fn stop(self) -> Result<()> {
+    pub fn stop(mut self) -> Result<()> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
         self.stop.stop();
-        let stopped = self
-            .thread
+        let stopped = thread
             .join()
             .map_err(|_| anyhow::anyhow!("the benchmark server panicked"))
             .and_then(|r| r);
         let _ = std::fs::remove_dir_all(&self.dir);
         stopped
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if let Err(e) = self.shut() {
+            eprintln!("stopping the benchmark server: {e:#}");
+        }
     }
 }
 
