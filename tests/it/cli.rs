@@ -333,6 +333,17 @@ fn rfid_decode_command() {
     assert!(text(&out.stderr).contains("FFFF"), "{}", text(&out.stderr));
 }
 
+/// Runs `lotline serve` on `data` and `listen`, expected to refuse to start, to its end.
+fn serve_to_refusal(listen: &str, registrar: &str, data: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["serve", "--listen", listen, "--registrar", registrar])
+        .arg("--data")
+        .arg(data)
+        .env("LOTLINE_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
 /// A port already taken is a clear error at start, and the ledger opened for it is closed
 /// again before the process exits: nothing it started (the webhook delivery thread among them)
 /// keeps the store open.
@@ -343,13 +354,7 @@ fn a_port_in_use_is_refused_and_the_store_closed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let registrar = lotline_scenario::did(&lotline_scenario::seeded_key("port in use"));
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", &addr, "--registrar", &registrar])
-        .arg("--data")
-        .arg(&data)
-        .env("LOTLINE_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = serve_to_refusal(&addr, &registrar, &data);
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains(&format!("cannot listen on {addr}")), "{said}");
@@ -365,14 +370,8 @@ fn a_second_server_on_a_live_data_directory_is_refused() {
     let data = dir.path().join("data");
     let server = Server::start(&data);
     let before = moved_logs(&data);
-    let out = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--registrar"])
-        .arg(lotline_scenario::did(&server.registrar))
-        .arg("--data")
-        .arg(&data)
-        .env("LOTLINE_LOG", "warn")
-        .output()
-        .unwrap();
+    let registrar = lotline_scenario::did(&server.registrar);
+    let out = serve_to_refusal("127.0.0.1:0", &registrar, &data);
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("is open in another process"), "{said}");

@@ -223,11 +223,7 @@ impl EdgeProc {
 
     /// SIGTERM: a clean exit, with the outbox closed.
     fn stop(mut self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -TERM failed");
+        signal(&self.child, "TERM");
         let status = self.child.wait().unwrap();
         assert!(
             status.success(),

@@ -320,7 +320,8 @@ pub fn assert_store_closed(db: &Path) {
     );
 }
 
-fn signal(child: &Child, sig: &str) {
+/// Sends `sig` (TERM, INT, KILL, …) to `child`.
+pub fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
         .status()
