@@ -274,10 +274,11 @@ pub fn verify_with_canonical(secured: &Value) -> Result<(Verified, Canonical), D
     }
     let canonical = assemble_object(&mut unsecured);
     let hash = hash_data(options, &canonical);
-    // verify_strict refuses non-canonical S, small-order R and weak keys, so
-    // a signature cannot be mangled into a second valid one.
-    key.verify_strict(&hash, &signature)
-        .map_err(|_| DiError::BadSignature)?;
+    // Strict: non-canonical S, small-order R and weak keys are refused, so a
+    // signature cannot be mangled into a second valid one.
+    if !crate::ed25519::verify_strict(&key, &hash, &signature) {
+        return Err(DiError::BadSignature);
+    }
 
     let mut all = members;
     let secured_canonical = assemble_object(&mut all);
@@ -854,6 +855,17 @@ mod tests {
             assert_eq!(&sig.to_bytes()[..], &sig_and_msg[..64], "line {n}");
             vk.verify_strict(&message, &sig)
                 .unwrap_or_else(|e| panic!("line {n}: {e}"));
+            // The check admission uses agrees, on the vector and on its message changed.
+            assert!(
+                crate::ed25519::verify_strict(&vk, &message, &sig),
+                "line {n}"
+            );
+            let mut other = message.clone();
+            other.push(0);
+            assert!(
+                !crate::ed25519::verify_strict(&vk, &other, &sig),
+                "line {n}"
+            );
             count += 1;
         }
         assert_eq!(count, 128);
