@@ -323,6 +323,10 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofValueError> {
             max: MAX_PROOF_VALUE_CHARS,
         });
     }
+    if let Some(bytes) = base58_64(body) {
+        return Ok(Signature::from_bytes(&bytes));
+    }
+    // Anything but a 64-byte value: bs58 names what is wrong.
     let bytes = bs58::decode(body)
         .into_vec()
         .map_err(ProofValueError::Base58)?;
@@ -331,6 +335,61 @@ fn decode_proof_value(value: &str) -> Result<Signature, ProofValueError> {
         .try_into()
         .map_err(|_| ProofValueError::WrongLength { found: bytes.len() })?;
     Ok(Signature::from_bytes(&bytes))
+}
+
+/// Decodes base58btc (the Bitcoin alphabet) that spells exactly 64 bytes, as `bs58` would;
+/// `None` for anything else (a bad character, another length).
+///
+/// Every event's signature is decoded on admission and by every verifier, and `bs58` multiplies
+/// its whole output by 58 one byte at a time for each character (about 5,600 byte steps for a
+/// signature). This works on 32-bit limbs, five characters at a time (58^5 < 2^32).
+fn base58_64(text: &str) -> Option<[u8; 64]> {
+    const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    const DIGIT: [u8; 128] = {
+        let mut t = [0xff; 128];
+        let mut i = 0;
+        while i < 58 {
+            t[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
+    let text = text.as_bytes();
+    // Each leading '1' is a leading zero byte; 64 bytes take at most 88 characters.
+    if text.len() > 88 {
+        return None;
+    }
+    let zeros = text.iter().take_while(|&&c| c == b'1').count();
+    // Little-endian 32-bit limbs; one spare limb catches a value over 64 bytes.
+    let mut limbs = [0u32; 17];
+    for chunk in text[zeros..].chunks(5) {
+        let (mut scale, mut add) = (1u64, 0u64);
+        for &c in chunk {
+            let d = *DIGIT.get(c as usize)?;
+            if d == 0xff {
+                return None;
+            }
+            scale *= 58;
+            add = add * 58 + u64::from(d);
+        }
+        let mut carry = add;
+        for limb in &mut limbs {
+            let t = u64::from(*limb) * scale + carry;
+            *limb = t as u32;
+            carry = t >> 32;
+        }
+        if carry != 0 {
+            return None;
+        }
+    }
+    let mut out = [0u8; 64];
+    for (i, limb) in limbs[..16].iter().enumerate() {
+        out[60 - 4 * i..64 - 4 * i].copy_from_slice(&limb.to_be_bytes());
+    }
+    // bs58 gives `zeros` zero bytes, then the value without leading zeros: 64 bytes only if the
+    // value's own length is exactly 64 − zeros.
+    let significant = 64 - out.iter().take_while(|&&b| b == 0).count();
+    (limbs[16] == 0 && zeros + significant == 64).then_some(out)
 }
 
 /// The proof creation time must be an XML Schema `dateTimeStamp`: an RFC 3339
@@ -408,6 +467,59 @@ mod tests {
     use super::didkey::hex;
     use super::*;
     use serde_json::json;
+
+    /// What `bs58` makes of `text`, when that is 64 bytes.
+    fn bs58_64(text: &str) -> Option<[u8; 64]> {
+        bs58::decode(text).into_vec().ok()?.try_into().ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base58_64_decodes_as_bs58_does(
+            mut bytes in proptest::prelude::any::<[u8; 64]>(),
+            zeros in 0usize..66,
+            edit in 0usize..100,
+            to in 0u8..128,
+        ) {
+            bytes[..zeros.min(64)].fill(0);
+            let text = bs58::encode(bytes).into_string();
+            proptest::prop_assert_eq!(base58_64(&text), Some(bytes));
+            // Any one character changed, dropped or added.
+            let mut edited = text.clone().into_bytes();
+            match edit % 3 {
+                0 => edited[edit % text.len()] = to,
+                1 => { edited.remove(edit % text.len()); }
+                _ => edited.insert(edit % (text.len() + 1), to),
+            }
+            if let Ok(edited) = String::from_utf8(edited) {
+                proptest::prop_assert_eq!(base58_64(&edited), bs58_64(&edited), "{}", edited);
+            }
+            // A value one character longer overflows 64 bytes, or is over 64 with zeros.
+            for extra in ["1", "z", "2"] {
+                let longer = format!("{extra}{text}");
+                proptest::prop_assert_eq!(base58_64(&longer), bs58_64(&longer));
+                let longer = format!("{text}{extra}");
+                proptest::prop_assert_eq!(base58_64(&longer), bs58_64(&longer));
+            }
+        }
+    }
+
+    #[test]
+    fn base58_64_edges() {
+        for text in [
+            "",
+            "1",
+            &"1".repeat(64),
+            &"1".repeat(65),
+            &"z".repeat(88),
+            &"z".repeat(87),
+        ] {
+            assert_eq!(base58_64(text), bs58_64(text), "{text:?}");
+        }
+        let max = bs58::encode([0xff; 64]).into_string();
+        assert_eq!(base58_64(&max), Some([0xff; 64]));
+        assert_eq!(base58_64("0OIl"), None);
+    }
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/");
     const CREATED: &str = "2023-02-24T23:36:38Z";
