@@ -1,17 +1,21 @@
 //! `data_integrity::ed25519::verify_strict` against dalek's `VerifyingKey::verify_strict`: the
 //! two must give the same answer on any key, message and signature.
 //!
-//! Random bytes rarely make a signature that verifies, so the input also steers a valid one:
-//! the fixed key signs the message, and the input's first byte picks what is then changed —
-//! nothing, one bit, `R` replaced by the input's bytes, `R` shifted by a small-order point
-//! (the case the small-order check is about), or `s` replaced.
+//! Random bytes rarely make a signature that verifies, so the input also steers one: the
+//! input's first byte picks either a valid signature by the fixed key, then changed (nothing,
+//! one bit, `R` replaced by the input's bytes, `R` shifted by a small-order point, `s`
+//! replaced), or a signature made with the curve's arithmetic by a key with a torsion
+//! component (`a·B + T`) or of small order (`T`) — the keys and nonces the strict rules are
+//! about, for which the equation holds for some messages.
 
 #![no_main]
 
-use curve25519_dalek::constants::EIGHT_TORSION;
+use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::CompressedEdwardsY;
+use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::{Signature, Signer, VerifyingKey};
 use libfuzzer_sys::fuzz_target;
+use sha2::{Digest, Sha512};
 
 #[path = "common.rs"]
 mod common;
@@ -52,6 +56,10 @@ fuzz_target!(|data: &[u8]| {
         .get(..32)
         .and_then(|s| s.try_into().ok())
         .unwrap_or([0; 32]);
+    if how % 8 >= 5 {
+        forged(how % 8, &bytes, message);
+        return;
+    }
     match how % 5 {
         0 => {}
         1 => b[usize::from(bytes[0]) % 64] ^= 1 << (bytes[1] % 8),
@@ -66,3 +74,39 @@ fuzz_target!(|data: &[u8]| {
     }
     agree(&key, message, &Signature::from_bytes(&b));
 });
+
+/// A signature made from its parts by a key with torsion: 5, key `a·B + T` with `R = [n]B`
+/// and `s = n + k·a` (valid when `[k]T` vanishes); 6, the same key with a small-order `R` and
+/// `s = k·a` (the equation holds when `−[k]T = R`); 7, the small-order key `T` with `R = [s]B`
+/// (the equation holds when `[k]T` vanishes).
+fn forged(case: u8, bytes: &[u8; 32], message: &[u8]) {
+    let t = EIGHT_TORSION[usize::from(bytes[0] % 8)];
+    let a = Scalar::from_bytes_mod_order(*bytes);
+    let n = Scalar::from_bytes_mod_order([bytes[1]; 32]);
+    let (point, r) = match case {
+        5 => (ED25519_BASEPOINT_POINT * a + t, ED25519_BASEPOINT_POINT * n),
+        6 => (
+            ED25519_BASEPOINT_POINT * a + EIGHT_TORSION[1],
+            EIGHT_TORSION[usize::from(bytes[1] % 8)],
+        ),
+        _ => (t, ED25519_BASEPOINT_POINT * n),
+    };
+    let Ok(key) = VerifyingKey::from_bytes(&point.compress().to_bytes()) else {
+        return;
+    };
+    let r = r.compress().to_bytes();
+    let mut h = Sha512::new();
+    h.update(r);
+    h.update(key.as_bytes());
+    h.update(message);
+    let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+    let s = match case {
+        5 => n + k * a,
+        6 => k * a,
+        _ => n,
+    };
+    let mut b = [0u8; 64];
+    b[..32].copy_from_slice(&r);
+    b[32..].copy_from_slice(s.as_bytes());
+    agree(&key, message, &Signature::from_bytes(&b));
+}

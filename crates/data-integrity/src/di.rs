@@ -519,6 +519,11 @@ mod tests {
         let max = bs58::encode([0xff; 64]).into_string();
         assert_eq!(base58_64(&max), Some([0xff; 64]));
         assert_eq!(base58_64("0OIl"), None);
+        // Not ASCII: a character outside the alphabet, whatever its bytes.
+        let mut text = max.clone();
+        text.insert(40, 'é');
+        assert_eq!(base58_64(&text), None);
+        assert_eq!(bs58_64(&text), None);
     }
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/vectors/");

@@ -5,8 +5,9 @@
 //! about a tenth of the check) only to refuse points of small order, then compares `R`'s bytes
 //! with the compression of `[s]B − [k]A`. Every ledger entry is verified once on admission
 //! and again by every buyer's bundle check, so the exponentiation is worth saving, but not at
-//! the price of a different acceptance rule: a signature this module accepts must be accepted
-//! by every strict verifier (dalek's, libsodium's), and the other way round.
+//! the price of a different acceptance rule: what this module accepts, dalek's `verify_strict`
+//! accepts, and the other way round. (libsodium also refuses a key not in canonical form;
+//! keys reach this check through [`crate::didkey`], which refuses those and weak keys.)
 //!
 //! Why the two agree. A small-order point has a unique canonical encoding; there are eight of
 //! them. `verify_strict` refuses when `R`
@@ -17,8 +18,9 @@
 //!
 //! Everything else (`s` canonical, `A` not of small order, the hash `k = SHA-512(R ‖ A ‖ M)`,
 //! the equation) is the same computation. The tests check the agreement on valid, mangled and
-//! adversarial signatures (torsion in `R`, every small-order `R`, `s + ℓ`), and `di`'s tests on
-//! the dalek test vectors.
+//! adversarial signatures — torsion in `R`; every small-order `R`, also where the equation
+//! holds; a small-order key whose equation holds; a mixed-order key; `s + ℓ` — and `di`'s tests
+//! on the dalek test vectors.
 
 use std::sync::OnceLock;
 
@@ -158,6 +160,97 @@ mod tests {
             let ok = agree(&key, b"torsion", &Signature::from_bytes(&b));
             assert_eq!(ok, t.compress() == EdwardsPoint::default().compress());
         }
+    }
+
+    /// `k = SHA-512(R ‖ A ‖ M)` reduced, as both checks compute it.
+    fn k_of(key: &VerifyingKey, message: &[u8], r: &[u8; 32]) -> Scalar {
+        let mut h = Sha512::new();
+        h.update(r);
+        h.update(key.as_bytes());
+        h.update(message);
+        Scalar::from_bytes_mod_order_wide(&h.finalize().into())
+    }
+
+    /// A signature by the key `a·B + torsion` (a key with a torsion component, as its holder
+    /// may make one) with nonce point `r` and `s = s_of(k, a)`, on the first message `0, 1, …`
+    /// whose `k` passes `want`.
+    fn forge(
+        torsion: EdwardsPoint,
+        r: EdwardsPoint,
+        want: impl Fn(&Scalar) -> bool,
+        s_of: impl Fn(&Scalar, &Scalar) -> Scalar,
+    ) -> (VerifyingKey, Vec<u8>, Signature) {
+        let a = Scalar::from_bytes_mod_order([13; 32]);
+        let point = ED25519_BASEPOINT_POINT * a + torsion;
+        let key = VerifyingKey::from_bytes(&point.compress().to_bytes()).unwrap();
+        let r_bytes = r.compress().to_bytes();
+        for m in 0u32..10_000 {
+            let message = m.to_be_bytes().to_vec();
+            let k = k_of(&key, &message, &r_bytes);
+            if want(&k) {
+                let mut b = [0u8; 64];
+                b[..32].copy_from_slice(&r_bytes);
+                b[32..].copy_from_slice(s_of(&k, &a).as_bytes());
+                return (key, message, Signature::from_bytes(&b));
+            }
+        }
+        panic!("no message gave a fitting k");
+    }
+
+    /// Whether `[s]B − [k]A = R` holds as points (the equation without any encoding rule).
+    fn equation_holds(key: &VerifyingKey, message: &[u8], sig: &Signature) -> bool {
+        let s = Scalar::from_canonical_bytes(*sig.s_bytes()).unwrap();
+        let k = k_of(key, message, sig.r_bytes());
+        let r = curve25519_dalek::edwards::CompressedEdwardsY(*sig.r_bytes()).decompress();
+        r == Some(ED25519_BASEPOINT_POINT * s - key.to_edwards() * k)
+    }
+
+    /// `R` of small order with `s = k·a`, by a key with torsion `T`: the equation holds
+    /// exactly when `−[k]T = R`, and then only the refusal of small-order `R` (by its encoding
+    /// here, after decompressing in dalek) stands in the way.
+    #[test]
+    fn small_order_r_is_refused_where_the_equation_holds() {
+        let t8 = EIGHT_TORSION[1];
+        for target in EIGHT_TORSION {
+            let (key, message, sig) = forge(t8, target, |k| -(t8 * k) == target, |k, a| k * a);
+            assert!(equation_holds(&key, &message, &sig));
+            assert!(!agree(&key, &message, &sig));
+        }
+    }
+
+    /// A small-order (weak) key `A = T` whose equation holds: `R = [s]B` and a message whose
+    /// `k` makes `[k]T` the identity.
+    #[test]
+    fn a_small_order_key_is_refused_where_the_equation_holds() {
+        let t8 = EIGHT_TORSION[1];
+        let key = VerifyingKey::from_bytes(&t8.compress().to_bytes()).unwrap();
+        let s = Scalar::from_bytes_mod_order([21; 32]);
+        let r = (ED25519_BASEPOINT_POINT * s).compress().to_bytes();
+        let mut b = [0u8; 64];
+        b[..32].copy_from_slice(&r);
+        b[32..].copy_from_slice(s.as_bytes());
+        let sig = Signature::from_bytes(&b);
+        let message = (0u32..10_000)
+            .map(|m| m.to_be_bytes().to_vec())
+            .find(|m| t8 * k_of(&key, m, &r) == EdwardsPoint::default())
+            .unwrap();
+        assert!(equation_holds(&key, &message, &sig));
+        assert!(!agree(&key, &message, &sig));
+    }
+
+    /// A key with a torsion component signs validly whenever `[k]T` vanishes: both accept;
+    /// when it does not, both refuse.
+    #[test]
+    fn a_mixed_order_key_agrees() {
+        let t8 = EIGHT_TORSION[1];
+        let nonce = Scalar::from_bytes_mod_order([17; 32]);
+        let r = ED25519_BASEPOINT_POINT * nonce;
+        let vanishes = |k: &Scalar| t8 * k == EdwardsPoint::default();
+        let (key, message, sig) = forge(t8, r, vanishes, |k, a| nonce + k * a);
+        assert!(agree(&key, &message, &sig));
+        let (key, message, sig) = forge(t8, r, |k| !vanishes(k), |k, a| nonce + k * a);
+        assert!(!equation_holds(&key, &message, &sig));
+        assert!(!agree(&key, &message, &sig));
     }
 
     #[test]
