@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::harness::{BenchServer, SIGNED};
-use crate::measure::{cores, ed25519_ceiling, percentile, process_cpu};
+use crate::measure::{cores, ed25519_ceiling, own_check_ceiling, percentile, process_cpu};
 use data_integrity::di;
 use lotline::cli::Client;
 use lotline_scenario::{self as scenario, items::*};
@@ -68,7 +68,12 @@ pub fn run(
     server.stop()?;
     let embedded = report(tally, total, elapsed, cpu, cores)?;
     let ceiling = ed25519_ceiling(Duration::from_secs(2))?;
+    let own = own_check_ceiling(Duration::from_secs(2))?;
     println!("ceiling: {ceiling:.0} strict Ed25519 verifications/s on {cores} cores");
+    println!(
+        "  by the server's own strict check: {own:.0}/s, ratio_to_own_check={:.3}",
+        embedded / own
+    );
     println!("ratio={:.3}", embedded / ceiling);
     if let Some(url) = store {
         let work = replicated::Workload {
