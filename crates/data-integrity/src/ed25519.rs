@@ -136,8 +136,9 @@ mod tests {
         }
     }
 
-    /// A signer who knows its secret can make `R` carry a torsion component that the
-    /// equation still balances; strict verification must treat it exactly as dalek does.
+    /// A signer who knows its secret can give `R` a torsion component and compute `s` as
+    /// usual: the equation then misses `R` by that component, and both checks must refuse
+    /// (all but the identity) alike.
     #[test]
     fn signatures_forged_with_torsion_in_r_agree() {
         let secret = Scalar::from_bytes_mod_order([9; 32]);
