@@ -148,12 +148,7 @@ mod tests {
             let nonce = Scalar::from_bytes_mod_order([11; 32]);
             let r = ED25519_BASEPOINT_POINT * nonce + t;
             let r_bytes = r.compress().to_bytes();
-            let mut h = Sha512::new();
-            h.update(r_bytes);
-            h.update(key.as_bytes());
-            h.update(b"torsion");
-            let k = Scalar::from_bytes_mod_order_wide(&h.finalize().into());
-            let s = nonce + k * secret;
+            let s = nonce + k_of(&key, b"torsion", &r_bytes) * secret;
             let mut b = [0u8; 64];
             b[..32].copy_from_slice(&r_bytes);
             b[32..].copy_from_slice(s.as_bytes());
