@@ -15,7 +15,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::harness::{BenchServer, SIGNED};
-use crate::measure::{cores, ed25519_ceiling, own_check_ceiling, percentile, process_cpu};
+use crate::measure::{
+    ThreadCpu, cores, ed25519_ceiling, own_check_ceiling, percentile, process_cpu,
+};
 use data_integrity::di;
 use lotline::cli::Client;
 use lotline_scenario::{self as scenario, items::*};
@@ -156,7 +158,8 @@ fn timed(
 ) -> Result<(Tally, Duration, Option<Duration>)> {
     register(base, streams)?;
     let tally = Tally::new(total);
-    let wal_before = wal_bytes(base);
+    let rocks_before = rocksdb_figures(base);
+    let threads_before = ThreadCpu::now();
     let cpu_before = process_cpu();
     let started = Instant::now();
     send_all(base, bodies, &tally);
@@ -164,32 +167,99 @@ fn timed(
     let cpu = process_cpu()
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
-    if let Some((after, before)) = wal_bytes(base).zip(wal_before) {
+    let parts = ThreadCpu::now().since(&threads_before);
+    if let Some(cpu) = cpu {
+        // The clients' threads ended before this: their time is what the parts do not cover.
+        let named: Duration = parts.iter().map(|p| p.1).sum();
+        let per_event = |d: Duration| d.as_secs_f64() * 1e6 / total.max(1) as f64;
+        let mut line = String::new();
+        for (part, used) in parts.iter().filter(|p| p.0 != "clients and other") {
+            line.push_str(&format!("{part} {:.0}, ", per_event(*used)));
+        }
+        let other = cpu.saturating_sub(named)
+            + parts
+                .iter()
+                .filter(|p| p.0 == "clients and other")
+                .map(|p| p.1)
+                .sum::<Duration>();
         println!(
-            "written: {} bytes of RocksDB write-ahead log per event (entry, state and indexes)",
-            after.saturating_sub(before) / total.max(1) as u64
+            "cpu by thread, core-µs per event (10 ms ticks): {line}clients and other {:.0}",
+            per_event(other)
         );
+    }
+    if let Some((after, before)) = rocksdb_figures(base).zip(rocks_before) {
+        print_written(&before, &after, total);
     }
     Ok((tally, elapsed, cpu))
 }
 
-/// Bytes the server's RocksDB has written to its write-ahead log, from its metrics (for the
-/// replicated deployment, the sequencer node's own store: the shared log's PostgreSQL writes are
-/// not counted); `None` if the metrics cannot be read.
-fn wal_bytes(base: &str) -> Option<u64> {
+/// The server's RocksDB figures from its metrics, as `(property, column family, value)` (the
+/// column family empty for database-wide ones; for the replicated deployment, the sequencer
+/// node's own store: the shared log's PostgreSQL writes are not counted); `None` if the metrics
+/// cannot be read.
+fn rocksdb_figures(base: &str) -> Option<Vec<(String, String, u64)>> {
     let (status, text) = Client::new(base, 0).ok()?.get_text("/metrics").ok()?;
     if status != 200 {
         return None;
     }
-    text.lines()
-        .find(|l| {
-            l.starts_with("lotline_rocksdb_property{")
-                && l.contains("property=\"rocksdb.wal.bytes\"")
-        })?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()
+    let label = |labels: &str, name: &str| -> Option<String> {
+        let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = labels[start..].find('"')?;
+        Some(labels[start..start + len].to_owned())
+    };
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let labels = l.strip_prefix("lotline_rocksdb_property{")?;
+                let (labels, value) = labels.rsplit_once("} ")?;
+                Some((
+                    label(labels, "property")?,
+                    label(labels, "cf").unwrap_or_default(),
+                    value.parse().ok()?,
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// What the timed part wrote to RocksDB, from the figures before and after it: write-ahead log
+/// bytes per event, and entries per event by column family (RocksDB's estimate of keys, which
+/// counts each write of a key while it is still in the memtable).
+fn print_written(before: &[(String, String, u64)], after: &[(String, String, u64)], total: usize) {
+    let per_event = |n: u64| n as f64 / total.max(1) as f64;
+    let grown = |property: &str| -> Vec<(&str, u64)> {
+        after
+            .iter()
+            .filter(|a| a.0 == property)
+            .map(|a| {
+                let was = before
+                    .iter()
+                    .find(|b| b.0 == a.0 && b.1 == a.1)
+                    .map_or(0, |b| b.2);
+                (a.1.as_str(), a.2.saturating_sub(was))
+            })
+            .collect()
+    };
+    if let Some((_, wal)) = grown("rocksdb.wal.bytes").first() {
+        println!(
+            "written: {:.0} bytes of RocksDB write-ahead log per event (entry, state and indexes)",
+            per_event(*wal)
+        );
+    }
+    let mut keys = grown("rocksdb.estimate-num-keys");
+    keys.retain(|k| k.1 > 0);
+    keys.sort_by_key(|k| std::cmp::Reverse(k.1));
+    if !keys.is_empty() {
+        let line: Vec<String> = keys
+            .iter()
+            .map(|(cf, n)| format!("{cf} {:.1}", per_event(*n)))
+            .collect();
+        println!(
+            "RocksDB entries per event: {:.1} ({})",
+            per_event(keys.iter().map(|k| k.1).sum()),
+            line.join(", ")
+        );
+    }
 }
 
 /// The replicated deployment: ingest through its sequencer and buyer reads from its nodes.

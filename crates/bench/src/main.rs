@@ -160,6 +160,15 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     lotline::cli::init_tracing(LogFormat::Text);
+    // Named, so that CPU per thread tells admission (which the server runs on rayon's global
+    // pool) from the rest: see `measure::ThreadCpu`.
+    if let Err(e) = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("rayon-{i}"))
+        .build_global()
+    {
+        eprintln!("lotline-bench: error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Ingest {
             events,

@@ -37,13 +37,80 @@ pub fn ms(d: Duration) -> f64 {
 /// tells it cheaply. Linux reports it in `/proc/self/stat` in USER_HZ ticks, which the kernel
 /// fixes at 100 per second for user space.
 pub fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) may hold spaces; the fields after it start past its `)`.
+    parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?).map(|(_, cpu)| cpu)
+}
+
+/// CPU time of each live thread of this process (user and system), by thread id, with the
+/// thread's name: what [`ThreadCpu::since`] splits a run's CPU by. Linux only; elsewhere empty.
+pub struct ThreadCpu(std::collections::HashMap<u32, (String, Duration)>);
+
+impl ThreadCpu {
+    pub fn now() -> ThreadCpu {
+        let mut threads = std::collections::HashMap::new();
+        if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+            for task in dir.flatten() {
+                let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                    continue;
+                };
+                if let Some(t) = std::fs::read_to_string(task.path().join("stat"))
+                    .ok()
+                    .and_then(|s| parse_stat(&s))
+                {
+                    threads.insert(tid, t);
+                }
+            }
+        }
+        ThreadCpu(threads)
+    }
+
+    /// The CPU each part of the server used since `before`, largest first: threads grouped by
+    /// what their names say they do ([`part_of`]). Threads that ended meanwhile are not here;
+    /// their time is in the process's total only.
+    pub fn since(&self, before: &ThreadCpu) -> Vec<(&'static str, Duration)> {
+        let mut parts: Vec<(&'static str, Duration)> = Vec::new();
+        for (tid, (name, cpu)) in &self.0 {
+            let earlier = before.0.get(tid).map_or(Duration::ZERO, |b| b.1);
+            let part = part_of(name);
+            let used = cpu.saturating_sub(earlier);
+            match parts.iter_mut().find(|p| p.0 == part) {
+                Some(p) => p.1 += used,
+                None => parts.push((part, used)),
+            }
+        }
+        parts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        parts
+    }
+}
+
+/// A thread's part of the work, from its name (Linux keeps the first 15 bytes): the server's
+/// sequencer and writer name their threads, RocksDB and actix name theirs, and `lotline-bench`
+/// names rayon's, which run admission (signature, profile, schema, hashes) in the server.
+fn part_of(name: &str) -> &'static str {
+    if name.starts_with("rayon-") {
+        "admission"
+    } else if name.starts_with("lotline-sequenc") {
+        "sequencer"
+    } else if name.starts_with("lotline-writer") {
+        "writer"
+    } else if name.starts_with("rocksdb:") {
+        "RocksDB flush and compaction"
+    } else if name.starts_with("actix-") || name.starts_with("tokio-") {
+        "HTTP"
+    } else {
+        "clients and other"
+    }
+}
+
+/// The name and CPU time of a process or thread from its `/proc/.../stat` line.
+fn parse_stat(stat: &str) -> Option<(String, Duration)> {
+    // The name (field 2) is in parentheses and may hold spaces and parentheses itself; the
+    // fields after it start past the last `)`.
+    let name = stat.get(stat.find('(')? + 1..stat.rfind(')')?)?.to_owned();
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let utime: u64 = fields.nth(11)?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some(Duration::from_millis((utime + stime) * 10))
+    Some((name, Duration::from_millis((utime + stime) * 10)))
 }
 
 /// Strict Ed25519 verifications per second using every core, on 64-byte messages — the size of
