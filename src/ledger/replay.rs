@@ -156,7 +156,7 @@ impl<'c> Follower<'c> {
                 batch.put_node(level, i, &h);
             }
             batch.put_event_id(&key, index, &item.content_digest);
-            sequencer::put_lookups(&mut batch, &item, index);
+            sequencer::put_lookups(&mut batch, &mut state, &item, index);
             if let Some(h) = sequencer::content_hash(&item) {
                 hashes_here.insert(h);
             }

@@ -630,6 +630,7 @@ impl Sequencer {
             Ok(()) => {
                 let receipt = self.append_entry(
                     &mut draft.batch,
+                    &mut draft.state,
                     draft.log.as_mut(),
                     item,
                     index,
@@ -718,6 +719,7 @@ impl Sequencer {
     fn append_entry(
         &mut self,
         batch: &mut BatchWriter<'_>,
+        state: &mut GroupState<'_>,
         log: Option<&mut LogGroup>,
         item: &Admitted,
         index: u64,
@@ -736,7 +738,7 @@ impl Sequencer {
             batch.put_node(level, i, &h);
         }
         batch.put_event_id(&item.id_key(), index, &item.content_digest);
-        put_lookups(batch, item, index);
+        put_lookups(batch, state, item, index);
         self.prev_hash = entry_hash;
         if let Some(log) = log {
             log.entries.push((index, bytes, leaf_hash));
@@ -847,17 +849,19 @@ pub(super) fn content_hash(item: &Admitted) -> Option<[u8; 32]> {
     item.event_hash.filter(|_| !item.doc.declares_error)
 }
 
-/// Writes what finds an accepted entry besides its eventID: its event hash and its query
-/// index terms.
-pub(super) fn put_lookups(batch: &mut BatchWriter<'_>, item: &Admitted, index: u64) {
+/// Writes what finds an accepted entry besides its eventID: its event hash, and its query
+/// index terms, which go with the group's state so that they are written in key order.
+pub(super) fn put_lookups(
+    batch: &mut BatchWriter<'_>,
+    state: &mut GroupState<'_>,
+    item: &Admitted,
+    index: u64,
+) {
     if let Some(h) = content_hash(item) {
         batch.put_event_hash(&h, index);
     }
-    // One key buffer for all of the event's terms: a bagging event has fifty.
-    let mut key = Vec::with_capacity(128);
     for t in &item.terms {
-        crate::state::write_index_key(&mut key, t.tag, &t.value, item.doc.event_time_ms, index);
-        batch.put_state(crate::store::StateCf::Index, &key, &[]);
+        state.add_index(t.tag, &t.value, item.doc.event_time_ms, index);
     }
 }
 

@@ -15,8 +15,8 @@ use super::certs::CertRecord;
 use super::codec::{Stored, decode};
 use super::plausibility::{self, method_rank};
 use super::{
-    ActorRecord, DocLink, Effect, EntryMeta, Flag, FlagCode, KeySpan, LotRecord, Origin, Place,
-    RoleSpan, RuleError, Rules, Span, TransitLine, index_key, kg, refuse, tag,
+    ActorRecord, DocLink, Effect, EntryMeta, Flag, FlagCode, IndexKeys, KeySpan, LotRecord, Origin,
+    Place, RoleSpan, RuleError, Rules, Span, TransitLine, kg, refuse, tag,
 };
 use crate::store::{BatchWriter, StateCf, Store, StoreError};
 use lotline_profile::profile::{
@@ -68,7 +68,7 @@ pub struct GroupState<'s> {
     lots: Map<String, Cached<LotRecord>>,
     metas: Map<u64, Cached<EntryMeta>>,
     certs: Map<String, Cached<CertRecord>>,
-    index: Vec<Vec<u8>>,
+    index: IndexKeys,
 }
 
 impl<'s> GroupState<'s> {
@@ -83,8 +83,14 @@ impl<'s> GroupState<'s> {
             lots: Map::with_capacity_and_hasher(events * 6, Default::default()),
             metas: Map::with_capacity_and_hasher(events, Default::default()),
             certs: Map::default(),
-            index: Vec::new(),
+            index: IndexKeys::default(),
         }
+    }
+
+    /// Adds an accepted entry's query-index key (see [`super::index_key`]), written with the
+    /// group's other index keys in key order.
+    pub fn add_index(&mut self, tag: u8, field: &str, time_ms: i64, index: u64) {
+        self.index.push_index(tag, field, time_ms, index);
     }
 
     /// The records changed by accepted events, and their index keys. The caches are handed
@@ -265,7 +271,7 @@ pub struct Changes {
     lots: Map<String, Cached<LotRecord>>,
     metas: Map<u64, Cached<EntryMeta>>,
     certs: Map<String, Cached<CertRecord>>,
-    index: Vec<Vec<u8>>,
+    index: IndexKeys,
 }
 
 impl Changes {
@@ -301,9 +307,7 @@ impl Changes {
         for (id, c) in sorted(&self.certs) {
             batch.put_state(StateCf::Certs, id.as_bytes(), encode_into(&mut buf, c));
         }
-        let mut index: Vec<&[u8]> = self.index.iter().map(Vec::as_slice).collect();
-        index.sort_unstable();
-        for k in index {
+        for k in self.index.sorted() {
             batch.put_state(StateCf::Index, k, b"");
         }
     }
@@ -337,7 +341,7 @@ struct Tx<'g, 's> {
     keys: Map<String, String>,
     metas: Map<u64, EntryMeta>,
     certs: Map<String, CertRecord>,
-    index: Vec<Vec<u8>>,
+    index: IndexKeys,
     /// The effects this event applied, in order; they become its meta's `effects`.
     effects: Vec<Effect>,
     undo: Vec<Undo>,
@@ -371,7 +375,7 @@ impl<'g, 's> Tx<'g, 's> {
             keys: Map::default(),
             metas: Map::default(),
             certs: Map::default(),
-            index: Vec::new(),
+            index: IndexKeys::default(),
             effects: Vec::new(),
             undo: Vec::new(),
             at: index,
@@ -388,7 +392,7 @@ impl<'g, 's> Tx<'g, 's> {
                 keep(&mut g.keys, self.keys);
                 keep(&mut g.metas, self.metas);
                 keep(&mut g.certs, self.certs);
-                g.index.extend(self.index);
+                g.index.append(self.index);
                 Ok(())
             }
             Err(ApplyError::Rule(r)) => {
@@ -699,17 +703,17 @@ impl<'g, 's> Tx<'g, 's> {
     fn record(&mut self, doc: &Document, meta: EntryMeta) {
         let t = doc.event_time_ms;
         let at = self.at;
-        self.index.push(index_key(tag::TIME, "", t, at));
+        self.index.push_index(tag::TIME, "", t, at);
         if let Some(step) = &doc.biz_step {
-            self.index.push(index_key(tag::BIZ_STEP, step, t, at));
+            self.index.push_index(tag::BIZ_STEP, step, t, at);
         }
         if let Some(a) = &meta.actor {
-            self.index.push(index_key(tag::ACTOR, a, t, at));
+            self.index.push_index(tag::ACTOR, a, t, at);
         }
         let mut seen = BTreeSet::new();
         for id in doc.identifiers() {
             if seen.insert(id.key.as_str()) {
-                self.index.push(index_key(tag::IDENT, &id.key, t, at));
+                self.index.push_index(tag::IDENT, &id.key, t, at);
             }
         }
         self.metas.insert(at, meta);
@@ -756,10 +760,10 @@ impl<'g, 's> Tx<'g, 's> {
             holders.insert(&spec.subject);
             holders.extend(spec.members.iter().map(|m| m.farm.as_str()));
             self.index
-                .push(super::holder_key(tag::CERT_ISSUER, certifier, id));
+                .push(&super::holder_key(tag::CERT_ISSUER, certifier, id));
         }
         for h in holders {
-            self.index.push(super::holder_key(tag::CERT_HOLDER, h, id));
+            self.index.push(&super::holder_key(tag::CERT_HOLDER, h, id));
         }
         self.certs.insert(id.to_owned(), record);
         Ok(())

@@ -51,16 +51,71 @@ pub fn time_bytes(ms: i64) -> [u8; 8] {
 /// identifiers and URIs, which never contain a zero byte.
 pub fn index_key(tag: u8, field: &str, time_ms: i64, index: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(field.len() + 18);
-    write_index_key(&mut k, tag, field, time_ms, index);
+    push_index_key(&mut k, tag, field, time_ms, index);
     k
 }
 
-/// [`index_key`] written into `k` (cleared first), for callers that reuse one buffer.
-pub fn write_index_key(k: &mut Vec<u8>, tag: u8, field: &str, time_ms: i64, index: u64) {
-    k.clear();
+/// [`index_key`] appended to `k`.
+fn push_index_key(k: &mut Vec<u8>, tag: u8, field: &str, time_ms: i64, index: u64) {
     push_prefix(k, tag, field);
     k.extend_from_slice(&time_bytes(time_ms));
     k.extend_from_slice(&index.to_be_bytes());
+}
+
+/// The `index` family's keys a group adds, in one buffer: a bagging event adds fifty and a group
+/// thousands, too many for an allocation each. [`IndexKeys::sorted`] hands them over in key
+/// order, the order a memtable takes most cheaply (see [`Changes::write`]).
+#[derive(Default)]
+pub struct IndexKeys {
+    bytes: Vec<u8>,
+    /// Where each key ends in `bytes`; the first starts at 0, each other where the one before
+    /// it ends.
+    ends: Vec<usize>,
+}
+
+impl IndexKeys {
+    /// Adds the key [`index_key`] makes of these.
+    pub fn push_index(&mut self, tag: u8, field: &str, time_ms: i64, index: u64) {
+        push_index_key(&mut self.bytes, tag, field, time_ms, index);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Adds `key` as it is.
+    pub fn push(&mut self, key: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Moves every key of `other` here.
+    pub fn append(&mut self, other: IndexKeys) {
+        let base = self.bytes.len();
+        self.bytes.extend_from_slice(&other.bytes);
+        self.ends.extend(other.ends.into_iter().map(|e| base + e));
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Every key, in byte order (a key added twice comes twice).
+    pub fn sorted(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        let mut keys: Vec<&[u8]> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let k = &self.bytes[start..end];
+                start = end;
+                k
+            })
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
 }
 
 pub fn index_prefix(tag: u8, field: &str) -> Vec<u8> {
@@ -102,14 +157,40 @@ mod tests {
     }
 
     #[test]
-    fn index_keys_start_with_their_prefix_whatever_the_buffer_held() {
-        let mut buf = b"left over from an earlier, longer key".to_vec();
+    fn index_keys_start_with_their_prefix() {
         for (t, field) in [(tag::TIME, ""), (tag::IDENT, "/01/09521141123455/21/7")] {
-            write_index_key(&mut buf, t, field, -5, 42);
-            assert_eq!(buf, index_key(t, field, -5, 42));
-            assert!(buf.starts_with(&index_prefix(t, field)));
-            assert!(buf.ends_with(&42u64.to_be_bytes()));
-            assert_eq!(buf.len(), index_prefix(t, field).len() + 16);
+            let k = index_key(t, field, -5, 42);
+            assert!(k.starts_with(&index_prefix(t, field)));
+            assert!(k.ends_with(&42u64.to_be_bytes()));
+            assert_eq!(k.len(), index_prefix(t, field).len() + 16);
+        }
+    }
+
+    proptest::proptest! {
+        /// Keys gathered in one buffer, from pushes and appended sets, come back exactly as
+        /// the separate keys would, sorted.
+        #[test]
+        fn index_keys_come_back_whole_and_sorted(
+            first in proptest::collection::vec((0u8..4, "[a-z/0-9]{0,12}", proptest::num::i64::ANY, proptest::num::u64::ANY), 0..20),
+            second in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..24), 0..20),
+        ) {
+            let mut keys = IndexKeys::default();
+            let mut other = IndexKeys::default();
+            let mut expected = Vec::new();
+            for (t, field, time, index) in &first {
+                let t = [tag::TIME, tag::IDENT, tag::ACTOR, tag::BIZ_STEP][*t as usize];
+                keys.push_index(t, field, *time, *index);
+                expected.push(index_key(t, field, *time, *index));
+            }
+            for k in &second {
+                other.push(k);
+                expected.push(k.clone());
+            }
+            keys.append(other);
+            expected.sort_unstable();
+            proptest::prop_assert_eq!(keys.len(), expected.len());
+            proptest::prop_assert_eq!(keys.is_empty(), expected.is_empty());
+            proptest::prop_assert_eq!(keys.sorted(), expected.iter().map(Vec::as_slice).collect::<Vec<_>>());
         }
     }
 }
