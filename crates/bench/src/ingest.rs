@@ -248,7 +248,7 @@ fn print_written(before: &[(String, String, u64)], after: &[(String, String, u64
     }
     let mut keys = grown("rocksdb.estimate-num-keys");
     keys.retain(|k| k.1 > 0);
-    keys.sort_by_key(|k| std::cmp::Reverse(k.1));
+    keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     if !keys.is_empty() {
         let line: Vec<String> = keys
             .iter()

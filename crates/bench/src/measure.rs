@@ -63,30 +63,37 @@ impl ThreadCpu {
         ThreadCpu(threads)
     }
 
-    /// The CPU each part of the server used since `before`, largest first: threads grouped by
-    /// what their names say they do ([`part_of`]). Threads that ended meanwhile are not here;
-    /// their time is in the process's total only.
+    /// The CPU each part of the server used since `before`, in the order of [`PARTS`]:
+    /// threads grouped by what their names say they do ([`part_of`]). Threads that ended
+    /// meanwhile are not here; their time is in the process's total only.
     pub fn since(&self, before: &ThreadCpu) -> Vec<(&'static str, Duration)> {
-        let mut parts: Vec<(&'static str, Duration)> = Vec::new();
+        let mut parts: Vec<(&'static str, Duration)> =
+            PARTS.iter().map(|&p| (p, Duration::ZERO)).collect();
         for (tid, (name, cpu)) in &self.0 {
             let earlier = before.0.get(tid).map_or(Duration::ZERO, |b| b.1);
-            let part = part_of(name);
-            let used = cpu.saturating_sub(earlier);
-            match parts.iter_mut().find(|p| p.0 == part) {
-                Some(p) => p.1 += used,
-                None => parts.push((part, used)),
-            }
+            parts[part_of(name)].1 += cpu.saturating_sub(earlier);
         }
-        parts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         parts
     }
 }
 
-/// A thread's part of the work, from its name (Linux keeps the first 15 bytes): the server's
+/// The parts [`ThreadCpu::since`] reports, in pipeline order.
+pub const PARTS: [&str; 6] = [
+    "HTTP",
+    "admission",
+    "sequencer",
+    "writer",
+    "RocksDB flush and compaction",
+    "clients and other",
+];
+
+/// A thread's part of the work (its place in [`PARTS`]), from its name (Linux keeps the first 15 bytes): the server's
 /// sequencer and writer name their threads, RocksDB and actix name theirs, and `lotline-bench`
 /// names rayon's, which run admission (signature, profile, schema, hashes) in the server.
-fn part_of(name: &str) -> &'static str {
-    if name.starts_with("rayon-") {
+fn part_of(name: &str) -> usize {
+    let part = if name.starts_with("actix-") || name.starts_with("tokio-") {
+        "HTTP"
+    } else if name.starts_with("rayon-") {
         "admission"
     } else if name.starts_with("lotline-sequenc") {
         "sequencer"
@@ -94,11 +101,13 @@ fn part_of(name: &str) -> &'static str {
         "writer"
     } else if name.starts_with("rocksdb:") {
         "RocksDB flush and compaction"
-    } else if name.starts_with("actix-") || name.starts_with("tokio-") {
-        "HTTP"
     } else {
         "clients and other"
-    }
+    };
+    PARTS
+        .iter()
+        .position(|p| *p == part)
+        .unwrap_or(PARTS.len() - 1)
 }
 
 /// The name and CPU time of a process or thread from its `/proc/.../stat` line.
@@ -157,4 +166,44 @@ fn ceiling_of(
         })
         .sum();
     Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_give_name_and_cpu_even_with_odd_names() {
+        // Fields after the name: state, then 10 more, then utime and stime in ticks.
+        let line = "42 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 1 0";
+        assert_eq!(
+            parse_stat(line),
+            Some(("a (b) c".to_owned(), Duration::from_millis(1750)))
+        );
+        assert_eq!(parse_stat("42 no parentheses"), None);
+        assert_eq!(parse_stat("42 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn threads_go_to_the_part_their_name_says() {
+        for (name, part) in [
+            ("actix-rt|system", "HTTP"),
+            ("tokio-rt-worker", "HTTP"),
+            ("rayon-1", "admission"),
+            ("lotline-sequenc", "sequencer"),
+            ("lotline-writer", "writer"),
+            ("rocksdb:high", "RocksDB flush and compaction"),
+            ("lotline-bench", "clients and other"),
+        ] {
+            assert_eq!(PARTS[part_of(name)], part, "{name}");
+        }
+    }
+
+    #[test]
+    fn this_process_has_threads_and_cpu() {
+        let now = ThreadCpu::now();
+        assert!(!now.0.is_empty());
+        assert_eq!(now.since(&now).len(), PARTS.len());
+        assert!(now.since(&now).iter().all(|p| p.1 == Duration::ZERO));
+    }
 }
