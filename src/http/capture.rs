@@ -347,7 +347,8 @@ async fn process(data: &Data, job: &CaptureJob, doc: &Value) -> Result<Vec<Outco
             .acquire()
             .await
             .map_err(|_| LedgerError::Closed)?;
-        web::block(move || events.par_iter().map(event::admit).collect())
+        // Each event dropped where it was admitted, as in the batch handler.
+        web::block(move || events.into_par_iter().map(|e| event::admit(&e)).collect())
             .await
             .map_err(|_| LedgerError::Closed)?
     };
