@@ -166,19 +166,22 @@ mod tests {
         }
     }
 
+    use proptest::collection::vec;
+    use proptest::num::{i64 as times, u8 as bytes, u64 as indexes};
+
     proptest::proptest! {
         /// Keys gathered in one buffer, from pushes and appended sets, come back exactly as
         /// the separate keys would, sorted.
         #[test]
         fn index_keys_come_back_whole_and_sorted(
-            first in proptest::collection::vec((0u8..4, "[a-z/0-9]{0,12}", proptest::num::i64::ANY, proptest::num::u64::ANY), 0..20),
-            second in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..24), 0..20),
+            first in vec((0usize..4, "[a-z/0-9]{0,12}", times::ANY, indexes::ANY), 0..20),
+            second in vec(vec(bytes::ANY, 0..24), 0..20),
         ) {
             let mut keys = IndexKeys::default();
             let mut other = IndexKeys::default();
             let mut expected = Vec::new();
             for (t, field, time, index) in &first {
-                let t = [tag::TIME, tag::IDENT, tag::ACTOR, tag::BIZ_STEP][*t as usize];
+                let t = [tag::TIME, tag::IDENT, tag::ACTOR, tag::BIZ_STEP][*t];
                 keys.push_index(t, field, *time, *index);
                 expected.push(index_key(t, field, *time, *index));
             }
@@ -188,9 +191,10 @@ mod tests {
             }
             keys.append(other);
             expected.sort_unstable();
+            let expected: Vec<&[u8]> = expected.iter().map(Vec::as_slice).collect();
             proptest::prop_assert_eq!(keys.len(), expected.len());
             proptest::prop_assert_eq!(keys.is_empty(), expected.is_empty());
-            proptest::prop_assert_eq!(keys.sorted(), expected.iter().map(Vec::as_slice).collect::<Vec<_>>());
+            proptest::prop_assert_eq!(keys.sorted(), expected);
         }
     }
 }

@@ -87,9 +87,10 @@ pub const PARTS: [&str; 6] = [
     "clients and other",
 ];
 
-/// A thread's part of the work (its place in [`PARTS`]), from its name (Linux keeps the first 15 bytes): the server's
-/// sequencer and writer name their threads, RocksDB and actix name theirs, and `lotline-bench`
-/// names rayon's, which run admission (signature, profile, schema, hashes) in the server.
+/// A thread's part of the work (its place in [`PARTS`]), from its name, of which Linux keeps the
+/// first 15 bytes. The server's sequencer and writer name their threads, RocksDB and actix name
+/// theirs, and `lotline-bench` names rayon's, which run admission (signature, profile, schema,
+/// hashes) in the server.
 fn part_of(name: &str) -> usize {
     let part = if name.starts_with("actix-") || name.starts_with("tokio-") {
         "HTTP"
