@@ -87,7 +87,7 @@ impl<'s> GroupState<'s> {
         }
     }
 
-    /// Adds an accepted entry's query-index key (see [`super::index_key`]), written with the
+    /// Adds an accepted entry's query-index key (see [`super::IndexKeys::push_index`]), written with the
     /// group's other index keys in key order.
     pub fn add_index(&mut self, tag: u8, field: &str, time_ms: i64, index: u64) {
         self.index.push_index(tag, field, time_ms, index);

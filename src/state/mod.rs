@@ -47,21 +47,6 @@ pub fn time_bytes(ms: i64) -> [u8; 8] {
     ((ms as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-/// `tag ‖ field ‖ 0 ‖ time ‖ index` (no field and no separator for [`tag::TIME`]). Fields are
-/// identifiers and URIs, which never contain a zero byte.
-pub fn index_key(tag: u8, field: &str, time_ms: i64, index: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(field.len() + 18);
-    push_index_key(&mut k, tag, field, time_ms, index);
-    k
-}
-
-/// [`index_key`] appended to `k`.
-fn push_index_key(k: &mut Vec<u8>, tag: u8, field: &str, time_ms: i64, index: u64) {
-    push_prefix(k, tag, field);
-    k.extend_from_slice(&time_bytes(time_ms));
-    k.extend_from_slice(&index.to_be_bytes());
-}
-
 /// The `index` family's keys a group adds, in one buffer: a bagging event adds fifty and a group
 /// thousands, too many for an allocation each. [`IndexKeys::sorted`] hands them over in key
 /// order, the order a memtable takes most cheaply (see [`Changes::write`]).
@@ -74,9 +59,12 @@ pub struct IndexKeys {
 }
 
 impl IndexKeys {
-    /// Adds the key [`index_key`] makes of these.
+    /// Adds the query-index key `tag ‖ field ‖ 0 ‖ time ‖ index` (no field and no separator
+    /// for [`tag::TIME`]). Fields are identifiers and URIs, which never contain a zero byte.
     pub fn push_index(&mut self, tag: u8, field: &str, time_ms: i64, index: u64) {
-        push_index_key(&mut self.bytes, tag, field, time_ms, index);
+        push_prefix(&mut self.bytes, tag, field);
+        self.bytes.extend_from_slice(&time_bytes(time_ms));
+        self.bytes.extend_from_slice(&index.to_be_bytes());
         self.ends.push(self.bytes.len());
     }
 
@@ -154,6 +142,13 @@ mod tests {
         for w in ts.windows(2) {
             assert!(time_bytes(w[0]) < time_bytes(w[1]), "{w:?}");
         }
+    }
+
+    /// One query-index key on its own, as [`IndexKeys::push_index`] lays it out.
+    fn index_key(tag: u8, field: &str, time_ms: i64, index: u64) -> Vec<u8> {
+        let mut keys = IndexKeys::default();
+        keys.push_index(tag, field, time_ms, index);
+        keys.bytes
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! | `keys`      | `did:key`                            | the id of the actor the key belongs to          |
 //! | `lots`      | canonical GS1 key (Digital Link path)| the lot's state (binary, `state::codec`; JSON before it) |
 //! | `entry_meta`| index, u64 big-endian                | what the rules derived from the entry (binary, `state::codec`; JSON before it) |
-//! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::index_key`; certificates by holder and by issuer: tag ‖ actor ‖ 0 ‖ certificate id (`state::certs::holder_key`) |
+//! | `index`     | tag byte ‖ field ‖ 0 ‖ time ‖ index  | empty; the query indexes, see `state::IndexKeys::push_index`; certificates by holder and by issuer: tag ‖ actor ‖ 0 ‖ certificate id (`state::certs::holder_key`) |
 //! | `certs`     | certificate id (a URI)               | the certificate's record (JSON, `state::certs::CertRecord`) |
 //!
 //! The last six families are *state*: derived from the log by the rules, written by the

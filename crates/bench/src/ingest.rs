@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::harness::{BenchServer, SIGNED};
 use crate::measure::{
-    ThreadCpu, cores, ed25519_ceiling, own_check_ceiling, percentile, process_cpu,
+    PARTS, ThreadCpu, cores, ed25519_ceiling, own_check_ceiling, percentile, process_cpu,
 };
 use data_integrity::di;
 use lotline::cli::Client;
@@ -168,22 +168,18 @@ fn timed(
         .zip(cpu_before)
         .map(|(a, b)| a.saturating_sub(b));
     let parts = ThreadCpu::now().since(&threads_before);
-    if let Some(cpu) = cpu {
-        // The clients' threads ended before this: their time is what the parts do not cover.
-        let named: Duration = parts.iter().map(|p| p.1).sum();
+    if let (Some(cpu), Some((_, server))) = (cpu, parts.split_last()) {
+        // The last part, clients and other, is what the server's threads do not cover: the
+        // clients' threads have ended by now, so only the process total still counts them.
         let per_event = |d: Duration| d.as_secs_f64() * 1e6 / total.max(1) as f64;
         let mut line = String::new();
-        for (part, used) in parts.iter().filter(|p| p.0 != "clients and other") {
+        for (part, used) in server {
             line.push_str(&format!("{part} {:.0}, ", per_event(*used)));
         }
-        let other = cpu.saturating_sub(named)
-            + parts
-                .iter()
-                .filter(|p| p.0 == "clients and other")
-                .map(|p| p.1)
-                .sum::<Duration>();
+        let other = cpu.saturating_sub(server.iter().map(|p| p.1).sum());
         println!(
-            "cpu by thread, core-µs per event (10 ms ticks): {line}clients and other {:.0}",
+            "cpu by thread, core-µs per event (10 ms ticks): {line}{} {:.0}",
+            PARTS[PARTS.len() - 1],
             per_event(other)
         );
     }

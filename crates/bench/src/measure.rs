@@ -77,7 +77,8 @@ impl ThreadCpu {
     }
 }
 
-/// The parts [`ThreadCpu::since`] reports, in pipeline order.
+/// The parts [`ThreadCpu::since`] reports, in pipeline order; the last takes every thread the
+/// others do not name.
 pub const PARTS: [&str; 6] = [
     "HTTP",
     "admission",
