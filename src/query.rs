@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::state::{self, tag as ledger_tag, time_bytes};
+use crate::state::{self, suffix_of, tag as ledger_tag};
 use crate::store::{Store, StoreError};
 use lotline_profile::entry::Entry;
 use lotline_profile::event::EventId;
@@ -276,7 +276,19 @@ impl Query {
                 }
                 // lotline's own: any EPC or class in any role (`/v1/epcs/{epc}/events`).
                 "MATCH_identifier" => {
-                    Some(terms_of(ledger_tag::IDENT, &|v| super_lookup(name, v))?)
+                    // Where `state::Scan::Ident` looks (`state::ident_tags`): the terms of
+                    // each role the identifier can take, and the identifier index.
+                    let mut all = Vec::new();
+                    for v in &values {
+                        let key = super_lookup(name, v)?;
+                        for &t in state::ident_tags(&key) {
+                            all.push(Term {
+                                tag: t,
+                                value: key.clone(),
+                            });
+                        }
+                    }
+                    Some(all)
                 }
                 // lotline's own: the actor that recorded the event.
                 "EQ_actor" => Some(terms_of(ledger_tag::ACTOR, &|v| Ok(v.to_owned()))?),
@@ -994,10 +1006,6 @@ impl Union<'_> {
     }
 }
 
-fn suffix_of(time_ms: i64, index: u64) -> u128 {
-    (u128::from(u64::from_be_bytes(time_bytes(time_ms))) << 64) | u128::from(index)
-}
-
 fn step(s: u128, forward: bool) -> Option<u128> {
     if forward {
         s.checked_add(1)
@@ -1210,14 +1218,33 @@ mod tests {
         );
     }
 
+    /// `MATCH_identifier` finds an EPC in any role in a stored event too (subscriptions and
+    /// `EQ_eventID` decide with `matches`), the same as through the indexes.
     #[test]
-    fn suffixes_order_like_keys() {
-        let a = suffix_of(-5, 9);
-        let b = suffix_of(0, 0);
-        let c = suffix_of(0, 1);
-        assert!(a < b && b < c);
-        let mut k = time_bytes(0).to_vec();
-        k.extend_from_slice(&1u64.to_be_bytes());
-        assert_eq!(u128::from_be_bytes(k.try_into().unwrap()), c);
+    fn an_identifier_matches_an_event_naming_it_in_any_role() {
+        let bag = "urn:epc:id:sgtin:9521141.012345.7";
+        let entry = |list: &str| Entry {
+            event: json!({
+                "type": "AggregationEvent",
+                "eventTime": "2026-06-01T08:00:00+07:00",
+                "action": "ADD",
+                "parentID": "urn:epc:id:sscc:9521141.0000000001",
+                list: [bag],
+            }),
+            index: 7,
+            prev_hash: [0; 32],
+            record_time: "2026-06-01T01:00:01Z".into(),
+            signer: "did:key:z6Mk".into(),
+        };
+        let by_uri = parse(&[("MATCH_identifier", bag)]).unwrap();
+        let link = format!("https://id.gs1.org{}", terms::epc_key(bag));
+        let by_link = parse(&[("MATCH_identifier", link.as_str())]);
+        let other = parse(&[("MATCH_identifier", "urn:epc:id:sgtin:9521141.012345.8")]).unwrap();
+        for q in [&by_uri, &by_link.unwrap()] {
+            assert!(q.matches(&entry("childEPCs"), None));
+        }
+        assert!(!other.matches(&entry("childEPCs"), None));
+        let parent = parse(&[("MATCH_identifier", "urn:epc:id:sscc:9521141.0000000001")]).unwrap();
+        assert!(parent.matches(&entry("childEPCs"), None));
     }
 }

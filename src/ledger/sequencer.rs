@@ -25,7 +25,7 @@ use time::macros::format_description;
 use tokio::sync::{oneshot, watch};
 
 use super::{AppendError, Appended, Head, LedgerOptions, LogGroup, LogSink, sign_checkpoint};
-use crate::state::{ApplyError, Changes, GroupState, RuleError, Rules};
+use crate::state::{ApplyError, Changes, GroupState, RuleError, Rules, ident_tags, tag};
 use crate::store::{Batch, BatchWriter, META_CHECKPOINT, Store, StoreError};
 use lotline_profile::entry::{self, Receipt};
 use lotline_profile::event::{Admitted, EventId, IdKey};
@@ -849,8 +849,11 @@ pub(super) fn content_hash(item: &Admitted) -> Option<[u8; 32]> {
     item.event_hash.filter(|_| !item.doc.declares_error)
 }
 
-/// Writes what finds an accepted entry besides its eventID: its event hash, and its query
-/// index terms, which go with the group's state so that they are written in key order.
+/// Writes what finds an accepted entry besides its eventID: its event hash, its query-index
+/// terms, and under [`tag::IDENT`] the identifiers it names that no term indexes already (see
+/// [`ident_tags`]). An EPCIS event's identifiers all come from its EPC and quantity lists,
+/// which its terms index, so each identifier is indexed once (a bagging event names fifty
+/// bags). Index keys go with the group's state, so that they are written in key order.
 pub(super) fn put_lookups(
     batch: &mut BatchWriter<'_>,
     state: &mut GroupState<'_>,
@@ -860,8 +863,28 @@ pub(super) fn put_lookups(
     if let Some(h) = content_hash(item) {
         batch.put_event_hash(&h, index);
     }
+    let time_ms = item.doc.event_time_ms;
     for t in &item.terms {
-        state.add_index(t.tag, &t.value, item.doc.event_time_ms, index);
+        state.add_index(t.tag, &t.value, time_ms, index);
+    }
+    let identifiers = item.doc.identifiers();
+    // Checked rather than assumed, against the roles a read looks in (`ident_tags`), so that
+    // an identifier the profile reads from elsewhere is still found. Terms come sorted from
+    // admission; were they not, a search could only miss, and the key be written needlessly.
+    let named = |t: u8, key: &str| {
+        item.terms
+            .binary_search_by(|x| (x.tag, x.value.as_str()).cmp(&(t, key)))
+            .is_ok()
+    };
+    let mut rest: Vec<&str> = identifiers
+        .iter()
+        .map(|id| id.key.as_str())
+        .filter(|key| !ident_tags(key)[1..].iter().any(|&t| named(t, key)))
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    for key in rest {
+        state.add_index(tag::IDENT, key, time_ms, index);
     }
 }
 

@@ -397,7 +397,8 @@ async fn read_touches(
 }
 
 /// What entry `index` may change: the identifiers it names (those the per-EPC index files it
-/// under, and those of its effects), or everything.
+/// under: its identifiers and its EPCIS terms of identifiers; and those of its effects), or
+/// everything.
 fn touch(ledger: &Ledger, index: u64) -> Result<Touch, StoreError> {
     let bytes = match ledger.entry(index) {
         Ok(Some(b)) => b,
@@ -432,6 +433,14 @@ fn touch(ledger: &Ledger, index: u64) -> Result<Touch, StoreError> {
         return Ok(Touch::All);
     }
     let mut keys: Vec<String> = doc.identifiers().iter().map(|i| i.key.clone()).collect();
+    // The per-EPC index files an entry under its EPCIS terms as well (`state::Scan::Ident`);
+    // the profile reads every identifier in them, but a walk reads what the index says.
+    keys.extend(
+        lotline_profile::terms::terms(&entry.event)
+            .into_iter()
+            .filter(|t| crate::state::IDENT_TERMS.contains(&t.tag))
+            .map(|t| t.value),
+    );
     for e in meta.iter().flat_map(|m| &m.effects) {
         match e {
             crate::state::Effect::Create { key, .. } | crate::state::Effect::Annotate { key } => {

@@ -710,12 +710,7 @@ impl<'g, 's> Tx<'g, 's> {
         if let Some(a) = &meta.actor {
             self.index.push_index(tag::ACTOR, a, t, at);
         }
-        let mut seen = BTreeSet::new();
-        for id in doc.identifiers() {
-            if seen.insert(id.key.as_str()) {
-                self.index.push_index(tag::IDENT, &id.key, t, at);
-            }
-        }
+        // Identifiers are indexed with the entry's EPCIS terms (`sequencer::put_lookups`).
         self.metas.insert(at, meta);
     }
 

@@ -34,6 +34,10 @@ pub struct Rules {
 pub mod tag {
     pub const TIME: u8 = b't';
     pub const BIZ_STEP: u8 = b'b';
+    /// Identifiers an entry names that none of its EPCIS terms ([`IDENT_TERMS`]) already
+    /// indexes. An EPCIS event's identifiers all come from its EPC and quantity lists, so
+    /// entries written since identifiers are indexed once have no key here; ledgers written
+    /// before keep one per identifier, which a scan finds once with its EPC terms.
     pub const IDENT: u8 = b'i';
     pub const ACTOR: u8 = b'a';
     /// Certificates by subject and member farm (`holder_key`, no time).
@@ -42,9 +46,48 @@ pub mod tag {
     pub const CERT_ISSUER: u8 = b'r';
 }
 
+/// Where the entries naming the identifier with canonical key `key` are indexed: under
+/// [`tag::IDENT`], and under the EPCIS terms of the roles such an identifier can take. A class
+/// (a lot's LGTIN, or a GTIN: a Digital Link under `/01/` without a serial) is found in the
+/// quantity lists; anything else (an item, a logistic unit) in the EPC lists and as a parent.
+/// The sequencer writes an IDENT key only for an identifier none of these terms of its entry
+/// covers, so reads and writes agree by construction, whatever the profile reads.
+pub fn ident_tags(key: &str) -> &'static [u8] {
+    use lotline_profile::terms::tag as t;
+    const CLASS: &[u8] = &[tag::IDENT, t::EPC_CLASS, t::INPUT_CLASS, t::OUTPUT_CLASS];
+    const INSTANCE: &[u8] = &[tag::IDENT, t::EPC, t::PARENT, t::INPUT_EPC, t::OUTPUT_EPC];
+    // "/01/" and the 14 digits of the GTIN, then "/21/" and the serial of an item.
+    let serial = key.get(18..).is_some_and(|rest| rest.starts_with("/21/"));
+    if key.starts_with("/01/") && !serial {
+        CLASS
+    } else {
+        INSTANCE
+    }
+}
+
+/// The EPCIS index terms whose values are identifier keys (EPCs and classes in every role).
+pub const IDENT_TERMS: [u8; 7] = {
+    use lotline_profile::terms::tag as t;
+    [
+        t::EPC,
+        t::PARENT,
+        t::INPUT_EPC,
+        t::OUTPUT_EPC,
+        t::EPC_CLASS,
+        t::INPUT_CLASS,
+        t::OUTPUT_CLASS,
+    ]
+};
+
 /// Milliseconds as 8 bytes whose byte order is numeric order (sign bit flipped).
 pub fn time_bytes(ms: i64) -> [u8; 8] {
     ((ms as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The last 16 bytes of every query-index key, `eventTime ‖ index` big-endian, as one number:
+/// numbers order as the keys' suffixes do.
+pub fn suffix_of(time_ms: i64, index: u64) -> u128 {
+    (u128::from(u64::from_be_bytes(time_bytes(time_ms))) << 64) | u128::from(index)
 }
 
 /// The `index` family's keys a group adds, in one buffer: a bagging event adds fifty and a group
@@ -142,6 +185,33 @@ mod tests {
         for w in ts.windows(2) {
             assert!(time_bytes(w[0]) < time_bytes(w[1]), "{w:?}");
         }
+    }
+
+    #[test]
+    fn identifiers_are_looked_for_in_the_roles_of_their_kind() {
+        use lotline_profile::terms::tag as t;
+        for (uri, role) in [
+            ("urn:epc:id:sgtin:9521141.012345.7", t::EPC),
+            ("urn:epc:id:sscc:9521141.0000000001", t::PARENT),
+            ("urn:epc:class:lgtin:9521141.012345.L1", t::EPC_CLASS),
+        ] {
+            let key = lotline_profile::terms::epc_key(uri);
+            let tags = ident_tags(&key);
+            assert_eq!(tags[0], tag::IDENT, "{uri}");
+            assert!(tags.contains(&role), "{uri} ({key}): {tags:?}");
+            assert!(tags[1..].iter().all(|t| IDENT_TERMS.contains(t)), "{uri}");
+        }
+    }
+
+    #[test]
+    fn suffixes_order_like_keys() {
+        let a = suffix_of(-5, 9);
+        let b = suffix_of(0, 0);
+        let c = suffix_of(0, 1);
+        assert!(a < b && b < c);
+        let mut k = time_bytes(0).to_vec();
+        k.extend_from_slice(&1u64.to_be_bytes());
+        assert_eq!(u128::from_be_bytes(k.try_into().unwrap()), c);
     }
 
     /// One query-index key on its own, as [`IndexKeys::push_index`] lays it out.

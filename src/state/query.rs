@@ -6,8 +6,8 @@
 
 use super::certs::CertRecord;
 use super::codec::decode;
-use super::{ActorRecord, EntryMeta, LotRecord, Origin, index_prefix, tag, time_bytes};
-use crate::store::{StateCf, Store, StoreError};
+use super::{ActorRecord, EntryMeta, LotRecord, Origin, ident_tags, index_prefix, suffix_of, tag};
+use crate::store::{IndexCursor, StateCf, Store, StoreError};
 
 /// Read access to the state families.
 pub struct StateReader<'a> {
@@ -28,12 +28,15 @@ pub enum Scan {
 }
 
 impl Scan {
-    fn prefix(&self) -> Vec<u8> {
+    /// The index prefixes whose union the scan walks.
+    fn prefixes(&self) -> Vec<Vec<u8>> {
         match self {
-            Scan::All => index_prefix(tag::TIME, ""),
-            Scan::BizStep(s) => index_prefix(tag::BIZ_STEP, s),
-            Scan::Ident(s) => index_prefix(tag::IDENT, s),
-            Scan::Actor(s) => index_prefix(tag::ACTOR, s),
+            Scan::All => vec![index_prefix(tag::TIME, "")],
+            Scan::BizStep(s) => vec![index_prefix(tag::BIZ_STEP, s)],
+            // Identifiers are indexed once, with the EPCIS terms of their role (see
+            // `ident_tags`); ledgers written before have an IDENT key as well, found once.
+            Scan::Ident(s) => ident_tags(s).iter().map(|&t| index_prefix(t, s)).collect(),
+            Scan::Actor(s) => vec![index_prefix(tag::ACTOR, s)],
         }
     }
 }
@@ -43,7 +46,8 @@ impl Scan {
 pub struct Page {
     /// Entry indexes, in event-time order (ties in log order).
     pub indexes: Vec<u64>,
-    /// Where the next page starts, if there may be one: an opaque index key.
+    /// Where the next page starts, if there may be one: an opaque token (the event time and
+    /// entry index of the last index key visited).
     pub next: Option<Vec<u8>>,
 }
 
@@ -126,7 +130,8 @@ impl<'a> StateReader<'a> {
 
     /// Up to `limit` entries of `scan` with event time in `[from_ms, until_ms)`, starting
     /// after the page token `after` (from a previous [`Page::next`]). `keep` filters
-    /// candidates; skipped ones do not count towards `limit`.
+    /// candidates; skipped ones do not count towards `limit`. An entry found under several of
+    /// the scan's prefixes comes once.
     pub fn scan(
         &self,
         scan: &Scan,
@@ -136,52 +141,67 @@ impl<'a> StateReader<'a> {
         limit: usize,
         mut keep: impl FnMut(u64) -> Result<bool, StoreError>,
     ) -> Result<Page, StoreError> {
-        let prefix = scan.prefix();
-        let mut start = prefix.clone();
-        start.extend_from_slice(&time_bytes(from_ms));
+        // Every index key ends in `eventTime ‖ index`, 16 bytes big-endian: a u128 orders them.
+        let mut start = suffix_of(from_ms, 0);
+        let end = suffix_of(until_ms, 0);
         if let Some(token) = after {
-            // Strictly after the token: every key under one prefix has the same length, so
-            // appending a zero byte gives the smallest key greater than it.
-            let mut t = token.to_vec();
-            t.push(0);
-            if t > start {
-                start = t;
-            }
-        }
-        let mut end = prefix.clone();
-        end.extend_from_slice(&time_bytes(until_ms));
-
-        let mut indexes = Vec::new();
-        let mut last: Option<Vec<u8>> = None;
-        const CHUNK: usize = 256;
-        loop {
-            let rows = self.store.scan_state(StateCf::Index, &start, &end, CHUNK)?;
-            let exhausted = rows.len() < CHUNK;
-            for (k, _) in rows {
-                let index = k
-                    .get(k.len().saturating_sub(8)..)
-                    .and_then(|b| b.try_into().ok())
-                    .map(u64::from_be_bytes)
-                    .ok_or_else(|| StoreError::Corrupt("short index key".into()))?;
-                if indexes.len() == limit {
-                    // One more row exists: the page is full and there is a next one.
+            // Strictly after the token. Tokens of earlier versions were whole index keys, which
+            // end in the same 16 bytes.
+            let last = token
+                .get(token.len().saturating_sub(16)..)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .map(u128::from_be_bytes)
+                .ok_or_else(|| StoreError::Corrupt("a scan's page token is too short".into()))?;
+            match last.checked_add(1) {
+                Some(next) => start = start.max(next),
+                None => {
                     return Ok(Page {
-                        indexes,
-                        next: last,
+                        indexes: Vec::new(),
+                        next: None,
                     });
                 }
-                if keep(index)? {
-                    indexes.push(index);
-                }
-                start = k.clone();
-                start.push(0);
-                last = Some(k);
             }
-            if exhausted {
+        }
+        let mut cursors: Vec<_> = scan
+            .prefixes()
+            .into_iter()
+            .map(|p| self.store.index_cursor(p, true))
+            .collect();
+        for c in &mut cursors {
+            c.seek(&start.to_be_bytes());
+        }
+        let mut indexes = Vec::new();
+        let mut last: Option<u128> = None;
+        loop {
+            // The smallest suffix any cursor is at: the union's next key.
+            let mut next: Option<u128> = None;
+            for c in &cursors {
+                if let Some(s) = at(c)? {
+                    next = Some(next.map_or(s, |n| n.min(s)));
+                }
+            }
+            let Some(s) = next.filter(|s| *s < end) else {
                 return Ok(Page {
                     indexes,
                     next: None,
                 });
+            };
+            if indexes.len() == limit {
+                // One more key exists: the page is full and there is a next one.
+                return Ok(Page {
+                    indexes,
+                    next: last.map(|l| l.to_be_bytes().to_vec()),
+                });
+            }
+            // The low 64 bits are the entry index.
+            if keep(s as u64)? {
+                indexes.push(s as u64);
+            }
+            last = Some(s);
+            for c in &mut cursors {
+                if at(c)? == Some(s) {
+                    c.advance();
+                }
             }
         }
     }
@@ -246,10 +266,130 @@ impl<'a> StateReader<'a> {
             cursor.seek(&skip);
         }
     }
+}
 
-    /// Whether `token` is a page token of `scan` (tokens are only valid for the same query).
-    pub fn token_matches(scan: &Scan, token: &[u8]) -> bool {
-        let p = scan.prefix();
-        token.len() == p.len() + 16 && token.starts_with(&p)
+/// The suffix of the key a cursor is at, or `None` past the end of its prefix.
+fn at(c: &IndexCursor<'_>) -> Result<Option<u128>, StoreError> {
+    c.status()?;
+    c.suffix()
+        .map(|s| {
+            <[u8; 16]>::try_from(s)
+                .map(u128::from_be_bytes)
+                .map_err(|_| {
+                    StoreError::Corrupt(format!("an index key ends in {} bytes, not 16", s.len()))
+                })
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{IndexKeys, time_bytes};
+    use proptest::collection::vec;
+
+    /// Index keys as (prefix number, event time, entry index): below [`SCANNED`] the
+    /// prefixes of `Scan::Ident(FIELD)`; then a class's role of the same field (not one an
+    /// item takes), the identifier index of another identifier, and the time index.
+    type Key = (usize, i64, u64);
+
+    /// An item: the identifier index and the four EPC roles.
+    const FIELD: &str = "/01/09521141123455/21/7";
+    const SCANNED: usize = 5;
+
+    fn write(store: &Store, keys: &[Key]) {
+        let scan = Scan::Ident(FIELD.into());
+        assert_eq!(scan.prefixes().len(), SCANNED);
+        let mut all = IndexKeys::default();
+        for &(p, time, index) in keys {
+            match p {
+                0..SCANNED => {
+                    let t = scan.prefixes()[p][0];
+                    all.push_index(t, FIELD, time, index);
+                }
+                SCANNED => {
+                    all.push_index(lotline_profile::terms::tag::EPC_CLASS, FIELD, time, index)
+                }
+                6 => all.push_index(tag::IDENT, "/01/09521141123455/21/8", time, index),
+                _ => all.push_index(tag::TIME, "", time, index),
+            }
+        }
+        let mut batch = store.batch();
+        for k in all.sorted() {
+            batch.put_state(StateCf::Index, k, b"");
+        }
+        batch.commit().unwrap();
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Page after page, a scan of several prefixes gives each entry in the time range
+        /// once, in `eventTime ‖ index` order, with `keep`'s choice, never more than the
+        /// page's limit, and nothing of other prefixes.
+        #[test]
+        fn a_union_scan_pages_through_each_entry_once_in_order(
+            keys in vec((0usize..8, -3i64..3, 0u64..12), 0..60),
+            from in -4i64..4,
+            span in 0i64..8,
+            limit in 1usize..5,
+            skip_odd in proptest::bool::ANY,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            write(&store, &keys);
+            let until = from + span;
+            let keep = |i: u64| !(skip_odd && i % 2 == 1);
+            let mut expected: Vec<(i64, u64)> = keys
+                .iter()
+                .filter(|(p, t, _)| *p < SCANNED && (from..until).contains(t))
+                .map(|&(_, t, i)| (t, i))
+                .collect();
+            expected.sort_unstable();
+            expected.dedup();
+            let expected: Vec<u64> =
+                expected.into_iter().map(|(_, i)| i).filter(|&i| keep(i)).collect();
+
+            let reader = StateReader::new(&store);
+            let scan = Scan::Ident(FIELD.into());
+            let mut got = Vec::new();
+            let mut token: Option<Vec<u8>> = None;
+            for _ in 0..=keys.len() {
+                let page = reader
+                    .scan(&scan, from, until, token.as_deref(), limit, |i| Ok(keep(i)))
+                    .unwrap();
+                proptest::prop_assert!(page.indexes.len() <= limit);
+                got.extend(page.indexes);
+                token = page.next;
+                if token.is_none() {
+                    break;
+                }
+            }
+            proptest::prop_assert!(token.is_none(), "the pages never end");
+            proptest::prop_assert_eq!(got, expected);
+        }
+    }
+
+    /// A token of an earlier version, a whole index key, resumes where that key left off.
+    #[test]
+    fn a_whole_key_still_works_as_a_page_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        write(&store, &[(0, 1, 1), (3, 1, 2), (0, 2, 3)]);
+        let reader = StateReader::new(&store);
+        let scan = Scan::Ident(FIELD.into());
+        let mut old = index_prefix(tag::IDENT, FIELD);
+        old.extend_from_slice(&time_bytes(1));
+        old.extend_from_slice(&1u64.to_be_bytes());
+        let page = reader
+            .scan(&scan, i64::MIN, i64::MAX, Some(&old), 10, |_| Ok(true))
+            .unwrap();
+        assert_eq!(page.indexes, [2, 3]);
+        assert!(
+            reader
+                .scan(&scan, i64::MIN, i64::MAX, Some(&[1, 2]), 10, |_| Ok(true))
+                .is_err(),
+            "a token shorter than a suffix is refused"
+        );
     }
 }

@@ -296,3 +296,110 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     assert_eq!(reopened.head().size, 11);
     check(&reopened);
 }
+
+/// An identifier is indexed once per entry naming it, under the EPCIS term of its role (an
+/// output EPC, a child, a class of input), and no longer under the identifier index as well;
+/// its history is still every entry naming it, in any role, in event-time order, and again
+/// after a restart. The keys a ledger of earlier versions also wrote under the identifier
+/// index (added here to the closed store) do not make an entry come twice.
+#[test]
+fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
+    use lotline::state::query::Scan;
+    use lotline::state::{IndexKeys, tag};
+    use lotline::store::{StateCf, Store};
+    use scenario::{aggregation, bagging, sgtin, sscc};
+    let dir = tempfile::tempdir().unwrap();
+    let (registrar, farm, mill) = (key(), key(), key());
+    let (ledger, opts) = open_ledger(dir.path(), &registrar, false);
+
+    let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
+    let rice = crate::support::fresh_lot();
+    let bags: Vec<String> = (0..3)
+        .map(|i| sgtin(scenario::items::HEAD_RICE_BAG_50KG, 9_100 + i))
+        .collect();
+    let pallet = sscc(919_191);
+    let pallet_line = std::slice::from_ref(&pallet);
+    let docs: Vec<(&SigningKey, Value)> = vec![
+        (&farm, harvest(&rice, 150.0)),                                // 2
+        (&farm, bagging(&t(2), kg(&rice, 150.0), &bags, 50.0)),        // 3
+        (&farm, aggregation(true, &t(3), &pallet, &bags)),             // 4
+        (&farm, movement(true, &t(4), FARM, MILL, pallet_line, &[])),  // 5
+        (&mill, movement(false, &t(5), FARM, MILL, pallet_line, &[])), // 6
+    ];
+    let mut job = vec![
+        registration(&registrar, FARM, &farm),
+        registration(&registrar, MILL, &mill),
+    ];
+    job.extend(docs.iter().map(|(k, d)| admit(k, d)));
+    let rt = actix_web::rt::System::new();
+    let answers = rt.block_on(ledger.append(job)).expect("the ledger answers");
+    for (i, a) in answers.iter().enumerate() {
+        assert!(matches!(a, Ok(Appended::Created(_))), "event {i}: {a:?}");
+    }
+
+    let key_of = |uri: &str| {
+        lotline_profile::profile::ident(uri, "")
+            .unwrap()
+            .key
+            .clone()
+    };
+    let idents = |store: &Store| {
+        store
+            .scan_state(StateCf::Index, &[tag::IDENT], &[tag::IDENT + 1], 100)
+            .unwrap()
+    };
+    let history = |ledger: &Ledger, uri: &str| {
+        let page = ledger
+            .state()
+            .scan(
+                &Scan::Ident(key_of(uri)),
+                i64::MIN,
+                i64::MAX,
+                None,
+                100,
+                |_| Ok(true),
+            )
+            .unwrap();
+        assert!(page.next.is_none());
+        page.indexes
+    };
+    let check = |ledger: &Ledger| {
+        // The harvested lot: harvested (a class in quantityList), bagged (an input class).
+        assert_eq!(history(ledger, &rice), [2, 3]);
+        // A bag: made (an output EPC), put on the pallet (a child EPC).
+        for bag in &bags {
+            assert_eq!(history(ledger, bag), [3, 4], "{bag}");
+        }
+        // The pallet: packed (the parent), shipped and received (in epcList).
+        assert_eq!(history(ledger, &pallet), [4, 5, 6]);
+    };
+    check(&ledger);
+    ledger.shutdown();
+    drop(ledger);
+
+    let store = Store::open(&lotline::ledger::db_path(dir.path())).unwrap();
+    assert!(idents(&store).is_empty(), "{:?}", idents(&store));
+    // What an earlier version wrote besides: each identifier under the identifier index.
+    let mut legacy = IndexKeys::default();
+    let ms = |d: u32| lotline_profile::profile::parse_time_ms(&t(d)).expect("a time");
+    let harvest_ms = lotline_profile::profile::parse_time_ms("2026-06-01T08:00:00+07:00").unwrap();
+    legacy.push_index(tag::IDENT, &key_of(&rice), harvest_ms, 2);
+    legacy.push_index(tag::IDENT, &key_of(&rice), ms(2), 3);
+    for bag in &bags {
+        legacy.push_index(tag::IDENT, &key_of(bag), ms(2), 3);
+        legacy.push_index(tag::IDENT, &key_of(bag), ms(3), 4);
+    }
+    for (d, index) in [(3, 4), (4, 5), (5, 6)] {
+        legacy.push_index(tag::IDENT, &key_of(&pallet), ms(d), index);
+    }
+    let mut batch = store.batch();
+    for k in legacy.sorted() {
+        batch.put_state(StateCf::Index, k, b"");
+    }
+    batch.commit().unwrap();
+    assert_eq!(idents(&store).len(), legacy.len());
+    drop(store);
+
+    let reopened = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
+    check(&reopened);
+}

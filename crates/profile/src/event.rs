@@ -39,7 +39,8 @@ pub struct Admitted {
     /// The CBV 2.0 event hash (`ni:///sha-256;…`) of an EPCIS event; `None` for lotline's
     /// registrar and certification documents, which are not EPCIS events.
     pub event_hash: Option<[u8; 32]>,
-    /// What the event is found by in the query indexes (empty for lotline's own documents).
+    /// What the event is found by in the query indexes (empty for lotline's own documents),
+    /// sorted by tag and value, each once.
     pub terms: Vec<crate::terms::Term>,
 }
 
