@@ -535,8 +535,8 @@ async fn post_batch(
             ),
         ));
     }
-    // Verify on every core, off the actix worker threads, one batch at a time (see
-    // `AppState::admission`). Each event is dropped by the thread that admitted it, right after,
+    // Verify on every core, off the actix worker threads, taking turns with other batches
+    // (see `ADMITTED_AT_ONCE`). Each event is dropped by the thread that admitted it, right after,
     // while its memory is still in that core's cache (dropping them all at the end, on one
     // thread, took a fifth of the HTTP threads' time and held up the next batch).
     let admitted: Vec<Result<Admitted, Rejection>> = {

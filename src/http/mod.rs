@@ -56,13 +56,21 @@ impl Limits {
     }
 }
 
+/// How many batches (or capture documents) are admitted at once. Admitted all together,
+/// concurrent batches would finish verification at about the same moment and reach the
+/// sequencer in one burst, leaving the cores idle while it works; so batches take turns, and
+/// each is sequenced while the next ones are verified. Two rather than one: a batch's last
+/// events leave a core waiting for the other, and handing the turn on crosses three threads
+/// (the blocking pool, the async task, the next request's task), which left the cores 8–11 %
+/// idle under full load; with two, the second batch fills those gaps (`docs/benchmarks.md`).
+/// Batches of one client that waits for each answer still reach the sequencer in its order.
+pub(crate) const ADMITTED_AT_ONCE: usize = 2;
+
 pub(crate) struct AppState {
     pub ledger: Arc<Ledger>,
     pub limits: Limits,
-    /// Batches are admitted one at a time, each on every core, in arrival order (the semaphore
-    /// is fair). Admitted together, concurrent batches would all finish verification at about
-    /// the same moment and reach the sequencer in one burst, leaving the cores idle while it
-    /// works; one at a time, each batch is sequenced while the next is being verified.
+    /// Batches are admitted [`ADMITTED_AT_ONCE`] at a time, each on every core, in arrival
+    /// order (the semaphore is fair).
     pub admission: tokio::sync::Semaphore,
     /// What provenance bundles carry besides entries: the registrar keys and the plausibility
     /// bounds the rules use.

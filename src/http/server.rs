@@ -101,7 +101,7 @@ fn start(
     let state = web::Data::new(AppState {
         ledger,
         limits: Limits::from_config(cfg),
-        admission: tokio::sync::Semaphore::new(1),
+        admission: tokio::sync::Semaphore::new(super::ADMITTED_AT_ONCE),
         registrars: cfg.registrars.clone(),
         bounds: cfg.plausibility.clone(),
         provenance_slots: tokio::sync::Semaphore::new(2),
