@@ -34,10 +34,10 @@ pub struct Rules {
 pub mod tag {
     pub const TIME: u8 = b't';
     pub const BIZ_STEP: u8 = b'b';
-    /// Identifiers an entry names that none of its EPCIS terms ([`IDENT_TERMS`]) already
-    /// indexes. An EPCIS event's identifiers all come from its EPC and quantity lists, so
-    /// entries written since identifiers are indexed once have no key here; ledgers written
-    /// before keep one per identifier, which a scan finds once with its EPC terms.
+    /// Identifiers an entry names that none of its EPCIS terms already indexes (see
+    /// [`super::ident_tags`]). An EPCIS event's identifiers all come from its EPC and quantity
+    /// lists, so entries written since identifiers are indexed once have no key here; ledgers
+    /// written before keep one per identifier, which a scan finds once with its EPC terms.
     pub const IDENT: u8 = b'i';
     pub const ACTOR: u8 = b'a';
     /// Certificates by subject and member farm (`holder_key`, no time).
@@ -47,7 +47,8 @@ pub mod tag {
 }
 
 /// Where the entries naming the identifier with canonical key `key` are indexed: under
-/// [`tag::IDENT`], and under the EPCIS terms of the roles such an identifier can take. A class
+/// [`tag::IDENT`] (always first), and under the EPCIS terms of the roles such an identifier can
+/// take. A class
 /// (a lot's LGTIN, or a GTIN: a Digital Link under `/01/` without a serial) is found in the
 /// quantity lists; anything else (an item, a logistic unit) in the EPC lists and as a parent.
 /// The sequencer writes an IDENT key only for an identifier none of these terms of its entry
