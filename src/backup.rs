@@ -42,13 +42,18 @@ pub struct Manifest {
     pub created: String,
 }
 
-/// The format this build writes. `/2` holds lot records and entry metas in binary
-/// (`state::codec`): a build that reads only `/1` refuses such a backup by its name instead of
-/// restoring a store whose records it would read as corrupt.
-const FORMAT: &str = "lotline-backup/2";
+/// The format this build writes. A build refuses a backup of a format it does not know by
+/// its name, instead of restoring a store it would misread:
+/// - `/2` holds lot records and entry metas in binary (`state::codec`), which a build that
+///   reads only `/1` would take for corrupt;
+/// - `/3` indexes each identifier once, under the EPCIS term of its role (`state::ident_tags`),
+///   where a build that knows only `/2` would look for it under the identifier index alone
+///   and find lot histories incomplete.
+const FORMAT: &str = "lotline-backup/3";
 
-/// The formats this build restores: its own, and `/1` (JSON records, which it still reads).
-const RESTORES: [&str; 2] = ["lotline-backup/1", FORMAT];
+/// The formats this build restores: its own, and the earlier ones (their JSON records and
+/// identifier index keys still read the same).
+const RESTORES: [&str; 3] = ["lotline-backup/1", "lotline-backup/2", FORMAT];
 
 fn check_format(format: &str) -> Result<(), LedgerError> {
     if RESTORES.contains(&format) {
@@ -371,16 +376,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backups_restore_in_their_own_format_and_the_json_record_one_before_it() {
-        assert_eq!(FORMAT, "lotline-backup/2");
-        for ok in ["lotline-backup/1", "lotline-backup/2"] {
+    fn backups_restore_in_their_own_format_and_the_earlier_ones() {
+        assert_eq!(FORMAT, "lotline-backup/3");
+        for ok in ["lotline-backup/1", "lotline-backup/2", "lotline-backup/3"] {
             assert!(check_format(ok).is_ok(), "{ok}");
         }
-        for refused in ["lotline-backup/3", "lotline-backup/", ""] {
+        for refused in ["lotline-backup/4", "lotline-backup/", ""] {
             let e = check_format(refused).unwrap_err().to_string();
             assert!(
                 e.contains(&format!("{refused:?}"))
-                    && e.contains("lotline-backup/1, lotline-backup/2"),
+                    && e.contains("lotline-backup/1, lotline-backup/2, lotline-backup/3"),
                 "{e}"
             );
         }

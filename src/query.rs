@@ -468,7 +468,10 @@ impl Query {
     }
 
     /// Whether a stored event meets every condition (for subscriptions); `actor` is the actor
-    /// that recorded it (from its entry meta), for `EQ_actor`.
+    /// that recorded it (from its entry meta), for `EQ_actor`. `MATCH_identifier` is decided on
+    /// the event's EPCIS terms alone: an identifier under the identifier index and under no
+    /// term of its entry would be found by the index and not here, but the profile reads its
+    /// identifiers only from the lists the terms cover (`state::tag::IDENT`).
     pub fn matches(&self, entry: &Entry, actor: Option<&str>) -> bool {
         let event_ms = profile::parse_time_ms(
             entry

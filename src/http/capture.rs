@@ -342,9 +342,13 @@ async fn process(data: &Data, job: &CaptureJob, doc: &Value) -> Result<Vec<Outco
         .unwrap_or_default();
     let ids: Vec<Option<String>> = events.iter().map(declared_id).collect();
     let admitted: Vec<Result<Admitted, Rejection>> = {
+        // A capture job takes the whole gate, so jobs are admitted, and sequenced, in the
+        // order they take their turn: `POST /capture` answers before its job runs, so a client
+        // may send its next document (a shipment of the goods the first one harvested) without
+        // waiting, and a small job admitted beside a large one would overtake it.
         let _turn = data
             .admission
-            .acquire()
+            .acquire_many(super::ADMITTED_AT_ONCE as u32)
             .await
             .map_err(|_| LedgerError::Closed)?;
         // Each event dropped where it was admitted, as in the batch handler.

@@ -64,6 +64,7 @@ impl Limits {
 /// (the blocking pool, the async task, the next request's task), which left the cores 8–11 %
 /// idle under full load; with two, the second batch fills those gaps (`docs/benchmarks.md`).
 /// Batches of one client that waits for each answer still reach the sequencer in its order.
+/// A capture job, answered before it runs, takes every permit (`capture::process`).
 pub(crate) const ADMITTED_AT_ONCE: usize = 2;
 
 pub(crate) struct AppState {

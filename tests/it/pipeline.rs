@@ -297,34 +297,43 @@ fn refused_events_leave_no_partial_change_in_their_group() {
     check(&reopened);
 }
 
-/// An identifier is indexed once per entry naming it, under the EPCIS term of its role (an
-/// output EPC, a child, a class of input), and no longer under the identifier index as well;
-/// its history is still every entry naming it, in any role, in event-time order, and again
-/// after a restart. The keys a ledger of earlier versions also wrote under the identifier
-/// index (added here to the closed store) do not make an entry come twice.
+/// An identifier is indexed once per entry naming it, under the EPCIS term of its role, and no
+/// longer under the identifier index as well; its history is still every entry naming it, in
+/// any role (a class harvested, put in and made; an item made, packed and dried; a pallet as
+/// parent and in epcList), in event-time order, through the scans and through an EPCIS query,
+/// and again after a restart. The keys a ledger of earlier versions also wrote under the
+/// identifier index (added here to the closed store) do not make an entry come twice.
 #[test]
 fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
+    use lotline::query::Query;
     use lotline::state::query::Scan;
     use lotline::state::{IndexKeys, tag};
     use lotline::store::{StateCf, Store};
-    use scenario::{aggregation, bagging, sgtin, sscc};
+    use scenario::{aggregation, bagging, sgtin, sscc, transform};
     let dir = tempfile::tempdir().unwrap();
     let (registrar, farm, mill) = (key(), key(), key());
     let (ledger, opts) = open_ledger(dir.path(), &registrar, false);
 
     let t = |d: u32| format!("2026-06-{d:02}T08:00:00+07:00");
-    let rice = crate::support::fresh_lot();
-    let bags: Vec<String> = (0..3)
+    let (rice, dried) = (crate::support::fresh_lot(), crate::support::fresh_lot());
+    let bags: Vec<String> = (0..4)
         .map(|i| sgtin(scenario::items::HEAD_RICE_BAG_50KG, 9_100 + i))
         .collect();
+    let (packed, loose) = (&bags[..3], &bags[3]);
     let pallet = sscc(919_191);
     let pallet_line = std::slice::from_ref(&pallet);
+    // The loose bag dried into a new lot: an input EPC, an output class.
+    let mut drying = transform(&t(6), "drying", &[], &[(dried.clone(), 45.0, None)]);
+    let o = drying.as_object_mut().unwrap();
+    o.remove("inputQuantityList");
+    o.insert("inputEPCList".into(), json!([loose]));
     let docs: Vec<(&SigningKey, Value)> = vec![
-        (&farm, harvest(&rice, 150.0)),                                // 2
-        (&farm, bagging(&t(2), kg(&rice, 150.0), &bags, 50.0)),        // 3
-        (&farm, aggregation(true, &t(3), &pallet, &bags)),             // 4
+        (&farm, harvest(&rice, 200.0)),                                // 2
+        (&farm, bagging(&t(2), kg(&rice, 200.0), &bags, 50.0)),        // 3
+        (&farm, aggregation(true, &t(3), &pallet, packed)),            // 4
         (&farm, movement(true, &t(4), FARM, MILL, pallet_line, &[])),  // 5
         (&mill, movement(false, &t(5), FARM, MILL, pallet_line, &[])), // 6
+        (&farm, drying),                                               // 7
     ];
     let mut job = vec![
         registration(&registrar, FARM, &farm),
@@ -348,30 +357,47 @@ fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
             .scan_state(StateCf::Index, &[tag::IDENT], &[tag::IDENT + 1], 100)
             .unwrap()
     };
-    let history = |ledger: &Ledger, uri: &str| {
-        let page = ledger
-            .state()
-            .scan(
-                &Scan::Ident(key_of(uri)),
-                i64::MIN,
-                i64::MAX,
-                None,
-                100,
-                |_| Ok(true),
-            )
-            .unwrap();
-        assert!(page.next.is_none());
-        page.indexes
-    };
+    // Each identifier's entries, as (identifier, entry indexes in event-time order).
+    let expected: Vec<(&str, Vec<u64>)> = [
+        // The harvested lot: harvested (quantityList), bagged (inputQuantityList).
+        (rice.as_str(), vec![2, 3]),
+        // The loose bag: made (outputEPCList), dried (inputEPCList).
+        (loose.as_str(), vec![3, 7]),
+        // The dried lot: made (outputQuantityList).
+        (dried.as_str(), vec![7]),
+        // The pallet: packed (parentID), shipped and received (epcList).
+        (pallet.as_str(), vec![4, 5, 6]),
+    ]
+    .into_iter()
+    // A packed bag: made, then put on the pallet (childEPCs).
+    .chain(packed.iter().map(|b| (b.as_str(), vec![3, 4])))
+    .collect();
     let check = |ledger: &Ledger| {
-        // The harvested lot: harvested (a class in quantityList), bagged (an input class).
-        assert_eq!(history(ledger, &rice), [2, 3]);
-        // A bag: made (an output EPC), put on the pallet (a child EPC).
-        for bag in &bags {
-            assert_eq!(history(ledger, bag), [3, 4], "{bag}");
+        for (uri, entries) in &expected {
+            let page = ledger
+                .state()
+                .scan(
+                    &Scan::Ident(key_of(uri)),
+                    i64::MIN,
+                    i64::MAX,
+                    None,
+                    100,
+                    |_| Ok(true),
+                )
+                .unwrap();
+            assert!(page.next.is_none());
+            assert_eq!(&page.indexes, entries, "{uri}");
         }
-        // The pallet: packed (the parent), shipped and received (in epcList).
-        assert_eq!(history(ledger, &pallet), [4, 5, 6]);
+    };
+    // The same through the query engine's index cursors (`/v1/epcs/{epc}/events`).
+    let query = |store: &Store| {
+        for (uri, entries) in &expected {
+            let value = json!(uri);
+            let q = Query::parse([("MATCH_identifier", &value)]).unwrap();
+            let page = q.page(store, None, 100).unwrap();
+            let found: Vec<u64> = page.entries.iter().map(|e| e.index).collect();
+            assert_eq!(&found, entries, "{uri}");
+        }
     };
     check(&ledger);
     ledger.shutdown();
@@ -379,18 +405,31 @@ fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
 
     let store = Store::open(&lotline::ledger::db_path(dir.path())).unwrap();
     assert!(idents(&store).is_empty(), "{:?}", idents(&store));
+    query(&store);
+    drop(store);
+    let reopened = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts.clone()).unwrap();
+    check(&reopened);
+    reopened.shutdown();
+    drop(reopened);
+
     // What an earlier version wrote besides: each identifier under the identifier index.
+    let store = Store::open(&lotline::ledger::db_path(dir.path())).unwrap();
+    let time_of = |index: u64| {
+        let t = match index {
+            2 => "2026-06-01T08:00:00+07:00".to_owned(),
+            3 => t(2),
+            4 => t(3),
+            5 => t(4),
+            6 => t(5),
+            _ => t(6),
+        };
+        lotline_profile::profile::parse_time_ms(&t).expect("a time")
+    };
     let mut legacy = IndexKeys::default();
-    let ms = |d: u32| lotline_profile::profile::parse_time_ms(&t(d)).expect("a time");
-    let harvest_ms = lotline_profile::profile::parse_time_ms("2026-06-01T08:00:00+07:00").unwrap();
-    legacy.push_index(tag::IDENT, &key_of(&rice), harvest_ms, 2);
-    legacy.push_index(tag::IDENT, &key_of(&rice), ms(2), 3);
-    for bag in &bags {
-        legacy.push_index(tag::IDENT, &key_of(bag), ms(2), 3);
-        legacy.push_index(tag::IDENT, &key_of(bag), ms(3), 4);
-    }
-    for (d, index) in [(3, 4), (4, 5), (5, 6)] {
-        legacy.push_index(tag::IDENT, &key_of(&pallet), ms(d), index);
+    for (uri, entries) in &expected {
+        for &i in entries {
+            legacy.push_index(tag::IDENT, &key_of(uri), time_of(i), i);
+        }
     }
     let mut batch = store.batch();
     for k in legacy.sorted() {
@@ -398,6 +437,7 @@ fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
     }
     batch.commit().unwrap();
     assert_eq!(idents(&store).len(), legacy.len());
+    query(&store);
     drop(store);
 
     let reopened = Ledger::open(dir.path(), Some("pipeline.invalid/log"), opts).unwrap();
