@@ -433,12 +433,13 @@ fn touch(ledger: &Ledger, index: u64) -> Result<Touch, StoreError> {
         return Ok(Touch::All);
     }
     let mut keys: Vec<String> = doc.identifiers().iter().map(|i| i.key.clone()).collect();
-    // The per-EPC index files an entry under its EPCIS terms as well (`state::Scan::Ident`);
-    // the profile reads every identifier in them, but a walk reads what the index says.
+    // A walk finds an identifier's entries under the EPCIS terms of its roles
+    // (`state::ident_tags`); the profile reads every identifier in them, but a walk reads what
+    // the index says.
     keys.extend(
         lotline_profile::terms::terms(&entry.event)
             .into_iter()
-            .filter(|t| crate::state::IDENT_TERMS.contains(&t.tag))
+            .filter(|t| crate::state::ident_tags(&t.value).contains(&t.tag))
             .map(|t| t.value),
     );
     for e in meta.iter().flat_map(|m| &m.effects) {

@@ -66,20 +66,6 @@ pub fn ident_tags(key: &str) -> &'static [u8] {
     }
 }
 
-/// The EPCIS index terms whose values are identifier keys (EPCs and classes in every role).
-pub const IDENT_TERMS: [u8; 7] = {
-    use lotline_profile::terms::tag as t;
-    [
-        t::EPC,
-        t::PARENT,
-        t::INPUT_EPC,
-        t::OUTPUT_EPC,
-        t::EPC_CLASS,
-        t::INPUT_CLASS,
-        t::OUTPUT_CLASS,
-    ]
-};
-
 /// Milliseconds as 8 bytes whose byte order is numeric order (sign bit flipped).
 pub fn time_bytes(ms: i64) -> [u8; 8] {
     ((ms as u64) ^ (1 << 63)).to_be_bytes()
@@ -200,7 +186,6 @@ mod tests {
             let tags = ident_tags(&key);
             assert_eq!(tags[0], tag::IDENT, "{uri}");
             assert!(tags.contains(&role), "{uri} ({key}): {tags:?}");
-            assert!(tags[1..].iter().all(|t| IDENT_TERMS.contains(t)), "{uri}");
         }
     }
 

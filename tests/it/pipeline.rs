@@ -48,6 +48,24 @@ fn open_ledger(
     (ledger, opts)
 }
 
+/// Registers the farm and the mill, then appends `docs`, all as one group: entries 0 and 1 are
+/// the registrations, the documents follow in order.
+fn append_in_one_group(
+    ledger: &Ledger,
+    registrar: &SigningKey,
+    (farm, mill): (&SigningKey, &SigningKey),
+    docs: &[(&SigningKey, Value)],
+) -> Vec<Result<Appended, AppendError>> {
+    let mut job = vec![
+        registration(registrar, FARM, farm),
+        registration(registrar, MILL, mill),
+    ];
+    job.extend(docs.iter().map(|(k, d)| admit(k, d)));
+    actix_web::rt::System::new()
+        .block_on(ledger.append(job))
+        .expect("the ledger answers")
+}
+
 /// Submits every job before any is answered, and returns each job's one answer. `join_all`
 /// polls in order, so the jobs reach the sequencer in this order.
 fn append_each(ledger: &Ledger, jobs: Vec<Vec<Admitted>>) -> Vec<Result<Appended, AppendError>> {
@@ -245,13 +263,7 @@ fn refused_events_leave_no_partial_change_in_their_group() {
             movement(false, &t(4), FARM, MILL, &[], &[kg(&other, 500.0)]),
         ),
     ];
-    let mut job = vec![
-        registration(&registrar, FARM, &farm),
-        registration(&registrar, MILL, &mill),
-    ];
-    job.extend(docs.iter().map(|(k, d)| admit(k, d)));
-    let rt = actix_web::rt::System::new();
-    let answers = rt.block_on(ledger.append(job)).expect("the ledger answers");
+    let answers = append_in_one_group(&ledger, &registrar, (&farm, &mill), &docs);
     let refused = |i: usize, code: &str| match &answers[i] {
         Err(AppendError::Rejected(r)) => assert_eq!(r.code, code, "{r:?}"),
         other => panic!("event {i} must be refused with {code}: {other:?}"),
@@ -335,13 +347,7 @@ fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
         (&mill, movement(false, &t(5), FARM, MILL, pallet_line, &[])), // 6
         (&farm, drying),                                               // 7
     ];
-    let mut job = vec![
-        registration(&registrar, FARM, &farm),
-        registration(&registrar, MILL, &mill),
-    ];
-    job.extend(docs.iter().map(|(k, d)| admit(k, d)));
-    let rt = actix_web::rt::System::new();
-    let answers = rt.block_on(ledger.append(job)).expect("the ledger answers");
+    let answers = append_in_one_group(&ledger, &registrar, (&farm, &mill), &docs);
     for (i, a) in answers.iter().enumerate() {
         assert!(matches!(a, Ok(Appended::Created(_))), "event {i}: {a:?}");
     }
