@@ -335,6 +335,22 @@ fn every_error_code_and_nothing_written() {
         .assert_problem(413, "batch_too_large");
     post_json(&server.url("/v1/events/batch"), &json!({"not": "an array"}))
         .assert_problem(422, "schema_violation");
+    // An event that is not strict JSON refuses its whole batch, even after events that would be
+    // admitted, and is named by where it is in the batch.
+    let batch = server.url("/v1/events/batch");
+    let p = post(&batch, format!("[{ev}, {big_number}]").as_bytes())
+        .assert_problem(400, "malformed_json");
+    assert_eq!(p["pointer"], "/1/quantity");
+    let p = post(
+        &batch,
+        format!("[{ev}, {{\"a\":[{{\"b\":1,\"b\":2}}]}}]").as_bytes(),
+    )
+    .assert_problem(400, "malformed_json");
+    assert_eq!(p["pointer"], "/1/a/0");
+    let deep = format!("[{ev}, {}{}]", "[".repeat(32), "]".repeat(32));
+    post(&batch, deep.as_bytes()).assert_problem(400, "too_deep");
+    post(&batch, format!("[{ev}, {{\"a\":}}]").as_bytes()).assert_problem(400, "malformed_json");
+    post(&batch, format!("[{ev}] {ev}").as_bytes()).assert_problem(400, "malformed_json");
 
     assert_eq!(size(&server), 1, "rejected requests wrote something");
 

@@ -10,8 +10,10 @@
 //! the value (canonicalization, schema checks, drop) from exhausting the stack.
 
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// Nesting allowed by [`Limits::default`]: far more than any EPCIS event
@@ -138,6 +140,112 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value, JsonError> {
             .take()
             .unwrap_or_else(|| from_serde_json(&err, max_depth))
     })
+}
+
+/// A top-level JSON array split into its elements without building them, so that each element
+/// is parsed by the thread that uses it: a batch of events is parsed on the cores that admit it,
+/// and each event's tree is built and freed by one thread, while it is in that core's cache.
+///
+/// [`Array::split`] and [`Array::item`] together accept exactly what [`parse`] accepts and refuse
+/// with exactly its errors: the split checks the array's syntax (serde_json skipping each element
+/// checks the same grammar as building it), each element is then parsed strictly with one level
+/// of depth less, and a refused element is reported by [`Array::refusal`] as [`parse`] of the
+/// whole document reports it.
+#[derive(Debug)]
+pub struct Array<B> {
+    bytes: B,
+    spans: Vec<Range<usize>>,
+    limits: Limits,
+}
+
+/// Why one element of an [`Array`] was refused, as found by parsing it alone; turn it into the
+/// whole document's error with [`Array::refusal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    index: usize,
+    error: JsonError,
+}
+
+impl<B: AsRef<[u8]>> Array<B> {
+    /// Splits `bytes`, a JSON array. `Ok(None)` when it is strict JSON but not an array; `Err`
+    /// when [`parse`] would refuse it for a reason found outside its elements (an element's own
+    /// refusal waits for [`Array::item`]).
+    pub fn split(bytes: B, limits: &Limits) -> Result<Option<Self>, JsonError> {
+        let b = bytes.as_ref();
+        let first = b
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        if first != Some(&b'[') || limits.max_depth == 0 {
+            // Not an array (or no depth left for one): the whole parse says which, and how.
+            return parse(b, limits).map(|_| None);
+        }
+        let spans = match serde_json::from_slice::<Vec<&RawValue>>(b) {
+            Ok(items) => items
+                .iter()
+                .map(|item| {
+                    // A borrowed RawValue is a slice of `b`: its offset is where it starts.
+                    let text = item.get();
+                    let start = text.as_ptr() as usize - b.as_ptr() as usize;
+                    start..start + text.len()
+                })
+                .collect(),
+            // The whole parse words the refusal as it always has; serde_json's own error only
+            // if the whole parse accepts what the split refused, which its shared grammar rules out.
+            Err(err) => {
+                return Err(parse(b, limits)
+                    .err()
+                    .unwrap_or_else(|| from_serde_json(&err, limits.max_depth)));
+            }
+        };
+        Ok(Some(Array {
+            bytes,
+            spans,
+            limits: *limits,
+        }))
+    }
+
+    /// How many elements the array has.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Element `index` (below [`Array::len`]), strictly parsed.
+    pub fn item(&self, index: usize) -> Result<Value, ItemError> {
+        // The array itself is one level; `split` made sure there is room for it.
+        let inner = Limits {
+            max_depth: self.limits.max_depth.min(SERDE_JSON_MAX_DEPTH) - 1,
+        };
+        parse(&self.bytes.as_ref()[self.spans[index].clone()], &inner)
+            .map_err(|error| ItemError { index, error })
+    }
+
+    /// The error [`parse`] gives for the whole document, which an element refused. Parses the
+    /// whole document again, so it is called once per document, not once per refused element.
+    pub fn refusal(&self, e: ItemError) -> JsonError {
+        if let Err(whole) = parse(self.bytes.as_ref(), &self.limits) {
+            return whole;
+        }
+        // Unreachable while both parses share one grammar; the element's error is still true,
+        // once it names where the element is.
+        let at = |pointer: String| format!("/{}{pointer}", e.index);
+        match e.error {
+            JsonError::DuplicateKey { pointer, key } => JsonError::DuplicateKey {
+                pointer: at(pointer),
+                key,
+            },
+            JsonError::NumberOutOfRange { pointer } => JsonError::NumberOutOfRange {
+                pointer: at(pointer),
+            },
+            JsonError::TooDeep { .. } => JsonError::TooDeep {
+                max: self.limits.max_depth.min(SERDE_JSON_MAX_DEPTH),
+            },
+            syntax @ JsonError::Syntax { .. } => syntax,
+        }
+    }
 }
 
 fn from_serde_json(err: &serde_json::Error, max_depth: usize) -> JsonError {
@@ -631,6 +739,115 @@ mod tests {
                     .prop_map(|members| Value::Object(members.into_iter().collect())),
             ]
         })
+    }
+
+    /// A document read through [`Array`], as [`parse`] would give it: its elements when it is an
+    /// array, `None` when it is JSON of another kind.
+    fn via_array(bytes: &[u8], limits: &Limits) -> Result<Option<Vec<Value>>, JsonError> {
+        let Some(array) = Array::split(bytes, limits)? else {
+            return Ok(None);
+        };
+        (0..array.len())
+            .map(|i| array.item(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+            .map_err(|e| array.refusal(e))
+    }
+
+    fn via_parse(bytes: &[u8], limits: &Limits) -> Result<Option<Vec<Value>>, JsonError> {
+        parse(bytes, limits).map(|v| match v {
+            Value::Array(items) => Some(items),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn an_array_split_into_elements_reads_and_refuses_as_the_whole_parse() {
+        let limits = Limits::default();
+        for text in [
+            "[]",
+            " \n[ ]\t",
+            r#"[{"a":1}, [2, {"b":"\u00e9"}], "x", null, 3.5]"#,
+            "{}",
+            "\"x\"",
+            "",
+            "[1,]",
+            "[1] 2",
+            "[1",
+            r#"[{"a":1}, {"b":2, "b":3}]"#,
+            r#"[[], {"n":[9007199254740993]}]"#,
+            "[\"\\ud800\"]",
+        ] {
+            assert_eq!(
+                via_array(text.as_bytes(), &limits),
+                via_parse(text.as_bytes(), &limits),
+                "{text:?}"
+            );
+        }
+        let not_utf8 = b"[\"\xff\"]";
+        assert_eq!(via_array(not_utf8, &limits), via_parse(not_utf8, &limits));
+        assert!(via_array(not_utf8, &limits).is_err());
+        let two = Array::split(&b" [ {\"a\": [1]} , 2 ] "[..], &limits)
+            .unwrap()
+            .unwrap();
+        assert_eq!(two.len(), 2);
+        assert_eq!(two.item(0), Ok(json!({"a": [1]})));
+        assert_eq!(two.item(1), Ok(json!(2)));
+        // The element's depth counts the array around it.
+        let deep = br#"[{"a":[{"b":1}]}]"#;
+        for max_depth in 0..6 {
+            let limits = Limits { max_depth };
+            assert_eq!(
+                via_array(deep, &limits),
+                via_parse(deep, &limits),
+                "{max_depth}"
+            );
+        }
+        // A refused element is named by its place in the whole document.
+        assert_eq!(
+            via_array(br#"[1, {"a":1,"a":2}]"#, &limits),
+            Err(JsonError::DuplicateKey {
+                pointer: "/1".into(),
+                key: "a".into()
+            })
+        );
+    }
+
+    /// Elements for arrays that the split must read, or refuse, as the whole parse does.
+    fn element_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => json_value().prop_map(|v| serde_json::to_string(&v).expect("serialize")),
+            1 => json_value().prop_map(|v| serde_json::to_string_pretty(&v).expect("serialize")),
+            1 => prop::sample::select(vec![
+                r#"{"k":1,"k":1}"#,
+                "9007199254740993",
+                "-9007199254740993",
+                "1e20",
+                "[[[[[[[]]]]]]]",
+                "\"\\udc00\"",
+                "tru",
+                "01",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arrays_split_into_elements_agree_with_the_whole_parse(
+            items in prop::collection::vec(element_text(), 0..6),
+            space in prop::sample::select(vec!["", " ", "\n\t", " \r\n "]),
+            max_depth in 0usize..8,
+            mangle in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        ) {
+            let mut text = format!("{space}[{space}{}{space}]{space}", items.join(&format!("{space},{space}"))).into_bytes();
+            if let Some((at, byte)) = mangle {
+                let at = at.index(text.len());
+                text[at] = byte;
+            }
+            let limits = Limits { max_depth };
+            prop_assert_eq!(via_array(&text, &limits), via_parse(&text, &limits));
+        }
     }
 
     proptest! {
