@@ -528,6 +528,8 @@ async fn post_batch(
     };
     let max = data.limits.max_batch;
     if events.len() > max {
+        // A body that is not strict JSON is refused as such first, whatever its size.
+        events.check()?;
         return Err(Problem::new(
             Code::BatchTooLarge,
             format!(
@@ -540,7 +542,8 @@ async fn post_batch(
     // batches (see `ADMITTED_AT_ONCE`). Each event is parsed, admitted and dropped by one
     // thread, while its memory is in that core's cache (building every event's tree on the HTTP
     // thread and freeing it on another cost both threads' time). An event that is not strict
-    // JSON refuses the whole request, as a body that is not JSON does: nothing is appended.
+    // JSON refuses the whole request, as a body that is not JSON does: nothing is appended. Such
+    // a request learns it only once its turn comes, which costs an honest client nothing.
     let admitted: Vec<Result<Admitted, Rejection>> = {
         let _turn = data
             .admission

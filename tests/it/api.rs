@@ -351,6 +351,13 @@ fn every_error_code_and_nothing_written() {
     post(&batch, deep.as_bytes()).assert_problem(400, "too_deep");
     post(&batch, format!("[{ev}, {{\"a\":}}]").as_bytes()).assert_problem(400, "malformed_json");
     post(&batch, format!("[{ev}] {ev}").as_bytes()).assert_problem(400, "malformed_json");
+    post(&batch, format!("[{ev}, \"\\ud800\"]").as_bytes()).assert_problem(400, "malformed_json");
+    // Not JSON is said before too many events.
+    let mut too_many: Vec<String> = (0..21).map(|_| "{}".to_owned()).collect();
+    too_many[20] = r#"{"a":1,"a":2}"#.to_owned();
+    let p = post(&batch, format!("[{}]", too_many.join(",")).as_bytes())
+        .assert_problem(400, "malformed_json");
+    assert_eq!(p["pointer"], "/20");
 
     assert_eq!(size(&server), 1, "rejected requests wrote something");
 

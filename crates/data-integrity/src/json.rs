@@ -13,7 +13,6 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// Nesting allowed by [`Limits::default`]: far more than any EPCIS event
@@ -146,16 +145,32 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Value, JsonError> {
 /// is parsed by the thread that uses it: a batch of events is parsed on the cores that admit it,
 /// and each event's tree is built and freed by one thread, while it is in that core's cache.
 ///
-/// [`Array::split`] and [`Array::item`] together accept exactly what [`parse`] accepts and refuse
-/// with exactly its errors: the split checks the array's syntax (serde_json skipping each element
-/// checks the same grammar as building it), each element is then parsed strictly with one level
-/// of depth less, and a refused element is reported by [`Array::refusal`] as [`parse`] of the
-/// whole document reports it.
+/// Reading a document through [`Array::split`], [`Array::item`] and [`Array::refusal`] accepts
+/// exactly what [`parse`] accepts, with the same values, and refuses with exactly its errors:
+/// - the split finds the elements by their punctuation alone (see [`element_spans`]), and checks
+///   that what lies between them is an array's brackets, commas and whitespace;
+/// - each element is then parsed strictly, with one level of depth less. When every element is
+///   strict JSON, so is the whole document, by the grammar of an array;
+/// - anything refused on the way is worded by [`parse`] of the whole document.
+///
+/// serde_json's `raw_value` feature could split the array too, but it changes how every `Value`
+/// in the program is deserialized (an object whose first member is serde_json's private raw
+/// value token becomes whatever JSON its string holds), which an event read back from the
+/// ledger must never do.
 #[derive(Debug)]
 pub struct Array<B> {
     bytes: B,
-    spans: Vec<Range<usize>>,
+    items: Items,
     limits: Limits,
+}
+
+#[derive(Debug)]
+enum Items {
+    /// Where each element is in the bytes.
+    Spans(Vec<Range<usize>>),
+    /// Elements the whole parse built, for a valid array the scan could not split. The scan is
+    /// exact for valid JSON, so this is not expected; it keeps the split total all the same.
+    Parsed(Vec<Value>),
 }
 
 /// Why one element of an [`Array`] was refused, as found by parsing it alone; turn it into the
@@ -172,65 +187,70 @@ impl<B: AsRef<[u8]>> Array<B> {
     /// refusal waits for [`Array::item`]).
     pub fn split(bytes: B, limits: &Limits) -> Result<Option<Self>, JsonError> {
         let b = bytes.as_ref();
-        let first = b
-            .iter()
-            .find(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
-        if first != Some(&b'[') || limits.max_depth == 0 {
-            // Not an array (or no depth left for one): the whole parse says which, and how.
-            return parse(b, limits).map(|_| None);
-        }
-        let spans = match serde_json::from_slice::<Vec<&RawValue>>(b) {
-            Ok(items) => items
-                .iter()
-                .map(|item| {
-                    // A borrowed RawValue is a slice of `b`: its offset is where it starts.
-                    let text = item.get();
-                    let start = text.as_ptr() as usize - b.as_ptr() as usize;
-                    start..start + text.len()
-                })
-                .collect(),
-            // The whole parse words the refusal as it always has; serde_json's own error only
-            // if the whole parse accepts what the split refused, which its shared grammar rules out.
-            Err(err) => {
-                return Err(parse(b, limits)
-                    .err()
-                    .unwrap_or_else(|| from_serde_json(&err, limits.max_depth)));
-            }
+        let items = match element_spans(b) {
+            // An array needs one level of depth; without it the whole parse refuses it.
+            Some(spans) if limits.max_depth > 0 => Items::Spans(spans),
+            // Not an array, or not valid JSON: the whole parse says which, and how.
+            _ => match parse(b, limits)? {
+                Value::Array(values) => Items::Parsed(values),
+                _ => return Ok(None),
+            },
         };
         Ok(Some(Array {
             bytes,
-            spans,
+            items,
             limits: *limits,
         }))
     }
 
     /// How many elements the array has.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        match &self.items {
+            Items::Spans(spans) => spans.len(),
+            Items::Parsed(values) => values.len(),
+        }
     }
 
+    /// Whether the array has no elements.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
     }
 
-    /// Element `index` (below [`Array::len`]), strictly parsed.
+    /// Element `index`, strictly parsed.
+    ///
+    /// # Panics
+    /// If `index` is not below [`Array::len`].
     pub fn item(&self, index: usize) -> Result<Value, ItemError> {
-        // The array itself is one level; `split` made sure there is room for it.
-        let inner = Limits {
-            max_depth: self.limits.max_depth.min(SERDE_JSON_MAX_DEPTH) - 1,
-        };
-        parse(&self.bytes.as_ref()[self.spans[index].clone()], &inner)
-            .map_err(|error| ItemError { index, error })
+        match &self.items {
+            Items::Spans(spans) => {
+                // The array itself is one level; `split` made sure there is room for it.
+                let inner = Limits {
+                    max_depth: self.limits.max_depth.min(SERDE_JSON_MAX_DEPTH) - 1,
+                };
+                parse(&self.bytes.as_ref()[spans[index].clone()], &inner)
+                    .map_err(|error| ItemError { index, error })
+            }
+            Items::Parsed(values) => Ok(values[index].clone()),
+        }
     }
 
-    /// The error [`parse`] gives for the whole document, which an element refused. Parses the
-    /// whole document again, so it is called once per document, not once per refused element.
+    /// Whether the whole document is strict JSON, as [`parse`] says; for a caller that refuses
+    /// the array for another reason but must first refuse a document that is not JSON.
+    pub fn check(&self) -> Result<(), JsonError> {
+        match self.items {
+            Items::Spans(_) => parse(self.bytes.as_ref(), &self.limits).map(|_| ()),
+            Items::Parsed(_) => Ok(()),
+        }
+    }
+
+    /// The error [`parse`] gives for the whole document, which an element refused. It parses
+    /// the whole document again: call it once per document, not once per refused element.
     pub fn refusal(&self, e: ItemError) -> JsonError {
         if let Err(whole) = parse(self.bytes.as_ref(), &self.limits) {
             return whole;
         }
-        // Unreachable while both parses share one grammar; the element's error is still true,
-        // once it names where the element is.
+        // Unreachable: every element of a valid array is valid on its own. Were it reached,
+        // the element's error, naming where the element is, would still be the answer.
         let at = |pointer: String| format!("/{}{pointer}", e.index);
         match e.error {
             JsonError::DuplicateKey { pointer, key } => JsonError::DuplicateKey {
@@ -246,6 +266,58 @@ impl<B: AsRef<[u8]>> Array<B> {
             syntax @ JsonError::Syntax { .. } => syntax,
         }
     }
+}
+
+/// The byte ranges of the elements of the JSON array `b`, whitespace around each included,
+/// found by punctuation alone: brackets and braces outside strings are counted, a string ends at
+/// its first unescaped quote, and an element ends at a comma or a closing bracket at its own
+/// level. That is exact when `b` is valid JSON (no byte of a multi-byte UTF-8 character is
+/// ASCII). Otherwise the ranges may be wrong, but a wrong range is not a valid element, so
+/// [`Array::item`] refuses it. `None` when the bytes outside the ranges are not whitespace, an
+/// opening bracket, commas between the ranges and a closing bracket.
+fn element_spans(b: &[u8]) -> Option<Vec<Range<usize>>> {
+    let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let open = b.iter().position(|c| !space(c))?;
+    if b[open] != b'[' {
+        return None;
+    }
+    let mut spans = Vec::new();
+    let mut i = open + 1;
+    let empty = b[i..].iter().position(|c| !space(c)).map(|n| i + n);
+    if let Some(close) = empty.filter(|&j| b[j] == b']') {
+        i = close + 1;
+    } else {
+        loop {
+            let start = i;
+            let (mut depth, mut in_string) = (0usize, false);
+            let end = loop {
+                let c = *b.get(i)?;
+                if in_string {
+                    match c {
+                        b'\\' => i += 1,
+                        b'"' => in_string = false,
+                        _ => {}
+                    }
+                } else {
+                    match c {
+                        b'"' => in_string = true,
+                        b'[' | b'{' => depth += 1,
+                        b']' | b'}' if depth > 0 => depth -= 1,
+                        b',' | b']' if depth == 0 => break c,
+                        b'}' => return None,
+                        _ => {}
+                    }
+                }
+                i += 1;
+            };
+            spans.push(start..i);
+            i += 1;
+            if end == b']' {
+                break;
+            }
+        }
+    }
+    b[i..].iter().all(space).then_some(spans)
 }
 
 fn from_serde_json(err: &serde_json::Error, max_depth: usize) -> JsonError {
@@ -764,25 +836,50 @@ mod tests {
     #[test]
     fn an_array_split_into_elements_reads_and_refuses_as_the_whole_parse() {
         let limits = Limits::default();
-        for text in [
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let mut texts: Vec<String> = [
             "[]",
             " \n[ ]\t",
             r#"[{"a":1}, [2, {"b":"\u00e9"}], "x", null, 3.5]"#,
+            r#"["],[{\"", "\\", "}", {"]":"[,"}]"#,
             "{}",
             "\"x\"",
             "",
+            "   ",
+            "[",
+            "]",
             "[1,]",
+            "[,1]",
+            "[1,,2]",
+            "[1 2]",
             "[1] 2",
+            "[1]]",
             "[1",
+            "[\"a]",
+            "[\"a\\\"]",
+            "[{]}]",
+            "[[}],1]",
+            "[}]",
+            "\u{feff}[]",
+            "[1e400]",
             r#"[{"a":1}, {"b":2, "b":3}]"#,
             r#"[[], {"n":[9007199254740993]}]"#,
             "[\"\\ud800\"]",
-        ] {
-            assert_eq!(
-                via_array(text.as_bytes(), &limits),
-                via_parse(text.as_bytes(), &limits),
-                "{text:?}"
-            );
+        ]
+        .map(String::from)
+        .to_vec();
+        for depth in [62, 63, 64, 65, 126, 127, 128, 200] {
+            texts.push(format!("[1, {}]", nested(depth)));
+        }
+        for text in &texts {
+            for max_depth in [0, 1, 2, 63, 64, 126, 127, 128, 1000] {
+                let limits = Limits { max_depth };
+                assert_eq!(
+                    via_array(text.as_bytes(), &limits),
+                    via_parse(text.as_bytes(), &limits),
+                    "{text:?} at depth {max_depth}"
+                );
+            }
         }
         let not_utf8 = b"[\"\xff\"]";
         assert_eq!(via_array(not_utf8, &limits), via_parse(not_utf8, &limits));
@@ -793,16 +890,6 @@ mod tests {
         assert_eq!(two.len(), 2);
         assert_eq!(two.item(0), Ok(json!({"a": [1]})));
         assert_eq!(two.item(1), Ok(json!(2)));
-        // The element's depth counts the array around it.
-        let deep = br#"[{"a":[{"b":1}]}]"#;
-        for max_depth in 0..6 {
-            let limits = Limits { max_depth };
-            assert_eq!(
-                via_array(deep, &limits),
-                via_parse(deep, &limits),
-                "{max_depth}"
-            );
-        }
         // A refused element is named by its place in the whole document.
         assert_eq!(
             via_array(br#"[1, {"a":1,"a":2}]"#, &limits),
@@ -813,20 +900,78 @@ mod tests {
         );
     }
 
+    #[test]
+    fn element_spans_follow_strings_and_nesting() {
+        let text = br#" [ "a,]\"[" , {"k":[1,{"x":"}"}]} ,3] "#;
+        let spans = element_spans(text).unwrap();
+        let parts: Vec<&str> = spans
+            .iter()
+            .map(|r| std::str::from_utf8(&text[r.clone()]).unwrap().trim())
+            .collect();
+        assert_eq!(parts, [r#""a,]\"[""#, r#"{"k":[1,{"x":"}"}]}"#, "3"]);
+        assert_eq!(element_spans(b"[ ]"), Some(vec![]));
+        assert_eq!(element_spans(b"[1] x"), None);
+        assert_eq!(element_spans(b"{}"), None);
+        assert_eq!(element_spans(b"[1,2"), None);
+        assert_eq!(element_spans(b"[\"1]"), None);
+    }
+
+    /// Strings made mostly of what a scan of JSON punctuation could trip on.
+    fn tricky_string() -> impl Strategy<Value = String> {
+        let c = prop::sample::select(vec![
+            '"',
+            '\\',
+            '[',
+            ']',
+            '{',
+            '}',
+            ',',
+            ':',
+            ' ',
+            '\n',
+            'a',
+            'é',
+            '\u{1F600}',
+            '\u{0}',
+        ]);
+        prop::collection::vec(c, 0..8).prop_map(String::from_iter)
+    }
+
+    fn tricky_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            safe_number(),
+            tricky_string().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((tricky_string(), inner), 0..4)
+                    .prop_map(|members| Value::Object(members.into_iter().collect())),
+            ]
+        })
+    }
+
     /// Elements for arrays that the split must read, or refuse, as the whole parse does.
     fn element_text() -> impl Strategy<Value = String> {
         prop_oneof![
-            4 => json_value().prop_map(|v| serde_json::to_string(&v).expect("serialize")),
+            3 => json_value().prop_map(|v| serde_json::to_string(&v).expect("serialize")),
+            3 => tricky_value().prop_map(|v| serde_json::to_string(&v).expect("serialize")),
             1 => json_value().prop_map(|v| serde_json::to_string_pretty(&v).expect("serialize")),
             1 => prop::sample::select(vec![
                 r#"{"k":1,"k":1}"#,
                 "9007199254740993",
                 "-9007199254740993",
                 "1e20",
+                "1e400",
                 "[[[[[[[]]]]]]]",
                 "\"\\udc00\"",
                 "tru",
                 "01",
+                "",
+                "]",
+                "}",
+                "\"",
             ])
             .prop_map(String::from),
         ]
@@ -834,10 +979,28 @@ mod tests {
 
     proptest! {
         #[test]
+        fn valid_arrays_are_split_by_the_scan_into_their_elements(
+            items in prop::collection::vec(tricky_value(), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let whole = Value::Array(items.clone());
+            let text = if pretty {
+                serde_json::to_vec_pretty(&whole)
+            } else {
+                serde_json::to_vec(&whole)
+            }
+            .expect("serialize");
+            let array = Array::split(&text[..], &Limits::default()).unwrap().unwrap();
+            prop_assert!(matches!(array.items, Items::Spans(_)));
+            let read: Vec<Value> = (0..array.len()).map(|i| array.item(i).unwrap()).collect();
+            prop_assert_eq!(read, items);
+        }
+
+        #[test]
         fn arrays_split_into_elements_agree_with_the_whole_parse(
             items in prop::collection::vec(element_text(), 0..6),
             space in prop::sample::select(vec!["", " ", "\n\t", " \r\n "]),
-            max_depth in 0usize..8,
+            max_depth in prop::sample::select(vec![0usize, 1, 2, 3, 4, 5, 7, 126, 127, 128, 1000]),
             mangle in prop::option::of((any::<prop::sample::Index>(), any::<u8>())),
         ) {
             let mut text = format!("{space}[{space}{}{space}]{space}", items.join(&format!("{space},{space}"))).into_bytes();

@@ -166,6 +166,19 @@ mod tests {
     use data_integrity::jcs;
     use serde_json::json;
 
+    /// Entries are read back with serde_json, so no member name may mean anything to it. With
+    /// serde_json's `raw_value` feature on anywhere in the build, an object whose first member
+    /// is its private raw-value token would read back as the JSON that member's string holds:
+    /// a signer could store an event that reads back as another.
+    #[test]
+    fn a_stored_event_reads_back_as_it_was_whatever_its_member_names() {
+        let event = json!({"$serde_json::private::RawValue": "[1]", "eventID": "urn:uuid:x"});
+        let jcs = jcs::canonicalize(&event);
+        let bytes = canonical_entry(1, &[0u8; 32], "2026-12-05T00:00:00Z", "did:key:z", &jcs);
+        let entry = Entry::parse(&bytes).expect("an entry");
+        assert_eq!(entry.event, event);
+    }
+
     #[test]
     fn canonical_entry_matches_general_canonicaliser() {
         let event = json!({"type": "ObjectEvent", "eventID": "urn:uuid:0190b3a4-7f00-7000-8000-000000000001",
