@@ -352,7 +352,7 @@ fn every_error_code_and_nothing_written() {
     post(&batch, format!("[{ev}, {{\"a\":}}]").as_bytes()).assert_problem(400, "malformed_json");
     post(&batch, format!("[{ev}] {ev}").as_bytes()).assert_problem(400, "malformed_json");
     post(&batch, format!("[{ev}, \"\\ud800\"]").as_bytes()).assert_problem(400, "malformed_json");
-    // Not JSON is said before too many events.
+    // Not strict JSON is said before too many events.
     let mut too_many: Vec<String> = (0..21).map(|_| "{}".to_owned()).collect();
     too_many[20] = r#"{"a":1,"a":2}"#.to_owned();
     let p = post(&batch, format!("[{}]", too_many.join(",")).as_bytes())

@@ -183,8 +183,8 @@ pub struct ItemError {
 
 impl<B: AsRef<[u8]>> Array<B> {
     /// Splits `bytes`, a JSON array. `Ok(None)` when it is strict JSON but not an array; `Err`
-    /// when [`parse`] would refuse it for a reason found outside its elements (an element's own
-    /// refusal waits for [`Array::item`]).
+    /// when the scan cannot split it and [`parse`] refuses it. Any other refusal is found by
+    /// [`Array::item`], in the element that holds it.
     pub fn split(bytes: B, limits: &Limits) -> Result<Option<Self>, JsonError> {
         let b = bytes.as_ref();
         let items = match element_spans(b) {
@@ -274,7 +274,9 @@ impl<B: AsRef<[u8]>> Array<B> {
 /// level. That is exact when `b` is valid JSON (no byte of a multi-byte UTF-8 character is
 /// ASCII). Otherwise the ranges may be wrong, but a wrong range is not a valid element, so
 /// [`Array::item`] refuses it. `None` when the bytes outside the ranges are not whitespace, an
-/// opening bracket, commas between the ranges and a closing bracket.
+/// opening bracket, commas between the ranges and a closing bracket, or when a range is only
+/// whitespace (`[1,]`): such a body is refused on the spot rather than after its other elements
+/// are admitted.
 fn element_spans(b: &[u8]) -> Option<Vec<Range<usize>>> {
     let space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let open = b.iter().position(|c| !space(c))?;
@@ -310,6 +312,9 @@ fn element_spans(b: &[u8]) -> Option<Vec<Range<usize>>> {
                 }
                 i += 1;
             };
+            if b[start..i].iter().all(space) {
+                return None;
+            }
             spans.push(start..i);
             i += 1;
             if end == b']' {
@@ -914,6 +919,9 @@ mod tests {
         assert_eq!(element_spans(b"{}"), None);
         assert_eq!(element_spans(b"[1,2"), None);
         assert_eq!(element_spans(b"[\"1]"), None);
+        for missing in [&b"[1,]"[..], b"[,1]", b"[1, ,2]", b"[ , ]"] {
+            assert_eq!(element_spans(missing), None);
+        }
     }
 
     /// Strings made mostly of what a scan of JSON punctuation could trip on.
