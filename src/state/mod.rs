@@ -48,9 +48,9 @@ pub mod tag {
 
 /// Where the entries naming the identifier with canonical key `key` are indexed: under
 /// [`tag::IDENT`] (always first), and under the EPCIS terms of the roles such an identifier can
-/// take. A class
-/// (a lot's LGTIN, or a GTIN: a Digital Link under `/01/` without a serial) is found in the
-/// quantity lists; anything else (an item, a logistic unit) in the EPC lists and as a parent.
+/// take. A class (a lot's LGTIN, or a GTIN: a Digital Link under `/01/` without a serial) is
+/// found in the quantity lists; anything else (an item, a logistic unit) in the EPC lists and as
+/// a parent.
 /// The sequencer writes an IDENT key only for an identifier none of these terms of its entry
 /// covers, so reads and writes agree by construction, whatever the profile reads.
 pub fn ident_tags(key: &str) -> &'static [u8] {

@@ -801,7 +801,13 @@ mod tests {
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
-        let string = prop::collection::vec(any::<char>(), 0..6).prop_map(String::from_iter);
+        value_of(prop::collection::vec(any::<char>(), 0..6).prop_map(String::from_iter))
+    }
+
+    /// JSON values whose strings and member names are drawn from `string`.
+    fn value_of(
+        string: impl Strategy<Value = String> + Clone + 'static,
+    ) -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
@@ -925,7 +931,7 @@ mod tests {
     }
 
     /// Strings made mostly of what a scan of JSON punctuation could trip on.
-    fn tricky_string() -> impl Strategy<Value = String> {
+    fn tricky_string() -> impl Strategy<Value = String> + Clone {
         let c = prop::sample::select(vec![
             '"',
             '\\',
@@ -946,18 +952,7 @@ mod tests {
     }
 
     fn tricky_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            safe_number(),
-            tricky_string().prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 4, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                prop::collection::vec((tricky_string(), inner), 0..4)
-                    .prop_map(|members| Value::Object(members.into_iter().collect())),
-            ]
-        })
+        value_of(tricky_string())
     }
 
     /// Elements for arrays that the split must read, or refuse, as the whole parse does.
