@@ -420,16 +420,11 @@ fn each_identifier_is_indexed_once_and_its_history_finds_every_role() {
 
     // What an earlier version wrote besides: each identifier under the identifier index.
     let store = Store::open(&lotline::ledger::db_path(dir.path())).unwrap();
+    // Entry `index` is document `index - 2` (after the two registrations).
     let time_of = |index: u64| {
-        let t = match index {
-            2 => "2026-06-01T08:00:00+07:00".to_owned(),
-            3 => t(2),
-            4 => t(3),
-            5 => t(4),
-            6 => t(5),
-            _ => t(6),
-        };
-        lotline_profile::profile::parse_time_ms(&t).expect("a time")
+        let doc = &docs[usize::try_from(index - 2).unwrap()].1;
+        lotline_profile::profile::parse_time_ms(doc["eventTime"].as_str().expect("an eventTime"))
+            .expect("a time")
     };
     let mut legacy = IndexKeys::default();
     for (uri, entries) in &expected {
