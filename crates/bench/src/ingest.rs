@@ -25,6 +25,13 @@ use lotline_scenario::{self as scenario, items::*};
 /// Events of one rice chain (see [`rice_chain`]).
 const CHAIN: usize = 11;
 
+/// Most tagged bags one chain's 2,500 kg of head rice may be packed into (`--bags`): 5 kg
+/// retail bags. Serial numbers are spaced per chain by at least this many.
+const MAX_BAGS: usize = 500;
+
+/// Bag serial numbers set aside for each client: client `c`'s start at `c` times this.
+const SERIALS_PER_CLIENT: usize = 10_000_000;
+
 pub fn run(
     events: usize,
     batch: usize,
@@ -32,19 +39,28 @@ pub fn run(
     store: Option<&str>,
     read_secs: u64,
     stages: bool,
+    bags: usize,
 ) -> Result<()> {
     if events == 0 || batch == 0 || concurrency == 0 {
         bail!("--events, --batch and --concurrency must all be at least 1");
     }
+    if !(1..=MAX_BAGS).contains(&bags) {
+        bail!("--bags must be from 1 to {MAX_BAGS}");
+    }
     let cores = cores();
     let chains = events.div_ceil(CHAIN * concurrency);
+    if chains * bags.max(100) > SERIALS_PER_CLIENT {
+        bail!(
+            "each client's bags must have serials of their own: ask for fewer --events or --bags, or more --concurrency"
+        );
+    }
     println!(
-        "bench ingest: {concurrency} clients x {chains} rice chains x 11 events (harvest, 4 custody moves, milling, bagging 50 tagged bags, palletising, shipping, receiving, invoice), batches of {batch}, {cores} cores"
+        "bench ingest: {concurrency} clients x {chains} rice chains x 11 events (harvest, 4 custody moves, milling, bagging {bags} tagged bags, palletising, shipping, receiving, invoice), batches of {batch}, {cores} cores"
     );
 
     let registrar = scenario::seeded_key("bench registrar");
     let streams: Vec<Stream> = (0..concurrency)
-        .map(|c| stream(c, chains, &registrar))
+        .map(|c| stream(c, chains, bags, &registrar))
         .collect::<Result<_>>()?;
     let total: usize = streams.iter().map(|s| s.events.len()).sum();
     let bodies: Vec<Vec<Vec<u8>>> = streams
@@ -484,7 +500,7 @@ const MILL: usize = 2;
 const EXPORTER: usize = 3;
 
 /// Client `client`'s actors and `chains` rice chains, signed.
-fn stream(client: usize, chains: usize, registrar: &SigningKey) -> Result<Stream> {
+fn stream(client: usize, chains: usize, bags: usize, registrar: &SigningKey) -> Result<Stream> {
     let keys: Vec<SigningKey> = ACTORS
         .iter()
         .map(|(name, _)| scenario::seeded_key(&format!("bench {client} {name}")))
@@ -509,7 +525,7 @@ fn stream(client: usize, chains: usize, registrar: &SigningKey) -> Result<Stream
         })
         .collect::<Result<Vec<_>, _>>()?;
     let docs: Vec<(usize, Value)> = (0..chains)
-        .flat_map(|k| rice_chain(client, k, &ids))
+        .flat_map(|k| rice_chain(client, k, bags, &ids))
         .collect();
     let events = docs
         .into_par_iter()
@@ -530,7 +546,7 @@ fn at(day: u32) -> String {
 /// index of its signer in [`ACTORS`]: harvest, farm → collector → mill (shipping and receiving
 /// twice), then [`mill_to_exporter`]. Every rule applies: keys, roles, custody, balances,
 /// yields.
-fn rice_chain(client: usize, k: usize, ids: &[String]) -> Vec<(usize, Value)> {
+fn rice_chain(client: usize, k: usize, bags: usize, ids: &[String]) -> Vec<(usize, Value)> {
     use scenario::*;
     let tag = format!("B{client}-{k}");
     let (farm, collector, mill) = (&ids[FARM], &ids[COLLECTOR], &ids[MILL]);
@@ -563,15 +579,17 @@ fn rice_chain(client: usize, k: usize, ids: &[String]) -> Vec<(usize, Value)> {
         ),
         (MILL, movement(false, &at(3), collector, mill, &[], &moved)),
     ];
-    docs.extend(mill_to_exporter(client, k, &tag, &paddy, ids));
+    docs.extend(mill_to_exporter(client, k, bags, &tag, &paddy, ids));
     docs
 }
 
-/// The rest of chain `k`: milling into four products, bagging the head rice into 50 tagged
-/// bags, palletising, shipping the pallet to the exporter, receiving it, and an invoice.
+/// The rest of chain `k`: milling into four products, bagging the 2,500 kg of head rice into
+/// `bags` tagged bags (50 of 50 kg by default), palletising, shipping the pallet to the
+/// exporter, receiving it, and an invoice.
 fn mill_to_exporter(
     client: usize,
     k: usize,
+    bags: usize,
     tag: &str,
     paddy: &str,
     ids: &[String],
@@ -579,8 +597,17 @@ fn mill_to_exporter(
     use scenario::*;
     let (mill, exporter) = (&ids[MILL], &ids[EXPORTER]);
     let head = lgtin(HEAD_RICE, tag);
-    let bags: Vec<String> = (0..50)
-        .map(|i| sgtin(HEAD_RICE_BAG_50KG, client * 10_000_000 + k * 100 + i))
+    // Whole grams, rounded down, so that the bags never weigh more than the head rice.
+    let bag_kg = (2_500_000 / bags) as f64 / 1000.0;
+    // Serials as they were with 50 bags a chain (spaced by 100), wider apart for more.
+    let stride = bags.max(100);
+    let bags: Vec<String> = (0..bags)
+        .map(|i| {
+            sgtin(
+                HEAD_RICE_BAG_50KG,
+                client * SERIALS_PER_CLIENT + k * stride + i,
+            )
+        })
         .collect();
     let pallet = sscc((client * 1_000_000 + k + 1) as u64);
     let pallets = std::slice::from_ref(&pallet);
@@ -600,7 +627,7 @@ fn mill_to_exporter(
                 ],
             ),
         ),
-        (MILL, bagging(&at(5), kg(&head, 2500.0), &bags, 50.0)),
+        (MILL, bagging(&at(5), kg(&head, 2500.0), &bags, bag_kg)),
         (MILL, aggregation(true, &at(6), &pallet, &bags)),
         (MILL, movement(true, &at(7), mill, exporter, pallets, &[])),
         (
@@ -742,4 +769,36 @@ fn report(
         );
     }
     Ok(eps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chains `--bags` makes are accepted whole by the real server at the ends of its range
+    /// and in between: the bags never weigh more than the head rice they are packed from, and
+    /// no two bags share a serial.
+    #[test]
+    fn chains_with_any_allowed_bag_count_are_accepted_whole() -> Result<()> {
+        let registrar = scenario::seeded_key("bench registrar");
+        let streams: Vec<Stream> = [1, 7, MAX_BAGS]
+            .into_iter()
+            .enumerate()
+            .map(|(client, bags)| stream(client, 2, bags, &registrar))
+            .collect::<Result<_>>()?;
+        let total: usize = streams.iter().map(|s| s.events.len()).sum();
+        assert_eq!(total, 3 * 2 * CHAIN);
+        let bodies: Vec<Vec<Vec<u8>>> = streams
+            .iter()
+            .map(|s| vec![serde_json::to_vec(&s.events).unwrap()])
+            .collect();
+        let server = BenchServer::fresh("ingest-test", &registrar, 1000)?;
+        register(&server.base, &streams)?;
+        let tally = Tally::new(total);
+        send_all(&server.base, &bodies, &tally);
+        server.stop()?;
+        assert_eq!(tally.failures.into_inner().unwrap(), Vec::<String>::new());
+        assert_eq!(tally.accepted.into_inner(), total);
+        Ok(())
+    }
 }

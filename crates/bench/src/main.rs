@@ -68,6 +68,10 @@ enum Command {
         /// on one core without the server, before the timed run.
         #[arg(long)]
         stages: bool,
+        /// Tagged bags each chain's 2,500 kg of head rice is packed into (1 to 500): the
+        /// per-bag share of the cost shows against the default 50.
+        #[arg(long, default_value_t = 50)]
+        bags: usize,
     },
     /// Provenance and bundle latency of a ~200-event history on a small and a large ledger
     /// (their ratio shows whether cost follows the history or the ledger), and the offline
@@ -177,6 +181,7 @@ fn main() -> ExitCode {
             store,
             read_secs,
             stages,
+            bags,
         } => ingest::run(
             events,
             batch,
@@ -184,6 +189,7 @@ fn main() -> ExitCode {
             store.as_deref(),
             read_secs,
             stages,
+            bags,
         ),
         Command::Provenance {
             small,
