@@ -790,8 +790,8 @@ mod tests {
         assert_eq!(total, 3 * 2 * CHAIN);
         let bodies: Vec<Vec<Vec<u8>>> = streams
             .iter()
-            .map(|s| vec![serde_json::to_vec(&s.events).unwrap()])
-            .collect();
+            .map(|s| Ok(vec![serde_json::to_vec(&s.events)?]))
+            .collect::<Result<_>>()?;
         let server = BenchServer::fresh("ingest-test", &registrar, 1000)?;
         register(&server.base, &streams)?;
         let tally = Tally::new(total);
