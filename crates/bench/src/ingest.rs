@@ -597,7 +597,8 @@ fn mill_to_exporter(
     use scenario::*;
     let (mill, exporter) = (&ids[MILL], &ids[EXPORTER]);
     let head = lgtin(HEAD_RICE, tag);
-    // Whole grams, rounded down, so that the bags never weigh more than the head rice.
+    // Whole grams, rounded down, so that the bags never weigh more than the head rice. Every
+    // size keeps the 50 kg bag's GTIN: the rules weigh the bags, not the trade item's name.
     let bag_kg = (2_500_000 / bags) as f64 / 1000.0;
     // Serials as they were with 50 bags a chain (spaced by 100), wider apart for more.
     let stride = bags.max(100);
