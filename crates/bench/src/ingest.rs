@@ -26,11 +26,17 @@ use lotline_scenario::{self as scenario, items::*};
 const CHAIN: usize = 11;
 
 /// Most tagged bags one chain's 2,500 kg of head rice may be packed into (`--bags`): 5 kg
-/// retail bags. Serial numbers are spaced per chain by at least this many.
+/// retail bags.
 const MAX_BAGS: usize = 500;
 
 /// Bag serial numbers set aside for each client: client `c`'s start at `c` times this.
 const SERIALS_PER_CLIENT: usize = 10_000_000;
+
+/// How far apart the first serials of a client's chains are with `bags` bags each: 100, as
+/// with the default 50 bags, or more for more.
+fn serial_stride(bags: usize) -> usize {
+    bags.max(100)
+}
 
 pub fn run(
     events: usize,
@@ -49,7 +55,7 @@ pub fn run(
     }
     let cores = cores();
     let chains = events.div_ceil(CHAIN * concurrency);
-    if chains * bags.max(100) > SERIALS_PER_CLIENT {
+    if chains * serial_stride(bags) > SERIALS_PER_CLIENT {
         bail!(
             "each client's bags must have serials of their own: ask for fewer --events or --bags, or more --concurrency"
         );
@@ -600,8 +606,7 @@ fn mill_to_exporter(
     // Whole grams, rounded down, so that the bags never weigh more than the head rice. Every
     // size keeps the 50 kg bag's GTIN: the rules weigh the bags, not the trade item's name.
     let bag_kg = (2_500_000 / bags) as f64 / 1000.0;
-    // Serials as they were with 50 bags a chain (spaced by 100), wider apart for more.
-    let stride = bags.max(100);
+    let stride = serial_stride(bags);
     let bags: Vec<String> = (0..bags)
         .map(|i| {
             sgtin(
